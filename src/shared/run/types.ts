@@ -1,0 +1,72 @@
+/**
+ * A run: one scenario executed on one target (on one filesystem), with the model's predictions made
+ * for the same environment, the observation, the comparison and (optionally) the trace summary.
+ * Saved as JSON so the app and the CLI can reopen it; live runs stream RunEvents while they go.
+ */
+import type { Scenario, Filesystem } from '../scenario/schema'
+import type { Comparison, ModelEnv, Observation, OpObservation, Policy, Prediction } from '../results'
+
+export const RUN_RECORD_VERSION = 1
+
+/** Target facts as recorded in a run (a plain copy of what the target reported at connect). */
+export interface RecordedTarget {
+  label: string
+  kind: 'local' | 'ssh'
+  kernel: string
+  arch: string
+  pageSize: number
+  root: boolean
+  tracefs: boolean
+  perf: boolean
+  spliceStats: boolean
+}
+
+/** Per-op tracepoint counts from the ftrace stream (attributed by the probe's trace_marker writes). */
+export interface TraceSummary {
+  instance: string
+  events: number
+  lost: number
+  /** Counts per op path, then per "system:event". */
+  perOp: Record<string, Record<string, number>>
+  /** Why there is no trace, when there is none. */
+  unavailable?: string
+}
+
+export interface RunRecord {
+  version: typeof RUN_RECORD_VERSION
+  id: string
+  /** ISO 8601. */
+  startedAt: string
+  finishedAt: string | null
+  scenario: Scenario
+  target: RecordedTarget
+  fs: Filesystem
+  /** Where the scenario's files lived on the target. */
+  dir: string
+  env: ModelEnv
+  predictions: Record<Policy, Prediction>
+  observation: Observation
+  comparison: Comparison
+  trace?: TraceSummary
+  /** Set when the run did not complete; what was done is kept above. */
+  error?: { code: string; message: string }
+}
+
+/** One point of a live time series: counts in a time bucket since the run started. */
+export interface TraceBucket {
+  /** Bucket start, ms since the first event. */
+  t: number
+  /** Counts per series name in this bucket, e.g. { shared: 3, stolen: 0, copied: 1, reloads: 0, bytes: 4096 }. */
+  counts: Record<string, number>
+}
+
+export type RunPhase = 'preflight' | 'upload' | 'compile' | 'prepare' | 'trace' | 'probe' | 'compare' | 'cleanup' | 'done'
+
+/** What a live run streams while it goes (to the CLI's progress line and the app's charts). */
+export type RunEvent =
+  | { type: 'phase'; runId: string; phase: RunPhase; message: string }
+  | { type: 'prediction'; runId: string; predictions: Record<Policy, Prediction> }
+  | { type: 'op'; runId: string; observation: OpObservation; index: number; total: number }
+  | { type: 'trace'; runId: string; buckets: TraceBucket[]; lost: number }
+  | { type: 'log'; runId: string; level: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'finished'; runId: string; record: RunRecord }

@@ -41,14 +41,21 @@ export function pathToString(path: ReadonlyArray<PropertyKey>): string {
 
 /** Parses YAML (a superset of JSON) and validates. `pageSize` resolves "p" sizes for range checks. */
 export function parseScenarioText(text: string, source: string, pageSize = 4096): ScenarioResult {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true })
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true })
   if (doc.errors.length > 0) {
     return {
       ok: false,
       problems: doc.errors.map((e) => ({ source, path: '', message: `not valid YAML/JSON: ${e.message.split('\n')[0]}`, line: e.linePos?.[0]?.line })),
     }
   }
-  const result = validateScenario(doc.toJS(), source, pageSize)
+  let value: unknown
+  try {
+    // maxAliasCount bounds alias expansion, so a hostile file cannot blow up memory ("billion laughs").
+    value = doc.toJS({ maxAliasCount: 100 })
+  } catch (e) {
+    return { ok: false, problems: [{ source, path: '', message: `not valid YAML/JSON: ${e instanceof Error ? e.message : String(e)}` }] }
+  }
+  const result = validateScenario(value, source, pageSize)
   if (!result.ok) {
     for (const p of result.problems) p.line ??= lineOf(doc, text, p.path)
   }

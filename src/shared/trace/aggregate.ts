@@ -18,7 +18,7 @@ import type { TraceBucket } from '../run/types'
 import { fieldsOf, syscallReturn, type TraceRecord } from './parser'
 
 export const MARKER_PREFIX = 'splicelab:'
-const PIPE_CALLS = new Set(['splice', 'vmsplice', 'tee'])
+export const BETWEEN_OPS = '(between ops)'
 
 /** Width of a live-chart bucket. Default 100 ms: smooth enough to watch, few enough points to draw. */
 export const BUCKET_MS = 100
@@ -27,17 +27,20 @@ export const SERIES = ['shared', 'stolen', 'copied', 'reloads', 'bytes'] as cons
 export type SeriesName = (typeof SERIES)[number]
 
 export class TraceAggregator {
-  /** Counts per op path, then per "system:event"; events outside any op go under "(between ops)". */
-  readonly perOp: Record<string, Record<string, number>> = {}
+  private readonly countsByOp = new Map<string, Map<string, number>>()
+  private countsOp: string | null = null
+  private counts: Map<string, number> | null = null
   events = 0
   lost = 0
   private readonly pids = new Set<number>()
   private currentOp: string | null = null
   /** pid → syscall name while a pipe call is in progress. */
-  private readonly inCall = new Map<number, { call: string; copied: number; stolen: number }>()
+  private readonly inCall = new Map<number, { copied: number; stolen: number }>()
   private readonly removed = new Set<string>()
   private t0: number | null = null
   private readonly buckets = new Map<number, Record<string, number>>()
+  private lastBucketIndex = -1
+  private lastBucket: Record<string, number> | null = null
 
   constructor(private readonly pageSize = 4096, rootPid: number | null = null) {
     if (rootPid !== null) this.pids.add(rootPid)
@@ -71,22 +74,34 @@ export class TraceAggregator {
       this.pids.add(r.pid)
     }
     this.events++
-    const op = this.currentOp ?? '(between ops)'
-    const counts = (this.perOp[op] ??= {})
-    counts[r.name] = (counts[r.name] ?? 0) + 1
+    if (this.currentOp !== this.countsOp) {
+      this.countsOp = this.currentOp
+      this.counts = this.countsFor(this.currentOp ?? BETWEEN_OPS)
+    }
+    const counts = this.counts ?? (this.counts = this.countsFor(BETWEEN_OPS))
+    counts.set(r.name, (counts.get(r.name) ?? 0) + 1)
     this.series(r.ts, r.name, r.pid, r.body)
   }
 
   private series(ts: number, name: string, pid: number, body: string): void {
     if (this.t0 === null) this.t0 = ts
     const bucket = Math.floor(((ts - this.t0) * 1000) / BUCKET_MS)
-    const b = this.buckets.get(bucket) ?? this.newBucket(bucket)
-    if (name.startsWith('syscalls:sys_enter_')) {
-      const call = name.slice('syscalls:sys_enter_'.length)
-      if (PIPE_CALLS.has(call)) this.inCall.set(pid, { call, copied: 0, stolen: 0 })
-    } else if (name.startsWith('syscalls:sys_exit_')) {
-      const call = this.inCall.get(pid)
-      if (call) {
+    if (bucket !== this.lastBucketIndex) {
+      this.lastBucket = this.buckets.get(bucket) ?? this.newBucket(bucket)
+      this.lastBucketIndex = bucket
+    }
+    const b = this.lastBucket!
+    switch (name) {
+      case 'syscalls:sys_enter_splice':
+      case 'syscalls:sys_enter_vmsplice':
+      case 'syscalls:sys_enter_tee':
+        this.inCall.set(pid, { copied: 0, stolen: 0 })
+        break
+      case 'syscalls:sys_exit_splice':
+      case 'syscalls:sys_exit_vmsplice':
+      case 'syscalls:sys_exit_tee': {
+        const call = this.inCall.get(pid)
+        if (!call) break
         this.inCall.delete(pid)
         const ret = syscallReturn(body)
         if (ret > 0) {
@@ -94,26 +109,42 @@ export class TraceAggregator {
           const pages = Math.ceil(ret / this.pageSize)
           b.shared! += Math.max(0, pages - call.copied - call.stolen)
         }
+        break
       }
-    } else if (name === 'kmem:mm_page_alloc') {
-      const call = this.inCall.get(pid)
-      if (call) {
+      case 'kmem:mm_page_alloc': {
+        const call = this.inCall.get(pid)
+        if (!call) break
         const pages = 2 ** Number(fieldsOf(body).order ?? 0)
         call.copied += pages
         b.copied! += pages
+        break
       }
-    } else if (name === 'filemap:mm_filemap_delete_from_page_cache') {
-      const key = pageKey(body)
-      this.removed.add(key)
-      const call = this.inCall.get(pid)
-      if (call) {
-        call.stolen++
-        b.stolen!++
+      case 'filemap:mm_filemap_delete_from_page_cache': {
+        this.removed.add(pageKey(body))
+        const call = this.inCall.get(pid)
+        if (call) {
+          call.stolen++
+          b.stolen!++
+        }
+        break
       }
-    } else if (name === 'filemap:mm_filemap_add_to_page_cache') {
-      const key = pageKey(body)
-      if (this.removed.delete(key)) b.reloads!++
+      case 'filemap:mm_filemap_add_to_page_cache':
+        if (this.removed.delete(pageKey(body))) b.reloads!++
+        break
     }
+  }
+
+  private countsFor(op: string): Map<string, number> {
+    let m = this.countsByOp.get(op)
+    if (!m) this.countsByOp.set(op, (m = new Map()))
+    return m
+  }
+
+  /** Counts per op path, then per "system:event"; events outside any op go under BETWEEN_OPS. */
+  get perOp(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {}
+    for (const [op, m] of this.countsByOp) out[op] = Object.fromEntries(m)
+    return out
   }
 
   private newBucket(index: number): Record<string, number> {
@@ -134,6 +165,7 @@ export class TraceAggregator {
       if (k >= last!) break
       out.push({ t: k * BUCKET_MS, counts: this.buckets.get(k)! })
       this.buckets.delete(k)
+      if (k === this.lastBucketIndex) this.lastBucketIndex = -1
     }
     return out
   }

@@ -87,7 +87,7 @@ function stripCr(line: string): string {
 
 // One regex for the fixed part of the context; the task name is whatever precedes it.
 //   -<pid> [ (<tgid>) ] [<cpu>] <flags> <ts>: <event>: <body>
-const CONTEXT = /-(\d+)\s+(?:\(\s*(\d+|-+)\)\s+)?\[(\d+)\]\s+(\S+)\s+(\d+\.\d+): ([^:\s(]+)(.*)$/
+const CONTEXT = /-(\d+)\s+(?:\(\s*(\d+|-+)\)\s+)?\[(\d+)\]\s+(\S+)\s+(\d+\.\d+): /
 const LOST = /^CPU:(\d+) \[LOST (\d+) EVENTS\]/
 
 /** Event names whose system is known: the text format prints only the event name. */
@@ -98,6 +98,19 @@ const SYSTEM_OF: Record<string, string> = {
   mm_page_free: 'kmem',
   mm_page_free_batched: 'kmem',
   tracing_mark_write: 'ftrace',
+}
+
+const qualifiedNames = new Map<string, string>()
+
+/** "mm_page_alloc" → "kmem:mm_page_alloc", memoised: the hot path allocates no name strings. */
+function qualified(raw: string): string {
+  let name = qualifiedNames.get(raw)
+  if (name === undefined) {
+    const system = raw.startsWith('sys_') ? 'syscalls' : SYSTEM_OF[raw]
+    name = system ? `${system}:${raw}` : raw
+    if (qualifiedNames.size < 4096) qualifiedNames.set(raw, name)
+  }
+  return name
 }
 
 /**
@@ -115,23 +128,30 @@ export function parseTraceLine(line: string): TraceRecord | null {
   const match = CONTEXT.exec(line)
   if (!match) return null
   const matchIndex = match.index
-  const raw = match[6]!
-  const rest = match[7]!
+  // The event name runs to the first ':', '(' or ' ' after the context (indexOf beats a regex group here).
+  const nameStart = matchIndex + match[0].length
+  let nameEnd = nameStart
+  for (let c = line.charCodeAt(nameEnd); nameEnd < line.length && c !== 58 && c !== 40 && c !== 32; c = line.charCodeAt(++nameEnd));
+  const raw = line.slice(nameStart, nameEnd)
   if (raw.startsWith('sys_')) {
     // Syscall events print as "sys_splice(fd_in: 4, …)" (enter) and "sys_splice -> 0x2000" (exit).
-    if (rest.startsWith('(')) return event(line, matchIndex, match, `syscalls:sys_enter_${raw.slice(4)}`, rest)
-    return event(line, matchIndex, match, `syscalls:sys_exit_${raw.slice(4)}`, rest.replace(/^\s*->\s*/, ''))
+    if (line.charCodeAt(nameEnd) === 40) return event(line, matchIndex, match, qualified('sys_enter_' + raw.slice(4)), line.slice(nameEnd))
+    const arrow = line.indexOf('->', nameEnd)
+    return event(line, matchIndex, match, qualified('sys_exit_' + raw.slice(4)), line.slice(arrow === -1 ? nameEnd : arrow + 2).trim())
   }
-  const system = SYSTEM_OF[raw]
-  const name = system ? `${system}:${raw}` : raw
-  return event(line, matchIndex, match, name, rest.startsWith(': ') ? rest.slice(2) : rest.replace(/^:\s*/, ''))
+  const name = qualified(raw)
+  // Body after ": ", where trace-cmd-style padding may follow the colon.
+  let bodyStart = nameEnd
+  if (line.charCodeAt(bodyStart) === 58) bodyStart++
+  while (line.charCodeAt(bodyStart) === 32) bodyStart++
+  return event(line, matchIndex, match, name, line.slice(bodyStart))
 }
 
 function event(line: string, at: number, m: RegExpExecArray, name: string, body: string): TraceEvent {
   const tgid = m[2]
   return {
     kind: 'event',
-    task: line.slice(0, at).trim(),
+    task: taskOf(line, at),
     pid: Number(m[1]),
     tgid: tgid === undefined || tgid.startsWith('-') ? null : Number(tgid),
     cpu: Number(m[3]),
@@ -140,6 +160,12 @@ function event(line: string, at: number, m: RegExpExecArray, name: string, body:
     name,
     body,
   }
+}
+
+function taskOf(line: string, end: number): string {
+  let start = 0
+  while (line.charCodeAt(start) === 32) start++
+  return line.slice(start, end)
 }
 
 /** key=value fields of an event body ("dev 0:26 ino 2 pfn=0x11bcc9 ofs=0 order=0" → {pfn, ofs, order}). */

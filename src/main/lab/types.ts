@@ -9,6 +9,8 @@ import type { TraceBucket, TraceSummary } from '../../shared/run/types'
 export interface RunTracer {
   /** The instance name (under tracefs instances/), for logs and records. */
   readonly instance: string
+  /** The instance's own trace_marker, handed to the probe (--marker); null when there is no trace. */
+  readonly markerPath: string | null
   /** Return a shell command that registers its own pid with the instance, then execs `probeCommand`. */
   wrap(probeCommand: string): string
   /** Called before the probe starts: enable events and start streaming trace_pipe. */

@@ -1,0 +1,186 @@
+/**
+ * The tracer: a private ftrace instance on the target, never the global buffer (DESIGN.md,
+ * "Tracing"), so the lab coexists with anyone else using ftrace on the machine. The instance is named
+ * `splice-lab-<session pid>-<random>`: a later connect removes instances whose session is gone
+ * (cleanStaleInstances), so a crash or a dropped connection cannot leave one behind for long.
+ *
+ * Only the probe's process tree is traced: wrap() makes the command write its own pid into the
+ * instance's set_event_pid and then exec the probe (same pid), with options/event-fork so children
+ * forked by fork/write_other_process ops are followed.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Target } from '../target/types'
+import { shellQuote } from '../target/quote'
+import type { RunTracer } from './types'
+import type { TraceBucket, TraceSummary } from '../../shared/run/types'
+import { TraceStreamParser } from '../../shared/trace/parser'
+import { TraceAggregator } from '../../shared/trace/aggregate'
+
+export const INSTANCE_PREFIX = 'splice-lab-'
+
+/** Events that show sharing, stealing, copying and reloading (system/event, as under events/). */
+export const DEFAULT_EVENTS = [
+  'syscalls/sys_enter_splice', 'syscalls/sys_exit_splice',
+  'syscalls/sys_enter_vmsplice', 'syscalls/sys_exit_vmsplice',
+  'syscalls/sys_enter_tee', 'syscalls/sys_exit_tee',
+  'filemap/mm_filemap_add_to_page_cache', 'filemap/mm_filemap_delete_from_page_cache',
+  'kmem/mm_page_alloc', 'kmem/mm_page_free',
+] as const
+
+/** Per-CPU ring size. Default 8 MiB: a 1 GiB streaming run at ~1 event per page fits between reads. */
+export const DEFAULT_BUFFER_KB = 8192
+/** How often live buckets go to the charts. Default 100 ms (one chart bucket). */
+export const EMIT_MS = 100
+/** After the probe ends, stop reading trace_pipe once it has been quiet this long. Default 300 ms. */
+const DRAIN_QUIET_MS = 300
+const DRAIN_MAX_MS = 5000
+
+export interface TracerOptions {
+  bufferKb?: number
+  events?: readonly string[]
+  pageSize?: number
+  /** Receives the raw trace_pipe text as it arrives (for `splice-lab trace`, which saves it). */
+  onRaw?: (chunk: string) => void
+}
+
+const EVENT_RE = /^[a-z0-9_]+\/[a-z0-9_]+$/
+
+/**
+ * Opens a tracer, or one that says why there is none: a run goes on without a trace when tracefs is
+ * missing or not writable (TraceSummary.unavailable).
+ */
+export async function openTracer(target: Target, options: TracerOptions = {}): Promise<RunTracer> {
+  const facts = await target.facts()
+  const root = true // ExecOptions.root: through sudo -n when the session is not root
+  if (!facts.tracefs.path || !facts.tracefs.writable) {
+    return unavailableTracer(facts.tracefs.why ?? `tracefs ${facts.tracefs.path ? `at ${facts.tracefs.path} is not writable (needs root)` : 'is not mounted'}`)
+  }
+  const events = options.events ?? DEFAULT_EVENTS
+  for (const e of events) if (!EVENT_RE.test(e)) throw new Error(`not an ftrace event name: "${e}" (expected system/event)`)
+  const bufferKb = options.bufferKb ?? DEFAULT_BUFFER_KB
+  if (!Number.isSafeInteger(bufferKb) || bufferKb < 1) throw new Error(`buffer size must be a whole number of KiB, got ${bufferKb}`)
+
+  await cleanStaleInstances(target)
+  const shellPid = (await target.exec('echo $$')).output.trim()
+  const name = `${INSTANCE_PREFIX}${/^\d+$/.test(shellPid) ? shellPid : '0'}-${randomBytes(4).toString('hex')}`
+  const dir = `${facts.tracefs.path}/instances/${name}`
+  const q = shellQuote
+  const run = async (cmd: string, what: string): Promise<string> => {
+    const r = await target.exec(cmd, { root })
+    if (r.code !== 0) throw new Error(`${what} failed on ${target.label}: ${r.output.trim() || `exit ${r.code}`}`)
+    return r.output
+  }
+
+  await run(`mkdir ${q(dir)}`, `creating ftrace instance ${name}`)
+  let disposed = false
+  let stream: Awaited<ReturnType<Target['stream']>> | null = null
+  let timer: ReturnType<typeof setInterval> | null = null
+  let lastData = Date.now()
+  const aggregator = new TraceAggregator(options.pageSize ?? facts.pageSize)
+  const parser = new TraceStreamParser((r) => aggregator.push(r))
+
+  const dispose = async (): Promise<void> => {
+    if (disposed) return
+    disposed = true
+    if (timer) clearInterval(timer)
+    await stream?.stop().catch(() => undefined)
+    // Disabling first is not needed for rmdir, but a failed rmdir must not leave events running.
+    await target.exec(`echo 0 > ${q(dir)}/events/enable; rmdir ${q(dir)}`, { root }).catch(() => undefined)
+  }
+
+  try {
+    await run(
+      [
+        `echo ${q(bufferKb)} > ${q(dir)}/buffer_size_kb`,
+        `echo 1 > ${q(dir)}/options/event-fork`,
+        ...events.map((e) => `echo 1 > ${q(`${dir}/events/${e}/enable`)}`),
+      ].join(' && '),
+      `enabling events in ${name}`,
+    )
+  } catch (e) {
+    await dispose()
+    throw e
+  }
+
+  return {
+    instance: name,
+    markerPath: `${dir}/trace_marker`,
+    wrap(probeCommand: string): string {
+      return `sh -c ${q(`echo $$ > ${q(dir)}/set_event_pid && exec ${probeCommand}`)}`
+    },
+    async start(onBuckets: (buckets: TraceBucket[], lost: number) => void): Promise<void> {
+      stream = await target.stream(`exec cat ${q(dir)}/trace_pipe`, (chunk) => {
+        lastData = Date.now()
+        parser.push(chunk)
+        options.onRaw?.(chunk)
+      }, { root })
+      timer = setInterval(() => {
+        const buckets = aggregator.takeBuckets()
+        if (buckets.length) onBuckets(buckets, aggregator.lost)
+      }, EMIT_MS)
+    },
+    async stop(): Promise<TraceSummary> {
+      const started = Date.now()
+      while (stream && Date.now() - lastData < DRAIN_QUIET_MS && Date.now() - started < DRAIN_MAX_MS) await sleep(50)
+      if (timer) clearInterval(timer)
+      timer = null
+      await stream?.stop()
+      stream = null
+      parser.end()
+      aggregator.takeBuckets(true)
+      const overrun = await readLostCounters(target, dir, root)
+      return {
+        instance: name,
+        events: aggregator.events,
+        lost: aggregator.lost + overrun + parser.oversized,
+        perOp: aggregator.perOp,
+      }
+    },
+    dispose,
+  }
+}
+
+/** Sum of overrun and dropped events over the instance's CPUs (per_cpu/cpuN/stats). */
+async function readLostCounters(target: Target, dir: string, root: boolean): Promise<number> {
+  const r = await target.exec(`cat ${shellQuote(dir)}/per_cpu/cpu*/stats`, { root })
+  if (r.code !== 0) return 0
+  let lost = 0
+  for (const m of r.output.matchAll(/^(?:overrun|dropped events): (\d+)/gm)) lost += Number(m[1])
+  return lost
+}
+
+/**
+ * Removes instances left by sessions that no longer exist (a crash, a dropped connection).
+ * An instance whose session shell is still alive belongs to a live run and is left alone.
+ */
+export async function cleanStaleInstances(target: Target): Promise<string[]> {
+  const facts = await target.facts()
+  if (!facts.tracefs.path || !facts.tracefs.writable) return []
+  const root = true
+  const dir = `${facts.tracefs.path}/instances`
+  const list = await target.exec(`ls ${shellQuote(dir)}`, { root })
+  const removed: string[] = []
+  for (const name of list.output.split(/\s+/)) {
+    const m = /^splice-lab-(\d+)-[0-9a-f]+$/.exec(name)
+    if (!m) continue
+    const alive = await target.exec(`kill -0 ${m[1]} 2>/dev/null`, { root })
+    if (alive.code === 0) continue
+    const path = shellQuote(`${dir}/${name}`)
+    const r = await target.exec(`echo 0 > ${path}/events/enable; rmdir ${path}`, { root })
+    if (r.code === 0) removed.push(name)
+  }
+  return removed
+}
+
+function unavailableTracer(why: string): RunTracer {
+  return {
+    instance: '',
+    markerPath: null,
+    wrap: (cmd) => cmd,
+    start: async () => undefined,
+    stop: async () => ({ instance: '', events: 0, lost: 0, perOp: {}, unavailable: why }),
+    dispose: async () => undefined,
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

@@ -16,13 +16,23 @@ export default defineConfig({
       },
     },
   },
+  // A sandboxed preload can neither load ES modules nor require anything but `electron`: build it
+  // as one CommonJS file (index.cjs) with the contract's channel names bundled in.
   preload: {
-    plugins: [externalizeDepsPlugin()],
-    build: { rollupOptions: { input: { index: resolve(__dirname, 'src/preload/index.ts') } } },
+    build: {
+      rollupOptions: {
+        input: { index: resolve(__dirname, 'src/preload/index.ts') },
+        external: ['electron'],
+        output: { format: 'cjs', entryFileNames: '[name].cjs', inlineDynamicImports: true },
+      },
+    },
   },
   renderer: {
     root: resolve(__dirname, 'src/renderer'),
     plugins: [vue()],
+    // Relative asset URLs: the same build loads from file:// (Electron) and http:// (splice-lab serve).
+    base: './',
+    worker: { format: 'es' },
     build: { rollupOptions: { input: { index: resolve(__dirname, 'src/renderer/index.html') } } },
   },
 })

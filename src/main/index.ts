@@ -1,3 +1,12 @@
-// Electron entry: filled in by the desktop-app work (issue 5). Kept thin: window + IPC wiring only.
-import { app } from 'electron'
-app.whenReady().then(() => app.quit())
+// Electron entry, kept thin: one window, IPC wired from the contract (src/main/app). The core is
+// the same one the CLI and `splice-lab serve` use.
+import { app, BrowserWindow } from 'electron'
+import { createLabWindow } from './app/window'
+
+app.enableSandbox()
+if (!app.requestSingleInstanceLock()) app.quit()
+else {
+  app.on('second-instance', () => BrowserWindow.getAllWindows()[0]?.focus())
+  app.on('window-all-closed', () => app.quit())
+  void app.whenReady().then(() => createLabWindow())
+}

@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander'
 import { registerValidate } from './validate'
+import { registerServe } from './serve'
 
 const program = new Command()
 program
@@ -12,5 +13,6 @@ program
   .showHelpAfterError()
 
 registerValidate(program)
+registerServe(program)
 
 await program.parseAsync(process.argv)

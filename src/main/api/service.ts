@@ -1,0 +1,268 @@
+/**
+ * The API service: implements every method of the contract (src/shared/api) over the core. One
+ * service per window (Electron) or per server (splice-lab serve); it owns the target sessions and
+ * the runs it starts, and `dispose()` ends them all — on window close, server stop, errors included.
+ */
+import { randomBytes } from 'node:crypto'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import {
+  ApiError,
+  type EventName,
+  type EventPayloads,
+  type Handlers,
+  type RunSummary,
+  type TargetConfig,
+  type TargetState,
+} from '../../shared/api'
+import { parseScenarioText, formatProblem } from '../../shared/scenario'
+import type { RunEvent, RunRecord, TraceBucket } from '../../shared/run/types'
+import type { Target } from '../target/types'
+import { runsDir } from '../paths'
+import * as core from './core'
+import { newId, readTargets, writeTargets } from './targets-store'
+import { TerminalFlow } from './terminal-flow'
+
+export type Emit = <E extends EventName>(name: E, payload: EventPayloads[E]) => void
+
+export interface ServiceOptions {
+  /** Enables benchInject (splice-lab serve --bench). Off everywhere else. */
+  bench?: boolean
+}
+
+interface Session {
+  state: TargetState
+  target?: Target
+  flow: TerminalFlow
+  unsubscribe?: () => void
+}
+
+export class LabService {
+  private readonly sessions = new Map<string, Session>()
+  private readonly runs = new Map<string, AbortController>()
+  private loaded: Promise<void> | null = null
+  private disposed = false
+
+  constructor(
+    private readonly emit: Emit,
+    private readonly options: ServiceOptions = {},
+  ) {}
+
+  readonly handlers: Handlers = {
+    listTargets: async () => {
+      await this.load()
+      return [...this.sessions.values()].map((s) => s.state)
+    },
+    saveTarget: async (draft) => {
+      await this.load()
+      const id = draft.id ?? newId()
+      const config = { ...draft, id } as TargetConfig
+      const existing = this.sessions.get(id)
+      if (existing) {
+        if (existing.state.status !== 'disconnected' && existing.state.status !== 'error')
+          throw new ApiError('busy', `disconnect "${existing.state.config.name}" before editing it`)
+        existing.state = { ...existing.state, config }
+      } else this.sessions.set(id, this.newSession(config))
+      await this.persist()
+      return this.sessions.get(id)!.state
+    },
+    removeTarget: async ({ id }) => {
+      const s = await this.session(id)
+      await this.closeSession(s)
+      this.sessions.delete(id)
+      await this.persist()
+      return null
+    },
+    connectTarget: async ({ id }) => {
+      const s = await this.session(id)
+      if (s.state.status === 'connected' || s.state.status === 'connecting') return s.state
+      this.setState(s, { status: 'connecting', message: 'starting a session…', facts: undefined })
+      try {
+        const target = await core.openTarget(s.state.config, (message) => this.setState(s, { message }))
+        s.target = target
+        s.unsubscribe = target.onTerminalData((data) => s.flow.push(data))
+        this.setState(s, { message: 'reading the target’s facts…' })
+        const facts = await target.facts()
+        this.setState(s, { status: 'connected', message: undefined, facts })
+      } catch (e) {
+        await this.closeSession(s)
+        this.setState(s, { status: 'error', message: e instanceof Error ? e.message : String(e) })
+      }
+      return s.state
+    },
+    disconnectTarget: async ({ id }) => {
+      const s = await this.session(id)
+      await this.closeSession(s)
+      this.setState(s, { status: 'disconnected', message: undefined })
+      return s.state
+    },
+    writeTerminal: async ({ id, data }) => {
+      this.connected(await this.session(id)).writeTerminal(data)
+      return null
+    },
+    resizeTerminal: async ({ id, cols, rows }) => {
+      this.connected(await this.session(id)).resizeTerminal(cols, rows)
+      return null
+    },
+    ackTerminal: async ({ id, chars }) => {
+      ;(await this.session(id)).flow.ack(chars)
+      return null
+    },
+    listPresets: () => core.listPresets(),
+    startRun: async ({ targetId, scenarioText, source, fs }) => {
+      const s = await this.session(targetId)
+      const target = this.connected(s)
+      const parsed = parseScenarioText(scenarioText, source, s.state.facts?.pageSize ?? 4096)
+      if (!parsed.ok) throw new ApiError('invalid-input', parsed.problems.map(formatProblem).join('\n'))
+      const runId = newRunId()
+      const controller = new AbortController()
+      this.runs.set(runId, controller)
+      const onEvent = (e: RunEvent): void => this.emit('onRunEvent', { ...e, runId })
+      let started: core.StartedRun
+      try {
+        started = core.startRun(target, parsed.scenario, { fs, signal: controller.signal, onEvent })
+      } catch (e) {
+        this.runs.delete(runId)
+        throw e
+      }
+      started.done
+        .catch((e: unknown) => onEvent({ type: 'log', runId, level: 'error', message: e instanceof Error ? e.message : String(e) }))
+        .finally(() => this.runs.delete(runId))
+      return { runId }
+    },
+    cancelRun: async ({ runId }) => {
+      const c = this.runs.get(runId)
+      if (!c) throw new ApiError('not-found', `no run ${runId} is in progress`)
+      c.abort(new ApiError('cancelled', 'cancelled by the user'))
+      return null
+    },
+    listRuns: async () => (await this.readRecords()).map(summarize).sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
+    getRun: async ({ id }) => core.loadRun(id),
+    exportRun: async ({ id, format }) => {
+      const record = await core.loadRun(id)
+      const base = `${record.scenario.name}-${record.id}`
+      if (format === 'json') return { filename: `${base}.json`, mime: 'application/json', content: JSON.stringify(record, null, 2) }
+      if (format === 'csv') return { filename: `${base}.csv`, mime: 'text/csv', content: core.exportRecord(record, 'csv') }
+      return { filename: `${base}.perfetto.json`, mime: 'application/json', content: core.exportRecord(record, 'perfetto') }
+    },
+    benchInject: async ({ eventsPerSecond, durationMs }) => {
+      if (!this.options.bench) throw new ApiError('refused', 'benchInject is for npm run bench:ui only (splice-lab serve --bench)')
+      const runId = `bench-${newRunId()}`
+      void this.injectSynthetic(runId, eventsPerSecond, durationMs)
+      return { runId }
+    },
+  }
+
+  /** Ends every run and session this service started. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return
+    this.disposed = true
+    for (const c of this.runs.values()) c.abort(new ApiError('cancelled', 'the window or server closed'))
+    await Promise.allSettled([...this.sessions.values()].map((s) => this.closeSession(s)))
+  }
+
+  private newSession(config: TargetConfig): Session {
+    const session: Session = {
+      state: { config, status: 'disconnected' },
+      flow: new TerminalFlow((data) => this.emit('onTerminalData', { id: session.state.config.id, data })),
+    }
+    return session
+  }
+
+  private async load(): Promise<void> {
+    this.loaded ??= readTargets().then((configs) => {
+      for (const c of configs) if (!this.sessions.has(c.id)) this.sessions.set(c.id, this.newSession(c))
+    })
+    return this.loaded
+  }
+
+  private async persist(): Promise<void> {
+    await writeTargets([...this.sessions.values()].map((s) => s.state.config))
+  }
+
+  private async session(id: string): Promise<Session> {
+    await this.load()
+    const s = this.sessions.get(id)
+    if (!s) throw new ApiError('not-found', `no target with id ${id}; it may have been removed`)
+    return s
+  }
+
+  private connected(s: Session): Target {
+    if (!s.target || s.state.status !== 'connected') throw new ApiError('not-connected', `connect "${s.state.config.name}" first`)
+    return s.target
+  }
+
+  private setState(s: Session, patch: Partial<TargetState>): void {
+    s.state = { ...s.state, ...patch }
+    for (const k of Object.keys(s.state) as (keyof TargetState)[]) if (s.state[k] === undefined) delete s.state[k]
+    this.emit('onTargetStatus', s.state)
+  }
+
+  private async closeSession(s: Session): Promise<void> {
+    s.unsubscribe?.()
+    s.unsubscribe = undefined
+    const t = s.target
+    s.target = undefined
+    if (t) await t.dispose()
+  }
+
+  private async readRecords(): Promise<RunRecord[]> {
+    let names: string[]
+    try {
+      names = (await readdir(runsDir())).filter((n) => n.endsWith('.json'))
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw e
+    }
+    const out: RunRecord[] = []
+    for (const n of names) {
+      try {
+        out.push(JSON.parse(await readFile(join(runsDir(), n), 'utf8')) as RunRecord)
+      } catch {
+        // A record being written or damaged is skipped in the list; getRun reports it precisely.
+      }
+    }
+    return out
+  }
+
+  /**
+   * BENCHMARK ONLY: synthetic trace buckets at `eventsPerSecond`, batched every 50 ms as a live
+   * run's trace events would be. The counts are labelled synthetic by the run id prefix "bench-".
+   */
+  private async injectSynthetic(runId: string, eventsPerSecond: number, durationMs: number): Promise<void> {
+    const BATCH_MS = 50
+    const start = Date.now()
+    let t = 0
+    this.emit('onRunEvent', { type: 'phase', runId, phase: 'trace', message: `synthetic stream: ${eventsPerSecond} events/s (benchmark)` })
+    while (Date.now() - start < durationMs && !this.disposed) {
+      await new Promise((r) => setTimeout(r, BATCH_MS))
+      const perBatch = Math.round((eventsPerSecond * BATCH_MS) / 1000)
+      const buckets: TraceBucket[] = []
+      // One event per synthetic trace record; buckets of 10 ms so the chart gets many points.
+      for (let i = 0; i < 5; i++) {
+        const n = Math.round(perBatch / 5)
+        buckets.push({ t: t + i * 10, counts: { shared: n >> 2, stolen: n >> 4, copied: n >> 3, reloads: n >> 5, bytes: n * 64, events: n, sentAt: Date.now() } })
+      }
+      t += BATCH_MS
+      this.emit('onRunEvent', { type: 'trace', runId, buckets, lost: 0 })
+    }
+    this.emit('onRunEvent', { type: 'phase', runId, phase: 'done', message: 'synthetic stream ended' })
+  }
+}
+
+const newRunId = (): string => `${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`
+
+export function summarize(r: RunRecord): RunSummary {
+  return {
+    id: r.id,
+    scenario: r.scenario.name,
+    title: r.scenario.title ?? r.scenario.name,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    target: r.target.label,
+    kernel: r.target.kernel,
+    fs: r.fs,
+    behavesLike: r.comparison?.verdict?.behavesLike ?? null,
+    ...(r.error ? { error: r.error.message } : {}),
+  }
+}

@@ -45,6 +45,8 @@ export interface TargetFacts {
   scratch: { dir: string; fs: Filesystem }
   /** Loop-backed scratch filesystems can be made (root + losetup + the mkfs tools present). */
   mkfs: Partial<Record<'ext4' | 'xfs' | 'btrfs', boolean>>
+  /** For people: what the connect found missing or did (e.g. "mounted tracefs at /sys/kernel/tracing"). */
+  notes: string[]
 }
 
 export interface Target {

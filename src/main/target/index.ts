@@ -1,0 +1,41 @@
+/**
+ * Opening a target from a spec people type: "local" or "ssh://[user@]host[:port]".
+ */
+import type { Target } from './types'
+import { connectLocal } from './local'
+import { connectSsh } from './ssh'
+import { TargetError } from './errors'
+
+export type TargetSpec =
+  | { kind: 'local'; env?: Record<string, string> }
+  | { kind: 'ssh'; host: string; user?: string; port?: number; identity?: string; knownHosts?: string; options?: string[] }
+
+export interface ConnectOptions {
+  /** How long to wait for the shell (an ssh prompt a person answers counts against it). */
+  readyTimeoutMs?: number
+  /** See the raw terminal while connecting (host-key and password prompts). */
+  onTerminalData?: (data: string) => void
+}
+
+export function parseTargetSpec(text: string, extra: { identity?: string; knownHosts?: string } = {}): TargetSpec {
+  if (text === 'local') return { kind: 'local' }
+  const m = /^ssh:\/\/(?:([^@/]+)@)?(\[[^\]]+\]|[^:/@]+)(?::(\d+))?\/?$/.exec(text)
+  if (!m) throw new TargetError('connect', `not a target: ${JSON.stringify(text)} (expected "local" or "ssh://[user@]host[:port]")`)
+  const host = m[2]!.replace(/^\[|\]$/g, '')
+  const port = m[3] ? Number(m[3]) : undefined
+  return { kind: 'ssh', host, user: m[1], port, identity: extra.identity, knownHosts: extra.knownHosts }
+}
+
+export async function connectTarget(spec: TargetSpec | string, options: ConnectOptions = {}): Promise<Target> {
+  const s = typeof spec === 'string' ? parseTargetSpec(spec) : spec
+  switch (s.kind) {
+    case 'local':
+      return connectLocal({ env: s.env, ...options })
+    case 'ssh':
+      return connectSsh({ ...s, ...options })
+  }
+}
+
+export type { Target, TargetFacts, ExecOptions, ExecResult, StreamHandle } from './types'
+export { TargetError, errorMessage } from './errors'
+export { shellQuote, shellCommand } from './quote'

@@ -1,0 +1,31 @@
+/** The machine the lab runs on, through a local pty running bash. */
+import { ShellTarget } from './shell-target'
+import type { SessionSpawn } from './session'
+import type { TargetError } from './errors'
+
+export class LocalTarget extends ShellTarget {
+  readonly kind = 'local' as const
+  readonly label = 'local'
+
+  constructor(private readonly env: Record<string, string> = {}) {
+    super()
+  }
+
+  protected shellSpawn(bootstrap: string): SessionSpawn {
+    return { file: '/bin/sh', args: ['-c', bootstrap], env: this.env }
+  }
+
+  protected streamSpawn(command: string): SessionSpawn {
+    return { file: '/bin/sh', args: ['-c', command], env: this.env }
+  }
+
+  protected explainStartFailure(e: TargetError): TargetError {
+    return e
+  }
+}
+
+export async function connectLocal(options: { env?: Record<string, string>; readyTimeoutMs?: number; onTerminalData?: (data: string) => void } = {}): Promise<LocalTarget> {
+  const t = new LocalTarget(options.env)
+  await t.start(options.readyTimeoutMs ?? 15_000, options.onTerminalData)
+  return t
+}

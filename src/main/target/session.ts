@@ -1,0 +1,281 @@
+/**
+ * One pty session running a shell we drive with framed commands (framing.ts). The same class serves
+ * the local target (node-pty runs bash) and the SSH target (node-pty runs the system ssh, which
+ * starts bash on the far side): only the program and its arguments differ.
+ *
+ * The session owns its pty, its listeners and its timers; dispose() releases them all.
+ */
+import * as pty from 'node-pty'
+import { FrameParser, MarkWatcher, frameCommand, newNonce, printBegin } from './framing'
+import { TargetError } from './errors'
+
+/**
+ * Backpressure (as VS Code's terminal does): pty data is queued and handed to the frame parser
+ * and terminal listeners in slices, yielding to the event loop between slices. When more than
+ * HIGH_WATERMARK characters wait unread we pause the pty (the kernel then blocks the writer on the
+ * target, so a runaway command cannot grow our memory), and resume below LOW_WATERMARK. 1 MiB
+ * is far above what a command normally prints between two event-loop turns, so normal work never
+ * pauses; the gap to 256 KiB avoids pausing and resuming on every chunk.
+ */
+export const HIGH_WATERMARK = 1 << 20
+export const LOW_WATERMARK = 256 << 10
+/** Characters handed on per event-loop turn while draining the queue. */
+const SLICE = 64 << 10
+
+/** Default time a command may take before it is interrupted (ExecOptions.timeoutMs). */
+export const DEFAULT_TIMEOUT_MS = 60_000
+/** After an interrupt, how long the shell has to answer a resync before the session is called dead. */
+const RESYNC_MS = 5_000
+
+export interface SessionSpawn {
+  file: string
+  args: string[]
+  env?: Record<string, string>
+  cwd?: string
+}
+
+/**
+ * The shell each session ends up in, as one command line for `sh -c` (or ssh's remote command):
+ * echo off (so what we type is not printed back), non-canonical input with min 1 / time 0 (so a
+ * long command line is not cut at the tty's 4095-character line limit; VMIN shares a slot with
+ * VEOF, so `-icanon` alone would leave min=4), then a ready sentinel, then bash without rc files,
+ * line editing, prompts or history.
+ */
+export function shellBootstrap(readyNonce: string): string {
+  return [
+    'stty -echo -icanon min 1 time 0 2>/dev/null',
+    printBegin(readyNonce),
+    "exec env PS1= PS2= PS4= PROMPT_COMMAND= HISTFILE=/dev/null LC_ALL=C bash --noprofile --norc --noediting +o history -i",
+  ].join('; ')
+}
+
+export class PtySession {
+  private readonly proc: pty.IPty
+  private queue: string[] = []
+  private queued = 0
+  private paused = false
+  private draining = false
+  private current: FrameParser | MarkWatcher | null = null
+  private readonly terminalListeners = new Set<(data: string) => void>()
+  private readonly exitListeners = new Set<(code: number) => void>()
+  private chain: Promise<unknown> = Promise.resolve()
+  private exited: { code: number } | null = null
+  private disposed = false
+  /** Everything the pty printed before it became ready (for error messages: ssh's complaints). */
+  private preamble = ''
+  private ready = false
+
+  constructor(spawn: SessionSpawn) {
+    this.proc = pty.spawn(spawn.file, spawn.args, {
+      name: 'xterm-256color',
+      cols: 200,
+      rows: 50,
+      cwd: spawn.cwd ?? process.cwd(),
+      env: { ...process.env, ...spawn.env } as Record<string, string>,
+    })
+    this.proc.onData((d) => this.enqueue(d))
+    this.proc.onExit(({ exitCode }) => {
+      this.exited = { code: exitCode }
+      // Let queued output reach the parser and listeners first.
+      setImmediate(() => {
+        for (const l of this.exitListeners) l(exitCode)
+      })
+    })
+  }
+
+  get pid(): number {
+    return this.proc.pid
+  }
+
+  get alive(): boolean {
+    return !this.exited && !this.disposed
+  }
+
+  /** Output before the session became ready (prompts, ssh errors). */
+  get startupOutput(): string {
+    return this.preamble
+  }
+
+  /**
+   * Waits for the bootstrap's ready sentinel. Anything before it (an ssh host-key question, a
+   * password prompt) goes to the terminal listeners, so a person can answer in the terminal view.
+   */
+  waitReady(nonce: string, timeoutMs: number): Promise<void> {
+    const watcher = new MarkWatcher(nonce)
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer)
+        offExit()
+        if (this.current === watcher) this.current = null
+        if (err) return reject(err)
+        this.ready = true
+        resolve()
+      }
+      const timer = setTimeout(() => done(new TargetError('connect', `the session did not become ready within ${timeoutMs / 1000} s`, this.preamble)), timeoutMs)
+      const offExit = this.onExit((code) => done(new TargetError('connect', `the session ended before it was ready (exit ${code})`, this.preamble)))
+      watcher.onDone = () => done()
+      this.current = watcher
+    })
+  }
+
+  onExit(listener: (code: number) => void): () => void {
+    this.exitListeners.add(listener)
+    return () => this.exitListeners.delete(listener)
+  }
+
+  onTerminalData(listener: (data: string) => void): () => void {
+    this.terminalListeners.add(listener)
+    return () => this.terminalListeners.delete(listener)
+  }
+
+  writeTerminal(data: string): void {
+    if (this.alive) this.proc.write(data)
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.alive) this.proc.resize(Math.max(2, cols | 0), Math.max(1, rows | 0))
+  }
+
+  /** Runs one command; commands are serialized (one shell, one command at a time). */
+  exec(command: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<{ code: number; output: string }> {
+    const run = this.chain.then(() => this.execNow(command, timeoutMs))
+    this.chain = run.catch(() => undefined)
+    return run
+  }
+
+  private execNow(command: string, timeoutMs: number): Promise<{ code: number; output: string }> {
+    if (this.disposed) return Promise.reject(new TargetError('disposed', 'the target session was closed'))
+    if (this.exited) return Promise.reject(new TargetError('dead', `the target session has ended (exit ${this.exited.code})`))
+    const nonce = newNonce()
+    const parser = new FrameParser(nonce)
+    return new Promise((resolve, reject) => {
+      let settled = false
+      const finish = (err: Error | null): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        offExit()
+        if (this.current === parser) this.current = null
+        if (err) reject(err)
+        else resolve(parser.result!)
+      }
+      const timer = setTimeout(() => {
+        void this.interrupt().then(
+          () => finish(new TargetError('timeout', `command timed out after ${timeoutMs / 1000} s and was interrupted: ${summarize(command)}`, parser.partial())),
+          (e: Error) => finish(e),
+        )
+      }, timeoutMs)
+      const offExit = this.onExit((code) =>
+        finish(new TargetError('dead', `the target session ended (exit ${code}) while running: ${summarize(command)}`, parser.partial())),
+      )
+      parser.onDone = () => finish(null)
+      this.current = parser
+      this.proc.write(frameCommand(command, nonce))
+    })
+  }
+
+  /**
+   * Interrupts the running command (^C to the foreground process group), then proves the shell is
+   * still there with a fresh sentinel. If it does not answer the session is killed: a session in
+   * an unknown state would frame the next command wrongly.
+   */
+  private async interrupt(): Promise<void> {
+    this.current = null
+    this.proc.write('\x03')
+    await new Promise((r) => setTimeout(r, 100))
+    const nonce = newNonce()
+    const parser = new FrameParser(nonce)
+    const ok = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), RESYNC_MS)
+      parser.onDone = () => {
+        clearTimeout(timer)
+        resolve(true)
+      }
+      this.current = parser
+      this.proc.write(frameCommand('true', nonce))
+    })
+    this.current = null
+    if (!ok) {
+      this.kill()
+      throw new TargetError('dead', 'a command overran its time and the shell did not answer after an interrupt; the session was closed')
+    }
+  }
+
+  private enqueue(data: string): void {
+    this.queue.push(data)
+    this.queued += data.length
+    if (!this.paused && this.queued > HIGH_WATERMARK) {
+      this.paused = true
+      this.proc.pause()
+    }
+    if (!this.draining) {
+      this.draining = true
+      setImmediate(() => this.drain())
+    }
+  }
+
+  private drain(): void {
+    let budget = SLICE
+    while (this.queue.length && budget > 0) {
+      const chunk = this.queue.shift()!
+      this.queued -= chunk.length
+      budget -= chunk.length
+      if (!this.ready) this.preamble = (this.preamble + chunk).slice(-16_384)
+      for (const l of this.terminalListeners) l(chunk)
+      const p = this.current
+      if (p && p.feed(chunk)) {
+        if (this.current === p) this.current = null
+        p.onDone?.()
+      }
+    }
+    if (this.paused && this.queued < LOW_WATERMARK) {
+      this.paused = false
+      this.proc.resume()
+    }
+    if (this.queue.length) setImmediate(() => this.drain())
+    else this.draining = false
+  }
+
+  kill(): void {
+    if (this.exited) return
+    try {
+      this.proc.kill('SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Ends the shell: exit politely, then SIGHUP, then SIGKILL. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return
+    this.disposed = true
+    if (!this.exited) {
+      const gone = new Promise<void>((r) => {
+        if (this.exited) r()
+        else this.exitListeners.add(() => r())
+      })
+      try {
+        this.proc.write('\x03\nexit 0\n')
+      } catch {
+        // pty closed
+      }
+      const t1 = setTimeout(() => {
+        try {
+          this.proc.kill('SIGHUP')
+        } catch {
+          // gone
+        }
+      }, 500)
+      const t2 = setTimeout(() => this.kill(), 1500)
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 2500))])
+      clearTimeout(t1)
+      clearTimeout(t2)
+    }
+    this.terminalListeners.clear()
+  }
+}
+
+function summarize(command: string): string {
+  const first = command.split('\n')[0] ?? ''
+  return first.length > 120 ? first.slice(0, 117) + '…' : first
+}

@@ -1,0 +1,166 @@
+/**
+ * The Target both the local and the SSH targets are: a driven shell in a pty (PtySession) for
+ * commands and uploads, extra ptys for streams, facts found at connect. Subclasses only say how to
+ * spawn a shell and a stream.
+ */
+import { createHash } from 'node:crypto'
+import * as pty from 'node-pty'
+import type { ExecOptions, ExecResult, StreamHandle, Target, TargetFacts } from './types'
+import { PtySession, type SessionSpawn, DEFAULT_TIMEOUT_MS, shellBootstrap } from './session'
+import { TargetError } from './errors'
+import { detectFacts } from './facts'
+import { newNonce } from './framing'
+import { shellQuote } from './quote'
+
+/** base64 characters per upload command: big enough for few round trips, small enough to stay responsive. */
+const UPLOAD_CHUNK = 256 * 1024
+/** How long a stream gets to end after ^C before it is killed. */
+const STREAM_STOP_MS = 1_500
+
+export abstract class ShellTarget implements Target {
+  abstract readonly kind: 'local' | 'ssh'
+  abstract readonly label: string
+  protected session!: PtySession
+  private factsCache: TargetFacts | null = null
+  private readonly streams = new Set<StreamHandle>()
+  private disposed = false
+
+  protected abstract shellSpawn(bootstrap: string): SessionSpawn
+  protected abstract streamSpawn(command: string): SessionSpawn
+  /** Turns a failed start (the session's early output) into a clear error. */
+  protected abstract explainStartFailure(e: TargetError): TargetError
+
+  /** Starts the shell and waits until it answers; then finds the facts. */
+  async start(readyTimeoutMs: number, onTerminalData?: (data: string) => void): Promise<void> {
+    const nonce = newNonce()
+    this.session = new PtySession(this.shellSpawn(shellBootstrap(nonce)))
+    if (onTerminalData) this.session.onTerminalData(onTerminalData)
+    try {
+      await this.session.waitReady(nonce, readyTimeoutMs)
+      this.factsCache = await detectFacts(this.session)
+    } catch (e) {
+      await this.session.dispose()
+      throw e instanceof TargetError ? this.explainStartFailure(e) : e
+    }
+  }
+
+  private wrapRoot(command: string, root: boolean | undefined): string {
+    if (!root || this.factsCache?.root !== false) return command
+    return `sudo -n bash -c ${shellQuote(command)}`
+  }
+
+  exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    return this.session.exec(this.wrapRoot(command, options.root), options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+  }
+
+  async upload(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content)
+    const sha = createHash('sha256').update(bytes).digest('hex')
+    const b64 = bytes.toString('base64')
+    const tmp = `${path}.upload-${newNonce()}`
+    const q = shellQuote(tmp)
+    const must = async (cmd: string, what: string): Promise<string> => {
+      const r = await this.exec(cmd, { timeoutMs: 60_000 })
+      if (r.code !== 0) throw new TargetError('upload', `upload of ${path} failed while ${what}: ${r.output.trim() || `exit ${r.code}`}`)
+      return r.output
+    }
+    try {
+      await must(`mkdir -p -- "$(dirname -- ${shellQuote(path)})" && : > ${q}`, 'creating the file')
+      // base64 text has no quote characters, so each chunk is one literal argument.
+      for (let i = 0; i < b64.length; i += UPLOAD_CHUNK) {
+        await must(`printf %s ${shellQuote(b64.slice(i, i + UPLOAD_CHUNK))} | base64 -d >> ${q}`, `writing bytes from ${(i / 4) * 3}`)
+      }
+      const out = await must(`sha256sum ${q}`, 'checking the sha256')
+      const got = out.trim().split(/\s+/)[0]
+      if (got !== sha) throw new TargetError('upload', `upload of ${path} arrived damaged (sha256 ${got}, expected ${sha})`)
+      await must(`chmod ${(mode & 0o7777).toString(8)} ${q} && mv -f ${q} ${shellQuote(path)}`, 'moving it into place')
+    } catch (e) {
+      await this.exec(`rm -f ${q}`).catch(() => undefined)
+      throw e
+    }
+  }
+
+  async stream(command: string, onData: (chunk: string) => void, options: { root?: boolean } = {}): Promise<StreamHandle> {
+    if (this.disposed) throw new TargetError('disposed', 'the target session was closed')
+    const inner = this.wrapRoot(command, options.root)
+    // Raw output (no \n → \r\n) and no echo on the stream's own pty.
+    const spawn = this.streamSpawn(`stty -echo -onlcr 2>/dev/null; exec bash -c ${shellQuote(inner)}`)
+    const p = pty.spawn(spawn.file, spawn.args, {
+      name: 'dumb',
+      cols: 200,
+      rows: 50,
+      cwd: spawn.cwd ?? process.cwd(),
+      env: { ...process.env, ...spawn.env } as Record<string, string>,
+    })
+    p.onData(onData)
+    let exited = false
+    const done = new Promise<number>((resolve) => {
+      p.onExit(({ exitCode }) => {
+        exited = true
+        resolve(exitCode)
+      })
+    })
+    const handle: StreamHandle = {
+      done,
+      stop: async () => {
+        if (!exited) {
+          try {
+            p.write('\x03')
+          } catch {
+            // closed
+          }
+          const timer = setTimeout(() => {
+            try {
+              p.kill('SIGKILL')
+            } catch {
+              // gone
+            }
+          }, STREAM_STOP_MS)
+          await done
+          clearTimeout(timer)
+        }
+        this.streams.delete(handle)
+      },
+    }
+    this.streams.add(handle)
+    void done.then(() => this.streams.delete(handle))
+    return handle
+  }
+
+  async facts(): Promise<TargetFacts> {
+    if (!this.factsCache) this.factsCache = await detectFacts(this.session)
+    return this.factsCache
+  }
+
+  onTerminalData(listener: (data: string) => void): () => void {
+    return this.session.onTerminalData(listener)
+  }
+
+  writeTerminal(data: string): void {
+    this.session.writeTerminal(data)
+  }
+
+  resizeTerminal(cols: number, rows: number): void {
+    this.session.resize(cols, rows)
+  }
+
+  /** The session ended by itself (disconnect): listeners get the exit code. */
+  onDisconnect(listener: (code: number) => void): () => void {
+    return this.session.onExit(listener)
+  }
+
+  get alive(): boolean {
+    return this.session.alive
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return
+    this.disposed = true
+    await Promise.all([...this.streams].map((s) => s.stop().catch(() => undefined)))
+    await this.session?.dispose()
+    await this.afterDispose()
+  }
+
+  /** Subclasses release what they own beyond the session (the ssh control socket's directory). */
+  protected async afterDispose(): Promise<void> {}
+}

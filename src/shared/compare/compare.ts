@@ -1,0 +1,115 @@
+/**
+ * Comparing a model's predictions with what a kernel did, the herdtools way (DESIGN.md): for every
+ * op and policy, an observed outcome outside the predicted set is a disagreement; an allowed outcome
+ * never observed is only a note. Return values and errno, drained changed ranges (exact: start,
+ * end and what the bytes hold), tracepoint counts (only tracepoints both predicted and observed) and
+ * /proc/fs/splice deltas (only when the kernel reported them) are compared. Pure: no I/O, no clock.
+ *
+ * A disagreement is a finding about the model or the kernel; it is never loosened here.
+ */
+import { POLICIES, type Comparison, type OpComparison, type OpObservation, type OpOutcome, type OpPrediction, type Observation, type Policy, type Prediction, type SpliceStats, type Verdict, type Agreement } from '../results'
+import { describeOutcome } from './describe'
+
+const STAT_NAMES: Record<keyof SpliceStats, string> = {
+  filemapCopied: 'filemap copied',
+  filemapMoved: 'filemap moved',
+  directCopied: 'direct copied',
+  vmspliceCopied: 'vmsplice copied',
+  vmspliceStole: 'vmsplice stole',
+}
+
+export function sameOutcome(a: OpOutcome, b: OpOutcome): boolean {
+  if (a.ret !== b.ret || (a.errno ?? null) !== (b.errno ?? null)) return false
+  if (!a.drain || !b.drain) return !a.drain && !b.drain
+  if (a.drain.read !== b.drain.read || a.drain.changedBytes !== b.drain.changedBytes) return false
+  if (a.drain.changed.length !== b.drain.changed.length) return false
+  return a.drain.changed.every((r, i) => {
+    const s = b.drain!.changed[i]!
+    return r.start === s.start && r.end === s.end && r.holds === s.holds
+  })
+}
+
+/** The distinct outcomes a kernel showed for one op (the histogram when repeated, else the one). */
+function observedOutcomes(o: OpObservation): OpOutcome[] {
+  if (o.histogram && o.histogram.length) return o.histogram.map((h) => h.outcome)
+  return [o.outcome]
+}
+
+export function compareOp(policy: Policy, pred: OpPrediction | undefined, obs: OpObservation): { agreement: Agreement; reasons: string[] } {
+  if (!pred) return { agreement: 'unknown', reasons: [`the ${policy} model has no prediction for ${obs.path}`] }
+  const reasons: string[] = []
+  const notes: string[] = []
+  let disagree = false
+  const opName = obs.op
+
+  if (pred.op !== obs.op) {
+    return { agreement: 'disagree', reasons: [`the probe reported ${obs.op} at ${obs.path} but the model has ${pred.op} there (scenario mismatch)`] }
+  }
+
+  const seen = observedOutcomes(obs)
+  for (const outcome of seen) {
+    const allowed = pred.outcomes.some((p) => sameOutcome(p, outcome))
+    if (allowed) reasons.push(`${describeOutcome(outcome, opName)}; ${policy} allows that`)
+    else {
+      disagree = true
+      const allowedText = pred.outcomes.length ? pred.outcomes.map((p) => describeOutcome(p, opName)).join(' — or — ') : 'no outcome at all'
+      reasons.push(`${describeOutcome(outcome, opName)}; ${policy} forbids that: it allows only ${allowedText}`)
+    }
+  }
+  for (const p of pred.outcomes) {
+    if (!seen.some((s) => sameOutcome(p, s))) notes.push(`note: ${policy} also allows ${describeOutcome(p, opName)}, not observed`)
+  }
+
+  if (obs.tracepoints) {
+    for (const [name, range] of Object.entries(pred.tracepoints)) {
+      const count = obs.tracepoints[name]
+      if (count === undefined) continue
+      if (count < range.min || count > range.max) {
+        disagree = true
+        const expected = range.min === range.max ? `${range.min}` : `${range.min}..${range.max}`
+        reasons.push(`${name} fired ${count} times; ${policy} expects ${expected}`)
+      }
+    }
+  }
+
+  if (obs.stats) {
+    for (const key of Object.keys(STAT_NAMES) as (keyof SpliceStats)[]) {
+      if (obs.stats[key] !== pred.stats[key]) {
+        disagree = true
+        reasons.push(`/proc/fs/splice ${STAT_NAMES[key]} changed by ${obs.stats[key]}; ${policy} expects ${pred.stats[key]}`)
+      }
+    }
+  }
+
+  return { agreement: disagree ? 'disagree' : 'agree', reasons: [...reasons, ...notes] }
+}
+
+export function compare(predictions: Record<Policy, Prediction>, observation: Observation): Comparison {
+  const byPath = Object.fromEntries(POLICIES.map((p) => [p, new Map(predictions[p].ops.map((o) => [o.path, o]))])) as Record<Policy, Map<string, OpPrediction>>
+  const ops: OpComparison[] = observation.ops.map((obs) => ({
+    path: obs.path,
+    op: obs.op,
+    byPolicy: Object.fromEntries(POLICIES.map((p) => [p, compareOp(p, byPath[p].get(obs.path), obs)])) as OpComparison['byPolicy'],
+  }))
+  return { ops, verdict: verdictOf(ops, observation) }
+}
+
+export function verdictOf(ops: OpComparison[], observation?: Observation): Verdict {
+  const perPolicy = Object.fromEntries(
+    POLICIES.map((p) => {
+      const c = { agree: 0, disagree: 0, unknown: 0 }
+      for (const op of ops) c[op.byPolicy[p].agreement]++
+      return [p, c]
+    }),
+  ) as Verdict['perPolicy']
+  const consistent = POLICIES.filter((p) => perPolicy[p].disagree === 0 && perPolicy[p].agree > 0)
+  const behavesLike: Policy | 'none' = consistent[0] ?? 'none'
+  const counts = POLICIES.map((p) => `${p}: ${perPolicy[p].disagree} disagreement${perPolicy[p].disagree === 1 ? '' : 's'}`).join(', ')
+  let summary: string
+  if (ops.length === 0) summary = 'nothing to compare: the probe reported no op'
+  else if (behavesLike === 'none') summary = `no policy explains this kernel (${counts})`
+  else if (consistent.length === 1) summary = `this kernel behaves like ${behavesLike} (${counts})`
+  else summary = `this kernel behaves like ${behavesLike}; this scenario cannot tell it from ${consistent.slice(1).join(' and ')} (${counts})`
+  if (observation?.incomplete) summary += `; the run did not finish (${observation.incomplete.reason}), so only ${ops.length} op${ops.length === 1 ? '' : 's'} were compared`
+  return { behavesLike, perPolicy, summary }
+}

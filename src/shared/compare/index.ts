@@ -1,0 +1,2 @@
+export { compare, compareOp, sameOutcome, verdictOf } from './compare'
+export { describeOutcome, describeRange } from './describe'

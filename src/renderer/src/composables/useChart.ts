@@ -1,0 +1,54 @@
+/**
+ * A chart.js chart bound to a canvas for the lifetime of a component: created on mount, destroyed on
+ * unmount, redrawn at most once per animation frame however often `schedule()` is called.
+ */
+import { onBeforeUnmount, onMounted, shallowRef, type Ref } from 'vue'
+import {
+  BarController, BarElement, CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip,
+  type ChartConfiguration, type ChartType,
+} from 'chart.js'
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, BarController, BarElement, Legend, Tooltip, Filler)
+
+export function cssVar(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888'
+}
+
+export function useChart<T extends ChartType>(canvas: Ref<HTMLCanvasElement | null>, config: () => ChartConfiguration<T>, beforeDraw?: (c: Chart<T>) => void) {
+  const chart = shallowRef<Chart<T> | null>(null)
+  let frame = 0
+  const media = window.matchMedia?.('(prefers-color-scheme: dark)')
+  const themeObserver = new MutationObserver(() => rebuild())
+
+  function rebuild(): void {
+    chart.value?.destroy()
+    if (canvas.value) chart.value = new Chart(canvas.value, config())
+  }
+  function schedule(): void {
+    if (frame) return
+    frame = requestAnimationFrame(() => {
+      frame = 0
+      if (!chart.value) return
+      beforeDraw?.(chart.value)
+      chart.value.update('none')
+    })
+  }
+  onMounted(() => {
+    rebuild()
+    // Colours come from CSS variables: rebuild when the theme changes.
+    themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme'] })
+    media?.addEventListener('change', rebuild)
+  })
+  onBeforeUnmount(() => {
+    if (frame) cancelAnimationFrame(frame)
+    themeObserver.disconnect()
+    media?.removeEventListener('change', rebuild)
+    chart.value?.destroy()
+    chart.value = null
+  })
+  return { chart, schedule, rebuild }
+}
+
+export function axisColors(): { grid: string; text: string } {
+  return { grid: cssVar('--line'), text: cssVar('--muted') }
+}

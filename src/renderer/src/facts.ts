@@ -1,0 +1,61 @@
+/**
+ * What each fact of a target means for a run, in words a person can act on. Plain logic, so it is
+ * unit-tested without a DOM.
+ */
+import type { TargetFactsView } from '../../shared/api'
+
+export interface FactLine {
+  label: string
+  value: string
+  ok: boolean | null
+  /** What it means for a run, especially when it is missing. */
+  meaning: string
+}
+
+export function describeFacts(f: TargetFactsView): FactLine[] {
+  const rootLike = f.root || f.sudo
+  return [
+    { label: 'Kernel', value: `${f.kernel} (${f.arch}, ${f.pageSize}-byte pages)`, ok: null, meaning: 'Runs are recorded against this kernel release.' },
+    {
+      label: 'Scratch filesystem',
+      value: `${f.scratch.fs} at ${f.scratch.dir}`,
+      ok: null,
+      meaning: mkfsMeaning(f),
+    },
+    {
+      label: 'Root',
+      value: f.root ? 'yes' : f.sudo ? 'no, sudo -n works' : 'no',
+      ok: rootLike,
+      meaning: rootLike ? 'Can create a private ftrace instance and loop filesystems.' : 'Without root (or passwordless sudo) there is no kernel trace and only the scratch filesystem: the probe still runs.',
+    },
+    {
+      label: 'tracefs',
+      value: f.tracefs.path ? `${f.tracefs.path}${f.tracefs.writable ? '' : ' (read-only)'}` : 'not available',
+      ok: !!f.tracefs.path && f.tracefs.writable,
+      meaning: f.tracefs.path && f.tracefs.writable ? 'Live kernel events stream into the charts from a private instance.' : `No live kernel charts: ${f.tracefs.why ?? 'tracefs is missing or not writable'}.`,
+    },
+    {
+      label: 'perf tracepoints',
+      value: f.perf.available ? `yes${f.perf.paranoid !== null ? ` (perf_event_paranoid ${f.perf.paranoid})` : ''}` : 'no',
+      ok: f.perf.available,
+      meaning: f.perf.available ? 'The probe counts tracepoints per op exactly.' : `The op table has no per-op tracepoint counts: ${f.perf.why ?? 'perf_event_open is not permitted'}.`,
+    },
+    {
+      label: 'C compiler',
+      value: f.compiler.path ?? 'none',
+      ok: !!f.compiler.path,
+      meaning: f.compiler.path ? 'The probe is compiled on the target.' : `Nothing can run: the probe is compiled on the target (${f.compiler.why ?? 'install gcc or cc'}).`,
+    },
+    {
+      label: '/proc/fs/splice',
+      value: f.spliceStats ? 'present' : 'absent (stock kernel)',
+      ok: null,
+      meaning: f.spliceStats ? 'This kernel has the RFC’s statistics: steals and copies are counted exactly.' : 'Steals and copies are inferred from tracepoints, and said to be inferred.',
+    },
+  ]
+}
+
+function mkfsMeaning(f: TargetFactsView): string {
+  const can = (['ext4', 'xfs', 'btrfs'] as const).filter((k) => f.mkfs[k])
+  return can.length ? `Also on loop devices: ${can.join(', ')}.` : 'Only the scratch filesystem (loop filesystems need root, losetup and mkfs tools).'
+}

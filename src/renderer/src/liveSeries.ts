@@ -1,0 +1,55 @@
+/**
+ * Live time series for the run charts, outside Vue's reactivity (50 000 events/s must not become
+ * 50 000 reactive writes): cumulative counts per series at each bucket time, decimated by halving
+ * once a series exceeds MAX_POINTS, so drawing cost stays flat however long a run streams.
+ */
+import type { TraceBucket } from '../../shared/run/types'
+
+/** Points kept per series. 1 200 ≈ one per pixel on a wide chart; beyond that nothing is visible. */
+export const MAX_POINTS = 1200
+export const LIVE_SERIES = ['shared', 'stolen', 'copied', 'reloads', 'bytes'] as const
+export type LiveSeriesName = (typeof LIVE_SERIES)[number]
+
+export interface Point {
+  x: number
+  y: number
+}
+
+export class LiveSeries {
+  readonly points: Record<LiveSeriesName, Point[]> = { shared: [], stolen: [], copied: [], reloads: [], bytes: [] }
+  readonly totals: Record<LiveSeriesName, number> = { shared: 0, stolen: 0, copied: 0, reloads: 0, bytes: 0 }
+  events = 0
+  lost = 0
+  /** Latest bucket time seen (ms since the first event). */
+  lastT = 0
+  /** For the benchmark: wall-clock time the newest bucket was sent, when the stream says so. */
+  lastSentAt: number | null = null
+  version = 0
+
+  push(buckets: TraceBucket[], lost: number): void {
+    this.lost = Math.max(this.lost, lost)
+    for (const b of buckets) {
+      for (const name of LIVE_SERIES) {
+        this.totals[name] += b.counts[name] ?? 0
+        const arr = this.points[name]
+        const last = arr[arr.length - 1]
+        if (last && last.x === b.t) last.y = this.totals[name]
+        else arr.push({ x: b.t, y: this.totals[name] })
+        if (arr.length > MAX_POINTS) decimate(arr)
+      }
+      this.events += b.counts.events ?? 0
+      if (b.counts.sentAt !== undefined) this.lastSentAt = b.counts.sentAt
+      this.lastT = Math.max(this.lastT, b.t)
+    }
+    this.version++
+  }
+}
+
+/** Keeps every other point (cumulative series: the shape survives, the last point is kept). */
+export function decimate(arr: Point[]): void {
+  const last = arr[arr.length - 1]!
+  let w = 0
+  for (let r = 0; r < arr.length; r += 2) arr[w++] = arr[r]!
+  arr.length = w
+  if (arr[w - 1] !== last) arr.push(last)
+}

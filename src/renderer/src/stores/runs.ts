@@ -1,0 +1,121 @@
+import { defineStore } from 'pinia'
+import { computed, markRaw, ref, shallowRef } from 'vue'
+import type { OpObservation, Policy, Prediction } from '../../../shared/results'
+import type { RunEvent, RunPhase, RunRecord } from '../../../shared/run/types'
+import { call, messageOf, on } from '../api'
+import { LiveSeries } from '../liveSeries'
+
+export type RunStatus = 'idle' | 'starting' | 'running' | 'finished' | 'failed' | 'cancelling' | 'cancelled'
+
+/** The live run: progress, streamed observations and trace series, and the record when it ends. */
+export const useRunsStore = defineStore('runs', () => {
+  const runId = ref<string | null>(null)
+  const status = ref<RunStatus>('idle')
+  const phase = ref<RunPhase | null>(null)
+  const phaseMessage = ref('')
+  const log = ref<{ level: 'info' | 'warn' | 'error'; message: string }[]>([])
+  const predictions = shallowRef<Record<Policy, Prediction> | null>(null)
+  const observations = ref<OpObservation[]>([])
+  const progress = ref<{ index: number; total: number } | null>(null)
+  const record = shallowRef<RunRecord | null>(null)
+  const error = ref<string | null>(null)
+  const series = shallowRef(markRaw(new LiveSeries()))
+  /** Bumped on every trace event; charts redraw on animation frames, not on every bump. */
+  const seriesVersion = ref(0)
+  let unsubscribe: (() => void) | null = null
+
+  const active = computed(() => status.value === 'starting' || status.value === 'running' || status.value === 'cancelling')
+
+  function reset(): void {
+    status.value = 'idle'
+    phase.value = null
+    phaseMessage.value = ''
+    log.value = []
+    predictions.value = null
+    observations.value = []
+    progress.value = null
+    record.value = null
+    error.value = null
+    series.value = markRaw(new LiveSeries())
+    seriesVersion.value = 0
+  }
+
+  function handle(e: RunEvent): void {
+    if (e.runId !== runId.value) return
+    switch (e.type) {
+      case 'phase':
+        phase.value = e.phase
+        phaseMessage.value = e.message
+        if (status.value === 'starting') status.value = 'running'
+        break
+      case 'prediction':
+        predictions.value = e.predictions
+        break
+      case 'op':
+        observations.value.push(e.observation)
+        progress.value = { index: e.index, total: e.total }
+        break
+      case 'trace':
+        series.value.push(e.buckets, e.lost)
+        seriesVersion.value = series.value.version
+        break
+      case 'log':
+        log.value.push({ level: e.level, message: e.message })
+        if (e.level === 'error') {
+          error.value = e.message
+          status.value = status.value === 'cancelling' ? 'cancelled' : 'failed'
+        }
+        break
+      case 'finished':
+        record.value = e.record
+        predictions.value = e.record.predictions
+        phase.value = 'done'
+        if (e.record.error) {
+          error.value = e.record.error.message
+          status.value = e.record.error.code === 'cancelled' || status.value === 'cancelling' ? 'cancelled' : 'failed'
+        } else status.value = 'finished'
+        break
+    }
+  }
+
+  function listen(): void {
+    unsubscribe ??= on('onRunEvent', handle)
+  }
+
+  async function start(targetId: string, scenarioText: string, source: string, fs?: string): Promise<void> {
+    listen()
+    reset()
+    status.value = 'starting'
+    try {
+      const r = await call('startRun', { targetId, scenarioText, source, ...(fs ? { fs: fs as 'tmpfs' } : {}) })
+      runId.value = r.runId
+    } catch (e) {
+      status.value = 'failed'
+      error.value = messageOf(e)
+    }
+  }
+
+  /** Benchmark only: follow a synthetic stream started by benchInject. */
+  async function startBench(eventsPerSecond: number, durationMs: number): Promise<void> {
+    listen()
+    reset()
+    status.value = 'running'
+    const r = await call('benchInject', { eventsPerSecond, durationMs })
+    runId.value = r.runId
+  }
+
+  async function cancel(): Promise<void> {
+    if (!runId.value || !active.value) return
+    status.value = 'cancelling'
+    try {
+      await call('cancelRun', { runId: runId.value })
+    } catch (e) {
+      error.value = messageOf(e)
+    }
+  }
+
+  return {
+    runId, status, phase, phaseMessage, log, predictions, observations, progress, record, error, series, seriesVersion, active,
+    start, startBench, cancel, handle, reset, listen,
+  }
+})

@@ -1,0 +1,13 @@
+import type { Scenario } from '../../../shared/scenario'
+import type { Policy, Prediction } from '../../../shared/results'
+
+/** Messages to and from the model worker. */
+export interface PredictRequest {
+  id: number
+  scenario: Scenario
+  fs: string
+  pageSize: number
+}
+export type PredictResponse =
+  | { id: number; ok: true; predictions: Record<Policy, Prediction>; ms: number }
+  | { id: number; ok: false; message: string }

@@ -1,0 +1,153 @@
+/**
+ * Scratch filesystems on a target: where a run's files live. Either a directory the person gives
+ * (--dir), or, as root, a tmpfs and loop-backed ext4, xfs and btrfs mounts made once per batch of
+ * runs (a loop device per filesystem per batch, not per scenario: mkfs and mount cost seconds) and
+ * removed afterwards whatever happens.
+ *
+ * Everything is made under /tmp/splice-lab-scratch-<id>/ with the pid of the session shell that
+ * made it in an `owner` file, so the next connect finds what a crashed run left behind (owner gone)
+ * and removes it, without touching the scratch of a run still going.
+ */
+import type { Target } from '../target/types'
+import { shellQuote } from '../target/quote'
+import type { Filesystem } from '../../shared/scenario/schema'
+
+export const SCRATCH_PREFIX = '/tmp/splice-lab-scratch-'
+/** Loop image size: sparse, so it costs only what is written. xfs needs ≥ 300 MiB. */
+const IMAGE_BYTES = 512 << 20
+/** tmpfs size: scenarios are a few MiB; streaming ones stay far below this. */
+const TMPFS_SIZE = '256m'
+
+export class ScratchError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ScratchError'
+  }
+}
+
+const MKFS: Record<'ext4' | 'xfs' | 'btrfs', string> = {
+  // lazy init off: no background zeroing thread writing while the probe measures.
+  ext4: 'mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0',
+  xfs: 'mkfs.xfs -q -f',
+  btrfs: 'mkfs.btrfs -q -f',
+}
+
+/** Unmounts, detaches and removes scratch left by sessions that no longer exist. Returns what it removed. */
+export async function cleanStaleScratch(target: Target): Promise<string[]> {
+  const script = `
+for d in ${SCRATCH_PREFIX}*/; do
+  [ -d "$d" ] || continue
+  d=\${d%/}
+  owner=$(cat "$d/owner" 2>/dev/null)
+  if [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null; then continue; fi
+  awk -v p="$d/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  for img in "$d"/*.img; do [ -e "$img" ] || continue; losetup -j "$img" 2>/dev/null | cut -d: -f1 | while read -r dev; do losetup -d "$dev" 2>/dev/null; done; done
+  rm -rf -- "$d" && echo "$d"
+done
+true`
+  const r = await target.exec(script, { root: true, timeoutMs: 60_000 })
+  return r.output.split('\n').filter(Boolean)
+}
+
+/** Maps `stat -f -c %T` names to the filesystems the model knows. */
+export function modelFs(statName: string): Filesystem | null {
+  switch (statName.trim()) {
+    case 'tmpfs':
+      return 'tmpfs'
+    case 'ext2/ext3':
+    case 'ext4':
+      return 'ext4'
+    case 'xfs':
+      return 'xfs'
+    case 'btrfs':
+      return 'btrfs'
+    default:
+      return null
+  }
+}
+
+/** Checks a directory can hold a run: exists, writable (as root, permissions alone prove nothing: try it). */
+export async function checkWritable(target: Target, dir: string): Promise<void> {
+  const probe = `${dir}/.splice-lab-write-test-${Date.now()}`
+  const r = await target.exec(`mkdir -p -- ${shellQuote(dir)} && : > ${shellQuote(probe)} && rm -f -- ${shellQuote(probe)}`)
+  if (r.code !== 0) throw new ScratchError(`scratch directory ${dir} is not writable: ${r.output.trim() || `exit ${r.code}`}`)
+}
+
+export async function dirFilesystem(target: Target, dir: string): Promise<string> {
+  const r = await target.exec(`stat -f -c %T -- ${shellQuote(dir)}`)
+  if (r.code !== 0) throw new ScratchError(`cannot stat scratch directory ${dir}: ${r.output.trim()}`)
+  return r.output.trim()
+}
+
+/** The scratch mounts of one batch of runs. dispose() removes them all, on every path. */
+export class ScratchPool {
+  readonly base: string
+  private readonly mounted = new Map<Filesystem, string>()
+  private created = false
+  private disposed = false
+
+  constructor(
+    private readonly target: Target,
+    id: string,
+  ) {
+    if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new ScratchError(`bad scratch id ${JSON.stringify(id)}`)
+    this.base = `${SCRATCH_PREFIX}${id}`
+  }
+
+  /** The mount point for `fs`, made on first use. */
+  async ensure(fs: Filesystem): Promise<string> {
+    const have = this.mounted.get(fs)
+    if (have) return have
+    if (this.disposed) throw new ScratchError('scratch pool already disposed')
+    const facts = await this.target.facts()
+    if (!facts.root && !facts.sudo) throw new ScratchError(`making a ${fs} scratch mount needs root or passwordless sudo on ${this.target.label}; give a directory with --dir instead`)
+    if (fs !== 'tmpfs' && !facts.mkfs[fs]) throw new ScratchError(`cannot make a ${fs} scratch filesystem on ${this.target.label}: losetup or mkfs.${fs} is missing (install ${fs === 'ext4' ? 'e2fsprogs' : fs === 'xfs' ? 'xfsprogs' : 'btrfs-progs'})`)
+    const b = shellQuote(this.base)
+    if (!this.created) {
+      // The owner is the session shell ($PPID of this command's shell is not stable; $$ of the
+      // eval'd command is the session's bash).
+      const r = await this.target.exec(`mkdir -p -- ${b} && echo $$ > ${b}/owner`, { root: true })
+      if (r.code !== 0) throw new ScratchError(`cannot create ${this.base}: ${r.output.trim()}`)
+      this.created = true
+    }
+    const mnt = `${this.base}/${fs}`
+    const m = shellQuote(mnt)
+    let script: string
+    if (fs === 'tmpfs') script = `mkdir -p -- ${m} && mount -t tmpfs -o size=${TMPFS_SIZE} splice-lab-scratch ${m}`
+    else {
+      const img = shellQuote(`${this.base}/${fs}.img`)
+      script = [
+        `truncate -s ${IMAGE_BYTES} ${img}`,
+        `${MKFS[fs]} ${img} >/dev/null`,
+        `dev=$(losetup -f --show ${img})`,
+        `mkdir -p -- ${m}`,
+        `mount -t ${fs} "$dev" ${m} || { losetup -d "$dev"; exit 1; }`,
+      ].join(' && ')
+      script = `( ${script} )`
+    }
+    const r = await this.target.exec(script, { root: true, timeoutMs: 120_000 })
+    if (r.code !== 0) throw new ScratchError(`could not make the ${fs} scratch filesystem: ${r.output.trim() || `exit ${r.code}`}`)
+    // Runs as root write here; let a non-root probe write too.
+    await this.target.exec(`chmod 1777 ${m}`, { root: true })
+    this.mounted.set(fs, mnt)
+    return mnt
+  }
+
+  /** Unmounts, detaches and removes everything under base. Idempotent; errors are reported, not thrown. */
+  async dispose(): Promise<string | null> {
+    if (this.disposed) return null
+    this.disposed = true
+    if (!this.created) return null
+    const b = shellQuote(this.base)
+    const script = `
+awk -v p=${shellQuote(this.base + '/')} 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+for img in ${b}/*.img; do [ -e "$img" ] || continue; losetup -j "$img" | cut -d: -f1 | while read -r dev; do losetup -d "$dev"; done; done
+rm -rf -- ${b}`
+    try {
+      const r = await this.target.exec(script, { root: true, timeoutMs: 60_000 })
+      return r.code === 0 ? null : `cleanup of ${this.base} reported: ${r.output.trim()}`
+    } catch (e) {
+      return `cleanup of ${this.base} failed: ${e instanceof Error ? e.message : String(e)} (the next connect removes it)`
+    }
+  }
+}

@@ -4,6 +4,7 @@
  * visible in one place. Pieces of the core that are not there report 'unavailable' honestly.
  */
 import type { Target } from '../target/types'
+import { connectTarget, type TargetSpec } from '../target'
 import type { TargetConfig, PresetInfo } from '../../shared/api'
 import { ApiError } from '../../shared/api'
 import type { RunEvent, RunRecord } from '../../shared/run/types'
@@ -13,9 +14,18 @@ const missing = (what: string): never => {
   throw new ApiError('unavailable', `${what} is not part of this build yet`)
 }
 
-/** Opens a pty session to the target; `onProgress` gets lines for the connect progress. */
-export async function openTarget(_config: TargetConfig, _onProgress: (message: string) => void): Promise<Target> {
-  return missing('Connecting to targets')
+/**
+ * Opens a pty session to the target. Terminal output flows to `onTerminalData` from the first byte,
+ * so a password or host-key prompt during the connect reaches the person in the terminal view.
+ */
+export async function openTarget(config: TargetConfig, onProgress: (message: string) => void, onTerminalData: (data: string) => void): Promise<Target> {
+  const spec: TargetSpec =
+    config.kind === 'local'
+      ? { kind: 'local' }
+      : { kind: 'ssh', host: config.host, user: config.user, port: config.port, identity: config.identityFile }
+  onProgress(config.kind === 'local' ? 'starting a local shell…' : `ssh ${config.user ? `${config.user}@` : ''}${config.host}… answer any prompt in the terminal below`)
+  // A person may be typing a password or checking a host key: give them two minutes.
+  return connectTarget(spec, { readyTimeoutMs: config.kind === 'ssh' ? 120_000 : 15_000, onTerminalData })
 }
 
 export async function listPresets(): Promise<PresetInfo[]> {

@@ -77,10 +77,14 @@ export class LabService {
       const s = await this.session(id)
       if (s.state.status === 'connected' || s.state.status === 'connecting') return s.state
       this.setState(s, { status: 'connecting', message: 'starting a session…', facts: undefined })
+      s.flow = this.newFlow(id)
       try {
-        const target = await core.openTarget(s.state.config, (message) => this.setState(s, { message }))
-        s.target = target
-        s.unsubscribe = target.onTerminalData((data) => s.flow.push(data))
+        s.target = await core.openTarget(
+          s.state.config,
+          (message) => this.setState(s, { message }),
+          (data) => s.flow.push(data),
+        )
+        const target = s.target
         this.setState(s, { message: 'reading the target’s facts…' })
         const facts = await target.facts()
         this.setState(s, { status: 'connected', message: undefined, facts })
@@ -162,11 +166,11 @@ export class LabService {
   }
 
   private newSession(config: TargetConfig): Session {
-    const session: Session = {
-      state: { config, status: 'disconnected' },
-      flow: new TerminalFlow((data) => this.emit('onTerminalData', { id: session.state.config.id, data })),
-    }
-    return session
+    return { state: { config, status: 'disconnected' }, flow: this.newFlow(config.id) }
+  }
+
+  private newFlow(id: string): TerminalFlow {
+    return new TerminalFlow((data) => this.emit('onTerminalData', { id, data }))
   }
 
   private async load(): Promise<void> {

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest'
+import { describeFacts } from './facts'
+import type { TargetFactsView } from '../../shared/api'
+
+const facts: TargetFactsView = {
+  kernel: '6.18.0', arch: 'x86_64', pageSize: 4096, root: false, sudo: false,
+  tracefs: { path: null, writable: false, why: 'not mounted and not root' },
+  perf: { available: false, paranoid: 3, why: 'perf_event_paranoid is 3' },
+  compiler: { path: null, why: 'no cc or gcc in PATH' },
+  spliceStats: false, scratch: { dir: '/tmp', fs: 'tmpfs' }, mkfs: {},
+}
+
+describe('describeFacts', () => {
+  it('says what each missing piece means for a run, with the target’s own reason', () => {
+    const lines = Object.fromEntries(describeFacts(facts).map((l) => [l.label, l]))
+    expect(lines['tracefs']!.ok).toBe(false)
+    expect(lines['tracefs']!.meaning).toContain('not mounted and not root')
+    expect(lines['C compiler']!.meaning).toMatch(/Nothing can run/)
+    expect(lines['Root']!.meaning).toMatch(/probe still runs/)
+    expect(lines['/proc/fs/splice']!.meaning).toMatch(/inferred/)
+  })
+})

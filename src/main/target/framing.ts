@@ -31,7 +31,20 @@ export function printBegin(nonce: string): string {
  * cleanly; the parser removes exactly that one newline again.
  */
 export function frameCommand(command: string, nonce: string): string {
-  return `${printBegin(nonce)}; eval ${shellQuote(command)} </dev/null; printf '\\n%s%s %d\\n' ${PREFIX} ${nonce}_E "$?"\n`
+  return `${printBegin(nonce)}; eval ${typable(command)} </dev/null; printf '\\n%s%s %d\\n' ${PREFIX} ${nonce}_E "$?"\n`
+}
+
+/**
+ * Control characters must not be typed into a terminal: ^C, ^Z and ^\ send signals, ^S/^Q stop
+ * and start output, \r becomes \n (icrnl). A command holding any of them travels as base64 and
+ * is decoded by the shell; everything else is typed as one single-quoted word.
+ */
+const UNTYPABLE = /[\x00-\x08\x0b-\x1f\x7f]/
+
+export function typable(command: string): string {
+  if (!UNTYPABLE.test(command)) return shellQuote(command)
+  const b64 = Buffer.from(command, 'utf8').toString('base64')
+  return `"$(printf %s ${b64} | base64 -d)"`
 }
 
 export interface FrameResult {

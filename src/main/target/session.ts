@@ -38,12 +38,13 @@ export interface SessionSpawn {
  * The shell each session ends up in, as one command line for `sh -c` (or ssh's remote command):
  * echo off (so what we type is not printed back), non-canonical input with min 1 / time 0 (so a
  * long command line is not cut at the tty's 4095-character line limit; VMIN shares a slot with
- * VEOF, so `-icanon` alone would leave min=4), then a ready sentinel, then bash without rc files,
+ * VEOF, so `-icanon` alone would leave min=4), no XON/XOFF (a stray ^S in output must not freeze
+ * the session), then a ready sentinel, then bash without rc files,
  * line editing, prompts or history.
  */
 export function shellBootstrap(readyNonce: string): string {
   return [
-    'stty -echo -icanon min 1 time 0 2>/dev/null',
+    'stty -echo -icanon min 1 time 0 -ixon 2>/dev/null',
     printBegin(readyNonce),
     "exec env PS1= PS2= PS4= PROMPT_COMMAND= HISTFILE=/dev/null LC_ALL=C bash --noprofile --norc --noediting +o history -i",
   ].join('; ')

@@ -1,0 +1,102 @@
+/**
+ * The local pty target against a real bash: framing, quoting, timeouts, uploads, streams, dispose.
+ * (Written by the 09:35 targets/runs engineer; see COORDINATION.md.)
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import fc from 'fast-check'
+import { rmSync } from 'node:fs'
+import { noCompilerPath } from './fixtures/nocc'
+import { connectTarget, shellQuote, TargetError, type Target } from '../../src/main/target'
+
+describe('local pty target', () => {
+  let t: Target
+  beforeAll(async () => {
+    t = await connectTarget('local')
+  })
+  afterAll(async () => {
+    await t?.dispose()
+  })
+
+  it('round-trips any string through bash -c "printf %s <quoted>" (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 60 }).filter((s) => !s.includes('\0')), async (s) => {
+        // Through a file, byte-exact: the pty would turn \n into \r\n and mangle control characters.
+        const r = await t.exec(`bash -c ${shellQuote(`printf %s ${shellQuote(s)}`)} | base64 -w0`)
+        expect(r.code).toBe(0)
+        expect(Buffer.from(r.output, 'base64').toString('utf8')).toBe(s)
+      }),
+      { numRuns: 150 },
+    )
+  })
+
+  it('recovers output that looks like a sentinel, and keeps exit statuses', async () => {
+    const r = await t.exec(`printf '%s\\n' SPLAB_deadbeef_E 0 SPLAB_; exit_with() { return 42; }; exit_with`)
+    expect(r).toEqual({ code: 42, output: 'SPLAB_deadbeef_E\n0\nSPLAB_\n' })
+    expect((await t.exec('if then fi')).code).not.toBe(0)
+  })
+
+  it('takes command lines longer than the tty line limit', async () => {
+    const long = 'y'.repeat(20_000)
+    expect((await t.exec(`printf %s ${long} | wc -c`)).output.trim()).toBe('20000')
+  })
+
+  it('interrupts a command that overruns its timeout and stays usable', async () => {
+    const err = await t.exec('echo started; sleep 30', { timeoutMs: 400 }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TargetError)
+    expect((err as TargetError).code).toBe('timeout')
+    expect((err as TargetError).partialOutput).toContain('started')
+    expect((await t.exec('echo still here')).output).toBe('still here\n')
+  })
+
+  it('uploads binary content intact (sha256 checked) with the given mode', async () => {
+    const bytes = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 131 + (i >> 8)) & 255)
+    const path = `/tmp/splice-lab-upload-test-${process.pid}/nested/f.bin`
+    await t.upload(path, bytes, 0o750)
+    const r = await t.exec(`stat -c '%s %a' ${shellQuote(path)}; sha256sum < ${shellQuote(path)} | cut -c1-16; rm -rf /tmp/splice-lab-upload-test-${process.pid}`)
+    const { createHash } = await import('node:crypto')
+    expect(r.output).toBe(`300000 750\n${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}\n`)
+  })
+
+  it('streams a long command on its own channel while exec keeps working', async () => {
+    let got = ''
+    const s = await t.stream('i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.05; done', (d) => (got += d))
+    expect((await t.exec('echo parallel')).output).toBe('parallel\n')
+    const until = Date.now() + 5000
+    while (!got.includes('tick 3') && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+    await s.stop()
+    expect(got).toMatch(/^tick 0\ntick 1\ntick 2\ntick 3\n/)
+    await s.done
+  })
+
+  it('reports facts about this machine', async () => {
+    const f = await t.facts()
+    expect(f.kernel).toBe((await t.exec('uname -r')).output.trim())
+    expect(f.pageSize).toBe(Number((await t.exec('getconf PAGESIZE')).output.trim()))
+    expect(typeof f.tracefs.writable).toBe('boolean')
+  })
+})
+
+describe('session ends', () => {
+  it('says the session is dead when the shell dies mid-command, and dispose kills streams', async () => {
+    const t = await connectTarget('local')
+    const s = await t.stream('sleep 300', () => undefined)
+    const err = await t.exec('kill -9 $$').catch((e: unknown) => e)
+    expect((err as TargetError).code).toBe('dead')
+    expect((await t.exec('true').catch((e: unknown) => e)) as TargetError).toBeInstanceOf(TargetError)
+    await t.dispose()
+    await s.done
+  })
+
+  it('reports a clear error when the compiler is missing from PATH', async () => {
+    const bin = noCompilerPath()
+    const t = await connectTarget({ kind: 'local', env: { PATH: bin } })
+    try {
+      const f = await t.facts()
+      expect(f.compiler.path).toBeNull()
+      expect(f.compiler.why).toMatch(/apt install gcc libc6-dev/)
+    } finally {
+      await t.dispose()
+      rmSync(bin, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,9 +1,12 @@
 /**
  * BENCHMARK ONLY (npm run bench:ui): the live chart records, when it draws, how far behind the
- * stream it is. Enabled only when the page URL has #bench; otherwise nothing is recorded.
+ * stream it is, and the benchmark script starts a synthetic stream through `start`. Enabled only
+ * when the page URL has #bench; otherwise this returns null and nothing is recorded or exposed.
  */
 export interface BenchProbe {
   lags: number[]
+  start?: (eventsPerSecond: number, durationMs: number) => Promise<void>
+  events?: () => number
 }
 
 export function benchProbe(): BenchProbe | null {

@@ -29,7 +29,7 @@ try {
   const { page } = lab
   await page.goto(lab.url) // trades the token for the cookie
   await page.goto(new URL('/index.html#bench', lab.url).toString())
-  await page.waitForFunction(() => !!(window as unknown as { __spliceLabBench?: { start?: unknown } }).__spliceLabBench?.start)
+  await page.waitForFunction(() => !!(globalThis as unknown as { __spliceLabBench?: { start?: unknown } }).__spliceLabBench?.start)
 
   // Passed as source text: tsx's helpers (__name) do not exist inside the page.
   const measureFrames = (ms: number): Promise<number[]> =>
@@ -51,11 +51,11 @@ try {
   const t0 = Date.now()
   const [busy] = await Promise.all([
     measureFrames(DURATION_MS),
-    page.evaluate(([eps, ms]) => (window as unknown as { __spliceLabBench: { start: (a: number, b: number) => Promise<void> } }).__spliceLabBench.start(eps, ms), [EVENTS_PER_SECOND, DURATION_MS] as const),
+    page.evaluate(([eps, ms]) => (globalThis as unknown as { __spliceLabBench: { start: (a: number, b: number) => Promise<void> } }).__spliceLabBench.start(eps, ms), [EVENTS_PER_SECOND, DURATION_MS] as const),
   ])
   const elapsed = (Date.now() - t0) / 1000
   const { lags, events } = await page.evaluate(() => {
-    const b = (window as unknown as { __spliceLabBench: { lags: number[]; events: () => number } }).__spliceLabBench
+    const b = (globalThis as unknown as { __spliceLabBench: { lags: number[]; events: () => number } }).__spliceLabBench
     return { lags: b.lags, events: b.events() }
   })
   const canvasDrawn = await page.evaluate(`(() => {

@@ -5,6 +5,8 @@
  */
 import type { Target } from '../target/types'
 import { connectTarget, type TargetSpec } from '../target'
+import * as presets from '../presets'
+import { readFile } from 'node:fs/promises'
 import type { TargetConfig, PresetInfo } from '../../shared/api'
 import { ApiError } from '../../shared/api'
 import type { RunEvent, RunRecord } from '../../shared/run/types'
@@ -28,8 +30,10 @@ export async function openTarget(config: TargetConfig, onProgress: (message: str
   return connectTarget(spec, { readyTimeoutMs: config.kind === 'ssh' ? 120_000 : 15_000, onTerminalData })
 }
 
+/** The shipped presets with their YAML text, for the library and the editor. */
 export async function listPresets(): Promise<PresetInfo[]> {
-  return missing('The preset library')
+  const entries = presets.listPresets()
+  return Promise.all(entries.map(async (e) => ({ name: e.name, title: e.title, description: e.description, text: await readFile(e.path, 'utf8') })))
 }
 
 export interface StartedRun {

@@ -1,0 +1,159 @@
+/**
+ * Run records on disk: one JSON file per run under runsDir() (or a given directory). Reading
+ * validates with zod, so a damaged or foreign file is an error naming the field, and the app never
+ * renders a half-shaped record.
+ */
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { runsDir } from '../paths'
+import { ScenarioSchema } from '../../shared/scenario/schema'
+import { POLICIES } from '../../shared/results'
+import { RUN_RECORD_VERSION, type RunRecord } from '../../shared/run/types'
+
+const Filesystem = z.string().min(1)
+const Stats = z.object({ filemapCopied: z.number(), filemapMoved: z.number(), directCopied: z.number(), vmspliceCopied: z.number(), vmspliceStole: z.number() })
+const Range = z.object({ start: z.number().int(), end: z.number().int(), holds: z.enum(['zero', 'current', 'other']) })
+const Outcome = z.object({
+  ret: z.number(),
+  errno: z.string().nullable(),
+  drain: z.object({ read: z.number(), changed: z.array(Range), changedBytes: z.number() }).optional(),
+})
+const Pages = z.object({ shared: z.number(), stolen: z.number(), copied: z.number() })
+const Costs = z.object({ copyBytesPerNs: z.number(), reloadNsPerPage: z.number(), stealNsPerPage: z.number(), shareNsPerPage: z.number(), minorFaultNs: z.number() })
+const Env = z.object({ fs: Filesystem, pageSize: z.number().int().positive(), costs: Costs })
+const OpKind = z.string().min(1)
+const OpPrediction = z.object({
+  path: z.string(),
+  op: OpKind,
+  iterations: z.number(),
+  outcomes: z.array(Outcome),
+  pages: Pages,
+  bytesCopied: z.number(),
+  reloads: z.number(),
+  stats: Stats,
+  tracepoints: z.record(z.string(), z.object({ min: z.number(), max: z.number() })),
+  costNs: z.number(),
+  notes: z.array(z.string()),
+})
+const Prediction = z.object({
+  policy: z.enum(POLICIES),
+  env: Env,
+  ops: z.array(OpPrediction),
+  totals: z.object({ pages: Pages, bytesCopied: z.number(), reloads: z.number(), costNs: z.number(), changedBytes: z.number() }),
+  pageEvents: z.number(),
+})
+const OpObservation = z.object({
+  path: z.string(),
+  op: OpKind,
+  iterations: z.number(),
+  outcome: Outcome,
+  histogram: z.array(z.object({ outcome: Outcome, count: z.number() })).optional(),
+  ns: z.number(),
+  tracepoints: z.record(z.string(), z.number()).optional(),
+  stats: Stats.nullable(),
+  hw: z.object({ cycles: z.number(), instructions: z.number() }).nullable(),
+})
+const Observation = z.object({
+  ops: z.array(OpObservation),
+  facts: z.object({ spliceStats: z.boolean(), perf: z.boolean(), traceMarker: z.boolean(), notes: z.array(z.string()) }),
+  incomplete: z.object({ reason: z.string() }).optional(),
+})
+const Agreement = z.object({ agreement: z.enum(['agree', 'disagree', 'unknown']), reasons: z.array(z.string()) })
+const Counts = z.object({ agree: z.number(), disagree: z.number(), unknown: z.number() })
+const Comparison = z.object({
+  ops: z.array(z.object({ path: z.string(), op: OpKind, byPolicy: z.object({ stock: Agreement, 'steal-or-copy': Agreement, copy: Agreement }) })),
+  verdict: z.object({
+    behavesLike: z.enum([...POLICIES, 'none']),
+    perPolicy: z.object({ stock: Counts, 'steal-or-copy': Counts, copy: Counts }),
+    summary: z.string(),
+  }),
+})
+const Trace = z.object({
+  instance: z.string(),
+  events: z.number(),
+  lost: z.number(),
+  perOp: z.record(z.string(), z.record(z.string(), z.number())),
+  unavailable: z.string().optional(),
+})
+
+export const RunRecordSchema = z.object({
+  version: z.literal(RUN_RECORD_VERSION),
+  id: z.string().regex(/^[A-Za-z0-9_-]+$/),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  scenario: ScenarioSchema,
+  target: z.object({ label: z.string(), kind: z.enum(['local', 'ssh']), kernel: z.string(), arch: z.string(), pageSize: z.number(), root: z.boolean(), tracefs: z.boolean(), perf: z.boolean(), spliceStats: z.boolean() }),
+  fs: Filesystem,
+  dir: z.string(),
+  env: Env,
+  predictions: z.object({ stock: Prediction, 'steal-or-copy': Prediction, copy: Prediction }),
+  observation: Observation,
+  comparison: Comparison,
+  trace: Trace.optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+})
+
+export class RecordError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'RecordError'
+  }
+}
+
+/** Writes the record atomically (temp file + rename); returns its path. */
+export async function saveRunRecord(record: RunRecord, dir = runsDir()): Promise<string> {
+  await mkdir(dir, { recursive: true })
+  const path = join(dir, `${record.id}.json`)
+  const tmp = `${path}.tmp-${process.pid}`
+  await writeFile(tmp, JSON.stringify(record, null, 1) + '\n')
+  await rename(tmp, path)
+  return path
+}
+
+export function parseRunRecord(text: string, source: string): RunRecord {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (e) {
+    throw new RecordError(`${source}: not JSON: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  const r = RunRecordSchema.safeParse(value)
+  if (!r.success) {
+    const first = r.error.issues.slice(0, 3).map((i) => `${i.path.map(String).join('.') || '(record)'}: ${i.message}`)
+    throw new RecordError(`${source}: not a run record of version ${RUN_RECORD_VERSION}: ${first.join('; ')}`)
+  }
+  return r.data as RunRecord
+}
+
+export async function loadRunRecord(path: string): Promise<RunRecord> {
+  return parseRunRecord(await readFile(path, 'utf8'), path)
+}
+
+export interface ListedRecord {
+  path: string
+  record?: RunRecord
+  /** Why the file could not be read as a record. */
+  problem?: string
+}
+
+/** Every record in the directory, newest first; unreadable files are listed with the reason. */
+export async function listRunRecords(dir = runsDir()): Promise<ListedRecord[]> {
+  let names: string[]
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith('.json'))
+  } catch {
+    return []
+  }
+  const out = await Promise.all(
+    names.map(async (n): Promise<ListedRecord> => {
+      const path = join(dir, n)
+      try {
+        return { path, record: await loadRunRecord(path) }
+      } catch (e) {
+        return { path, problem: e instanceof Error ? e.message : String(e) }
+      }
+    }),
+  )
+  return out.sort((a, b) => (b.record?.startedAt ?? '').localeCompare(a.record?.startedAt ?? ''))
+}

@@ -1,0 +1,112 @@
+/**
+ * The lab in a real browser: `splice-lab serve` (the built app) in Debian's Chromium, driving this
+ * machine's real kernel through the local target — add it, connect, run the write-after-splice
+ * preset on tmpfs, see the verdict and what backs it, break a scenario in the editor, reopen the
+ * run from history. Screenshots of each view go to test-artifacts/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { existsSync } from 'node:fs'
+import { ARTIFACTS, builtAndBrowsable, startLab, type Lab } from './harness'
+
+const missing =
+  builtAndBrowsable() ??
+  (process.getuid?.() !== 0 ? 'needs root (tracefs, scratch filesystems)' : null) ??
+  (!existsSync('/sys/kernel') ? 'needs a Linux kernel' : null)
+// On CI nothing is skipped: a missing piece there is a failure, said loudly.
+const skip = !!missing && process.env.CI !== 'true'
+if (missing && skip) console.warn(`e2e skipped: ${missing}`)
+
+/** True when a canvas has at least one non-transparent pixel. */
+const drawn = (selector: string) => `(() => {
+  const c = document.querySelector(${JSON.stringify(selector)})
+  if (!c || !c.width || !c.height) return false
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+  for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true
+  return false
+})()`
+
+describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
+  let lab: Lab
+  const errors: string[] = []
+
+  beforeAll(async () => {
+    if (missing) throw new Error(`e2e cannot run on CI: ${missing}`)
+    lab = await startLab()
+    lab.page.on('pageerror', (e) => errors.push(e.message))
+    await lab.page.goto(lab.url)
+  })
+  afterAll(async () => {
+    await lab?.close()
+  })
+
+  it('adds the local target and connects, showing its facts', async () => {
+    const { page } = lab
+    await page.getByRole('button', { name: '+ Local' }).click()
+    await page.getByRole('button', { name: 'Add target' }).click()
+    await page.getByRole('button', { name: 'Connect', exact: true }).click()
+    await page.getByText('Connected', { exact: true }).waitFor({ timeout: 60_000 })
+    await expect(page.locator('table[aria-label="Target facts"]').innerText()).resolves.toMatch(/Kernel\s+\d+\.\d+/)
+    await page.screenshot({ path: `${ARTIFACTS}/targets.png`, fullPage: true })
+  })
+
+  it('runs write-after-splice on tmpfs and shows verdict stock, charts, op table and byte map', async () => {
+    const { page } = lab
+    await page.getByRole('tab', { name: 'Scenarios' }).click()
+    await page.getByRole('button', { name: /Write after splice/ }).click()
+    await page.locator('table[aria-label="Prediction per op and policy"]').waitFor({ timeout: 30_000 })
+    await page.screenshot({ path: `${ARTIFACTS}/scenarios.png`, fullPage: true })
+    await page.getByLabel('Filesystem').selectOption('tmpfs')
+    await page.getByRole('button', { name: '▶ Run' }).click()
+    const status = page.getByTestId('run-status')
+    await page.waitForFunction(`['finished','failed','cancelled'].includes(document.querySelector('[data-testid=run-status]')?.textContent?.trim())`, null, { timeout: 180_000 })
+    const final = (await status.textContent())?.trim()
+    if (final !== 'finished') throw new Error(`run ${final}: ${await page.locator('.error').allInnerTexts()}`)
+    await expect(page.getByTestId('verdict-policy').textContent()).resolves.toBe('stock')
+
+    const live = page.locator('canvas[data-chart="live"]')
+    await page.waitForFunction(`Number(document.querySelector('canvas[data-chart="live"]')?.dataset.predictedSeries) === 3`)
+    expect(Number(await live.getAttribute('data-live-points'))).toBeGreaterThan(0)
+    await expect(page.evaluate(drawn('canvas[data-chart="live"]'))).resolves.toBe(true)
+    await expect(page.evaluate(drawn('canvas[data-chart="per-op"]'))).resolves.toBe(true)
+
+    const rows = page.locator('[data-testid="op-table"] tbody tr')
+    await expect(rows.count()).resolves.toBe(3)
+    await expect(rows.nth(2).innerText()).resolves.toMatch(/drain/)
+    await expect(page.getByTestId('byte-map').count()).resolves.toBe(1)
+    await expect(page.evaluate(drawn('[data-testid="byte-map"] canvas'))).resolves.toBe(true)
+    await page.screenshot({ path: `${ARTIFACTS}/run.png`, fullPage: true })
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await page.screenshot({ path: `${ARTIFACTS}/run-dark.png`, fullPage: true })
+    await page.emulateMedia({ colorScheme: 'light' })
+  })
+
+  it('shows an invalid scenario’s problem inline, with its line and field, and refuses to run it', async () => {
+    const { page } = lab
+    await page.getByRole('tab', { name: 'Scenarios' }).click()
+    const editor = page.getByLabel('Scenario (YAML)')
+    const text = await editor.inputValue()
+    await editor.fill(text.replace('len: 1p', 'len: banana'))
+    const problem = page.locator('.problem').first()
+    await problem.waitFor()
+    const line = text.split('\n').findIndex((l) => l.includes('len: 1p')) + 1
+    await expect(problem.innerText()).resolves.toContain(`line ${line}`)
+    await expect(problem.innerText()).resolves.toContain('ops[0].len')
+    await expect(page.getByRole('button', { name: '▶ Run' }).isDisabled()).resolves.toBe(true)
+    await page.screenshot({ path: `${ARTIFACTS}/editor-error.png`, fullPage: true })
+    await editor.fill(text)
+  })
+
+  it('reopens the run from history', async () => {
+    const { page } = lab
+    await page.getByRole('tab', { name: 'History' }).click()
+    const row = page.locator('[data-testid="history"] tbody tr').first()
+    await row.waitFor()
+    await expect(row.innerText()).resolves.toMatch(/stock/)
+    await row.getByRole('button', { name: 'Open' }).click()
+    const opened = page.getByRole('region', { name: 'Opened run' })
+    await expect(opened.getByTestId('verdict-policy').textContent()).resolves.toBe('stock')
+    await expect(opened.locator('[data-testid="op-table"] tbody tr').count()).resolves.toBe(3)
+    await page.screenshot({ path: `${ARTIFACTS}/history.png`, fullPage: true })
+    expect(errors).toEqual([])
+  })
+})

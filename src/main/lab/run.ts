@@ -29,9 +29,9 @@ export interface ProbeKit {
   compileProgram(scenario: Scenario, options: { pageSize: number }): string
   /** The probe's arguments (not quoted). */
   probeArgs(options: { programPath: string; dir: string; marker?: string; timeoutMs?: number }): string[]
-  /** Turns the probe's output lines into op observations as they come. */
+  /** Turns the probe's output into op observations as it comes (src/shared/probe/output.ts). */
   observationBuilder(scenario: Scenario): {
-    /** One line of probe output; returns the op observation when the line completed one. */
+    /** One line of probe output (without its newline); returns the op observation it completed, if any. */
     push(line: string): OpObservation | null
     finish(incomplete?: string): Observation
   }
@@ -183,10 +183,7 @@ export async function runScenario(target: Target, scenario: Scenario, options: R
       killAfterMs: probeTimeoutMs + KILL_GRACE_MS,
       signal: options.signal,
       onLine: (line) => {
-        if (!line.startsWith('{')) {
-          if (line.trim()) log('warn', `probe: ${line}`)
-          return
-        }
+        if (!line.startsWith('{') && line.trim()) log('warn', `probe: ${line}`)
         let obs: OpObservation | null = null
         try {
           obs = builder!.push(line)

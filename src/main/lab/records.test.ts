@@ -1,0 +1,71 @@
+import { describe, it, expect } from 'vitest'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { saveRunRecord, loadRunRecord, listRunRecords, RecordError } from './records'
+import { compare } from '../../shared/compare'
+import { DEFAULT_COSTS, POLICIES, type Prediction, type Policy } from '../../shared/results'
+import { validateScenario } from '../../shared/scenario'
+import type { RunRecord } from '../../shared/run/types'
+
+function record(id: string): RunRecord {
+  const r = validateScenario({ name: 'tiny', pipes: [{ id: 'p' }], ops: [{ op: 'drain', pipe: 'p' }] }, 'test')
+  if (!r.ok) throw new Error('bad test scenario')
+  const env = { fs: 'tmpfs', pageSize: 4096, costs: DEFAULT_COSTS }
+  const pred = (policy: Policy): Prediction => ({
+    policy,
+    env,
+    ops: [{ path: 'ops[0]', op: 'drain', iterations: 1, outcomes: [{ ret: 0, errno: null, drain: { read: 0, changed: [], changedBytes: 0 } }], pages: { shared: 0, stolen: 0, copied: 0 }, bytesCopied: 0, reloads: 0, stats: { filemapCopied: 0, filemapMoved: 0, directCopied: 0, vmspliceCopied: 0, vmspliceStole: 0 }, tracepoints: {}, costNs: 0, notes: [] }],
+    totals: { pages: { shared: 0, stolen: 0, copied: 0 }, bytesCopied: 0, reloads: 0, costNs: 0, changedBytes: 0 },
+    pageEvents: 0,
+  })
+  const predictions = Object.fromEntries(POLICIES.map((p) => [p, pred(p)])) as Record<Policy, Prediction>
+  const observation = { ops: [{ path: 'ops[0]', op: 'drain' as const, iterations: 1, outcome: { ret: 0, errno: null, drain: { read: 0, changed: [], changedBytes: 0 } }, ns: 10, stats: null, hw: null }], facts: { spliceStats: false, perf: true, traceMarker: false, notes: [] } }
+  return {
+    version: 1,
+    id,
+    startedAt: `2026-01-01T00:00:0${id.length % 10}Z`,
+    finishedAt: null,
+    scenario: r.scenario,
+    target: { label: 'local', kind: 'local', kernel: '6.18', arch: 'x86_64', pageSize: 4096, root: true, tracefs: true, perf: true, spliceStats: false },
+    fs: 'tmpfs',
+    dir: '/tmp/x',
+    env,
+    predictions,
+    observation,
+    comparison: compare(predictions, observation),
+  }
+}
+
+describe('run records', () => {
+  it('save and load round-trip, and the list names files that are not records', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'splice-lab-rec-'))
+    try {
+      const path = await saveRunRecord(record('a1'), dir)
+      expect(await loadRunRecord(path)).toEqual(record('a1'))
+      writeFileSync(join(dir, 'junk.json'), '{"version":1,"id":"x"}')
+      writeFileSync(join(dir, 'broken.json'), '{')
+      const listed = await listRunRecords(dir)
+      expect(listed.filter((l) => l.record).map((l) => l.record!.id)).toEqual(['a1'])
+      const problems = listed.filter((l) => l.problem).map((l) => l.problem!)
+      expect(problems.some((p) => p.includes('broken.json: not JSON'))).toBe(true)
+      expect(problems.some((p) => p.includes('junk.json: not a run record of version 1'))).toBe(true)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('names the wrong field of a damaged record', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'splice-lab-rec-'))
+    try {
+      const bad = record('b2') as unknown as { comparison: { verdict: { behavesLike: string } } }
+      bad.comparison.verdict.behavesLike = 'magic'
+      writeFileSync(join(dir, 'b2.json'), JSON.stringify(bad))
+      const err = await loadRunRecord(join(dir, 'b2.json')).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(RecordError)
+      expect((err as Error).message).toContain('comparison.verdict.behavesLike')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

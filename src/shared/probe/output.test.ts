@@ -162,3 +162,16 @@ describe('parseCalibrationOutput', () => {
     expect(() => parseCalibrationOutput('{"type":"error","code":"scratch","message":"no dir"}\n')).toThrow(/no calibration line: no dir/)
   })
 })
+
+describe('ObservationBuilder.pushLine', () => {
+  it('accepts already-split lines (with or without a trailing carriage return)', () => {
+    const b = new ObservationBuilder()
+    expect(b.pushLine(`${hello}\r`)?.type).toBe('hello')
+    expect(b.pushLine('bash: some noise')).toBeNull()
+    const op = b.pushLine(splice)
+    expect(op?.type === 'op' && op.path).toBe('ops[0]')
+    b.pushLine(done)
+    expect(b.finish().ops).toHaveLength(1)
+    expect(b.log).toEqual(['bash: some noise'])
+  })
+})

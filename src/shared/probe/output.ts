@@ -419,6 +419,19 @@ export class ObservationBuilder {
     return out
   }
 
+  /**
+   * Feeds one whole line (for callers that already split lines, e.g. a pty line reader); returns the
+   * probe line it was, or null for log and malformed lines. Do not mix with a pending partial chunk.
+   */
+  pushLine(line: string): ProbeLine | null {
+    return this.take(line)
+  }
+
+  /** The op observations so far, in arrival order (one per op line). */
+  get opCount(): number {
+    return this.opLines.length
+  }
+
   private take(raw: string): ProbeLine | null {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
     const parsed = parseProbeLine(line)

@@ -7,6 +7,9 @@ import type { Target } from '../target/types'
 import { connectTarget, type TargetSpec } from '../target'
 import * as presets from '../presets'
 import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { listRunRecords as listRecordFiles, loadRunRecord } from '../lab/records'
+import { runsDir } from '../paths'
 import type { TargetConfig, PresetInfo } from '../../shared/api'
 import { ApiError } from '../../shared/api'
 import type { RunEvent, RunRecord } from '../../shared/run/types'
@@ -48,12 +51,24 @@ export function startRun(
   return missing('Running scenarios')
 }
 
-export async function listRunRecords(): Promise<RunRecord[]> {
-  return []
+/** Saved run records, newest first; files that do not read as records are reported, not shown half-shaped. */
+export async function listRunRecords(warn: (message: string) => void): Promise<RunRecord[]> {
+  const out: RunRecord[] = []
+  for (const entry of await listRecordFiles()) {
+    if (entry.record) out.push(entry.record)
+    else warn(entry.problem ?? `${entry.path}: unreadable`)
+  }
+  return out
 }
 
-export async function loadRun(_id: string): Promise<RunRecord> {
-  return missing('Reading run records')
+export async function loadRun(id: string): Promise<RunRecord> {
+  const path = join(runsDir(), `${id}.json`)
+  try {
+    return await loadRunRecord(path)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ApiError('not-found', `no run record ${id} (looked for ${path})`)
+    throw new ApiError('unreadable', e instanceof Error ? e.message : String(e))
+  }
 }
 
 export function exportRecord(_record: RunRecord, _format: 'csv' | 'perfetto'): string {

@@ -4,8 +4,6 @@
  * the runs it starts, and `dispose()` ends them all — on window close, server stop, errors included.
  */
 import { randomBytes } from 'node:crypto'
-import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import {
   ApiError,
   type EventName,
@@ -18,7 +16,6 @@ import {
 import { parseScenarioText, formatProblem } from '../../shared/scenario'
 import type { RunEvent, RunRecord, TraceBucket } from '../../shared/run/types'
 import type { Target } from '../target/types'
-import { runsDir } from '../paths'
 import * as core from './core'
 import { newId, readTargets, writeTargets } from './targets-store'
 import { TerminalFlow } from './terminal-flow'
@@ -211,22 +208,7 @@ export class LabService {
   }
 
   private async readRecords(): Promise<RunRecord[]> {
-    let names: string[]
-    try {
-      names = (await readdir(runsDir())).filter((n) => n.endsWith('.json'))
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return []
-      throw e
-    }
-    const out: RunRecord[] = []
-    for (const n of names) {
-      try {
-        out.push(JSON.parse(await readFile(join(runsDir(), n), 'utf8')) as RunRecord)
-      } catch {
-        // A record being written or damaged is skipped in the list; getRun reports it precisely.
-      }
-    }
-    return out
+    return core.listRunRecords((message) => console.warn(`splice-lab: ${message}`))
   }
 
   /**

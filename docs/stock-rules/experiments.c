@@ -24,11 +24,37 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 
 #define PG 4096
 #define MAXB (64 * PG)
 
 static const char *dir;
+
+/*
+ * Page-cache tracepoint counts of this process (perf tracepoint PMU): additions and deletions,
+ * snapshotted after the file is created (t0), after the last splice/vmsplice (t1) and before the
+ * drain (t2), so each line shows what the splice and what the mutation did to the page cache.
+ */
+static int tp_fd[2] = {-1, -1};
+static long long t0[2], t1[2];
+
+static void tp_open(void) {
+	const char *names[2] = {"mm_filemap_add_to_page_cache", "mm_filemap_delete_from_page_cache"};
+	for (int i = 0; i < 2; i++) {
+		char path[256], buf[32] = "";
+		snprintf(path, sizeof path, "/sys/kernel/tracing/events/filemap/%s/id", names[i]);
+		FILE *f = fopen(path, "r");
+		if (!f || !fgets(buf, sizeof buf, f)) { if (f) fclose(f); continue; }
+		fclose(f);
+		struct perf_event_attr a = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof a, .config = atoll(buf), .sample_period = 1 };
+		tp_fd[i] = syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+	}
+}
+static void tp_read(long long v[2]) {
+	for (int i = 0; i < 2; i++) { v[i] = 0; if (tp_fd[i] >= 0 && read(tp_fd[i], &v[i], 8) != 8) v[i] = -1; }
+}
 
 static uint8_t pat(int seq, long pos) {
 	long p = pos % 255, page = (pos / 4096) % 255;
@@ -59,6 +85,7 @@ static struct src mkfile(const char *name, long size, int per_page, int synced, 
 	} else if (write(s.fd, s.shadow, size) != size) die("write");
 	if (synced || !cached) fsync(s.fd);
 	if (!cached) posix_fadvise(s.fd, 0, 0, POSIX_FADV_DONTNEED);
+	tp_read(t0);
 	return s;
 }
 
@@ -94,6 +121,7 @@ static long splice_in(struct src *s, long off, long len, struct pipe *p) {
 	long n = splice(s->fd, &o, p->w, NULL, len, SPLICE_F_NONBLOCK);
 	if (n < 0) die("splice");
 	record(p, s->shadow, off, n);
+	tp_read(t1);
 	return n;
 }
 
@@ -102,6 +130,7 @@ static long vmsplice_in(uint8_t *buf, uint8_t *shadow, long off, long len, struc
 	long n = vmsplice(p->w, &iov, 1, SPLICE_F_NONBLOCK | (gift ? SPLICE_F_GIFT : 0));
 	if (n < 0) die("vmsplice");
 	record(p, shadow, off, n);
+	tp_read(t1);
 	return n;
 }
 
@@ -119,6 +148,8 @@ static long tee_to(struct pipe *a, struct pipe *b, long len) {
 
 static void drain(const char *name, struct pipe *p, const char *note) {
 	static uint8_t buf[MAXB];
+	long long t2[2];
+	tp_read(t2);
 	long n = read(p->r, buf, MAXB);
 	int e = n < 0 ? errno : 0;
 	if (n < 0) n = 0;
@@ -142,14 +173,16 @@ static void drain(const char *name, struct pipe *p, const char *note) {
 		}
 	}
 	p->tail += n;
-	printf("%-34s read=%ld%s changed=%ld%s%s%s\n", name, n, e ? (e == EAGAIN ? "(EAGAIN)" : "(ERR)") : "", changed, ranges,
-	       note ? "  # " : "", note ? note : "");
+	printf("%-34s read=%ld%s changed=%ld%s  [splice +%lld -%lld, then +%lld -%lld]%s%s\n", name, n,
+	       e ? (e == EAGAIN ? "(EAGAIN)" : "(ERR)") : "", changed, ranges,
+	       t1[0] - t0[0], t1[1] - t0[1], t2[0] - t1[0], t2[1] - t1[1], note ? "  # " : "", note ? note : "");
 	fflush(stdout);
 }
 
 static uint8_t *mkbuf(int shared, long size, uint8_t **shadow, int seq) {
 	uint8_t *b = mmap(NULL, size, PROT_READ | PROT_WRITE, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
 	if (b == MAP_FAILED) die("mmap");
+	tp_read(t0);
 	*shadow = malloc(size);
 	for (long i = 0; i < size; i++) b[i] = (*shadow)[i] = pat(seq, i);
 	return b;
@@ -439,6 +472,7 @@ int main(int argc, char **argv) {
 	if (argc < 2) { fprintf(stderr, "usage: %s <scratch dir> [filter]\n", argv[0]); return 2; }
 	dir = argv[1];
 	filter = argc > 2 ? argv[2] : NULL;
+	tp_open();
 	run();
 	return 0;
 }

@@ -25,6 +25,9 @@ interface Seen {
   read: number
   changed: number
   ranges: string
+  /** Page-cache tracepoints of this process: [additions, deletions] during the splice, then during the mutation. */
+  splice: [number, number]
+  after: [number, number]
   raw: string
 }
 type Results = Record<string, Record<string, Seen>>
@@ -39,8 +42,11 @@ function parse(text: string): Results {
       out[fs] = {}
       continue
     }
-    const m = /^(\S+)\s+read=(\d+)\S*\s+changed=(\d+)((?:\s+\d+-\d+:\w+|\s+\.\.\.)*)/.exec(line)
-    if (m && fs) out[fs]![m[1]!] = { read: Number(m[2]), changed: Number(m[3]), ranges: m[4]!.trim(), raw: line }
+    const m = /^(\S+)\s+read=(\d+)\S*\s+changed=(\d+)((?:\s+\d+-\d+:\w+|\s+\.\.\.)*)\s+\[splice \+(\d+) -(\d+), then \+(\d+) -(\d+)\]/.exec(line)
+    if (m && fs) {
+      const n = (i: number): number => Number(m[i])
+      out[fs]![m[1]!] = { read: n(2), changed: n(3), ranges: m[4]!.trim(), splice: [n(5), n(6)], after: [n(7), n(8)], raw: line }
+    }
   }
   return out
 }
@@ -111,6 +117,23 @@ describe.skipIf(!canRun)('stock rules on this kernel (tmpfs, ext4, xfs, btrfs)',
       expect(seen(fs, 'vmsplice-fork-parent-stores/private').changed).toBe(0)
       expect(seen(fs, 'vmsplice-fork-parent-stores/shared').changed).toBe(200)
     }
+  })
+
+  it('counts page-cache tracepoints per folio: removals, fadvise of the pages the pipe does not hold, readahead', () => {
+    for (const fs of FS) {
+      expect(seen(fs, 'punch-whole-page/pp').after[1], fs).toBe(1)
+      expect(seen(fs, 'truncate-zero-then-write/pp').after[1], fs).toBe(4)
+      expect(seen(fs, 'bigfile-truncate-whole-page/pp').after[1], fs).toBe(447)
+    }
+    for (const fs of ['ext4', 'xfs', 'btrfs']) {
+      expect(seen(fs, 'fadvise-dontneed-then-pwrite/pp').after[1], `${fs}: the 3 pages the pipe does not hold`).toBe(3)
+      expect(seen(fs, 'bigfile-fadvise-then-pwrite/pp').after[1], fs).toBe(508)
+      expect(seen(fs, 'pwrite-uncached/pp').splice[0], `${fs}: readahead of the whole 4-page file`).toBe(4)
+      expect(seen(fs, 'truncate-zero-then-write/pp').after[0], `${fs}: the write adds one page`).toBe(1)
+    }
+    expect(seen('tmpfs', 'truncate-zero-then-write/pp').after[0], 'shmem adds pages without the filemap tracepoint').toBe(0)
+    expect(seen('ext4', 'odirect-write/pp').after[1]).toBe(1)
+    expect(seen('xfs', 'odirect-write/pp').after[1]).toBe(1)
   })
 
   it('drains removed pages in full (no short read)', () => {

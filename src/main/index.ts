@@ -1,9 +1,10 @@
 // Electron entry, kept thin: one window, IPC wired from the contract (src/main/app). The core is
 // the same one the CLI and `splice-lab serve` use.
 import { app, BrowserWindow } from 'electron'
-import { createLabWindow } from './app/window'
+import { createLabWindow, registerAppScheme } from './app/window'
 
 app.enableSandbox()
+registerAppScheme()
 if (!app.requestSingleInstanceLock()) app.quit()
 else {
   app.on('second-instance', () => BrowserWindow.getAllWindows()[0]?.focus())

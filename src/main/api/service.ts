@@ -20,6 +20,9 @@ import * as core from './core'
 import { newId, readTargets, writeTargets } from './targets-store'
 import { TerminalFlow } from './terminal-flow'
 
+/** How long closing waits for cancelled runs to clean up before ending their sessions. Default 30 s. */
+export const DISPOSE_WAIT_MS = 30_000
+
 export type Emit = <E extends EventName>(name: E, payload: EventPayloads[E]) => void
 
 export interface ServiceOptions {
@@ -36,7 +39,7 @@ interface Session {
 
 export class LabService {
   private readonly sessions = new Map<string, Session>()
-  private readonly runs = new Map<string, AbortController>()
+  private readonly runs = new Map<string, { controller: AbortController; done: Promise<unknown> }>()
   private loaded: Promise<void> | null = null
   private disposed = false
 
@@ -117,24 +120,24 @@ export class LabService {
       if (!parsed.ok) throw new ApiError('invalid-input', parsed.problems.map(formatProblem).join('\n'))
       const runId = newRunId()
       const controller = new AbortController()
-      this.runs.set(runId, controller)
-      const onEvent = (e: RunEvent): void => this.emit('onRunEvent', { ...e, runId })
+      const onEvent = (e: RunEvent): void => this.emit('onRunEvent', e)
       let started: core.StartedRun
       try {
-        started = core.startRun(target, parsed.scenario, { fs, signal: controller.signal, onEvent })
+        started = core.startRun(target, parsed.scenario, { runId, fs, pageSize: s.state.facts?.pageSize ?? 4096, signal: controller.signal, onEvent })
       } catch (e) {
         this.runs.delete(runId)
         throw e
       }
-      started.done
+      const done = started.done
         .catch((e: unknown) => onEvent({ type: 'log', runId, level: 'error', message: e instanceof Error ? e.message : String(e) }))
         .finally(() => this.runs.delete(runId))
+      this.runs.set(runId, { controller, done })
       return { runId }
     },
     cancelRun: async ({ runId }) => {
-      const c = this.runs.get(runId)
-      if (!c) throw new ApiError('not-found', `no run ${runId} is in progress`)
-      c.abort(new ApiError('cancelled', 'cancelled by the user'))
+      const run = this.runs.get(runId)
+      if (!run) throw new ApiError('not-found', `no run ${runId} is in progress`)
+      run.controller.abort(new ApiError('cancelled', 'cancelled by the user'))
       return null
     },
     listRuns: async () => (await this.readRecords()).map(summarize).sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
@@ -158,7 +161,10 @@ export class LabService {
   async dispose(): Promise<void> {
     if (this.disposed) return
     this.disposed = true
-    for (const c of this.runs.values()) c.abort(new ApiError('cancelled', 'the window or server closed'))
+    // Cancelled runs clean their target (scratch, trace instance, probe) before the sessions close.
+    const running = [...this.runs.values()]
+    for (const r of running) r.controller.abort(new ApiError('cancelled', 'the window or server closed'))
+    await Promise.race([Promise.allSettled(running.map((r) => r.done)), new Promise((r) => setTimeout(r, DISPOSE_WAIT_MS))])
     await Promise.allSettled([...this.sessions.values()].map((s) => this.closeSession(s)))
   }
 

@@ -3,9 +3,9 @@
  * no remote content, new windows and navigation denied. Closing it disposes every session, tracer
  * and probe the window's service started.
  */
-import { BrowserWindow, session, shell } from 'electron'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { BrowserWindow, net, protocol, session, shell } from 'electron'
+import { join, normalize, sep } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { unwireIpc, wireIpc } from './ipc'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -22,7 +22,30 @@ const CSP = [
   "form-action 'none'",
 ].join('; ')
 
+/**
+ * The renderer is served from app://lab/ rather than file://: a standard, secure origin of its own,
+ * so module workers and 'self' in the CSP mean the app's files and nothing else on disk.
+ * Call before app is ready.
+ */
+export function registerAppScheme(): void {
+  protocol.registerSchemesAsPrivileged([{ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } }])
+}
+
+function serveRenderer(): void {
+  const root = join(here, '../renderer')
+  protocol.handle('app', async (request) => {
+    const url = new URL(request.url)
+    const file = normalize(join(root, decodeURIComponent(url.pathname)))
+    if (url.host !== 'lab' || !file.startsWith(root + sep)) return new Response('not found', { status: 404 })
+    const res = await net.fetch(pathToFileURL(file).toString())
+    const headers = new Headers(res.headers)
+    headers.set('Content-Security-Policy', CSP)
+    return new Response(res.body, { status: res.status, headers })
+  })
+}
+
 export function createLabWindow(): BrowserWindow {
+  serveRenderer()
   // Deny every permission request (camera, notifications, …): the lab needs none.
   session.defaultSession.setPermissionRequestHandler((_wc, _perm, callback) => callback(false))
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
@@ -52,14 +75,23 @@ export function createLabWindow(): BrowserWindow {
     if (/^https:\/\//.test(url)) void shell.openExternal(url)
     return { action: 'deny' }
   })
+  // The app never navigates: links open outside (above), everything else stays on app://lab/.
   win.webContents.on('will-navigate', (e) => e.preventDefault())
+  win.webContents.on('will-redirect', (e) => e.preventDefault())
   win.webContents.on('will-attach-webview', (e) => e.preventDefault())
-  win.on('closed', () => {
-    unwireIpc()
-    void service.dispose()
+  // Closing waits for the service to cancel runs and end sessions, so nothing is left on a target.
+  let disposed = false
+  win.on('close', (e) => {
+    if (disposed) return
+    e.preventDefault()
+    void service.dispose().finally(() => {
+      disposed = true
+      unwireIpc()
+      win.destroy()
+    })
   })
   const devUrl = process.env.ELECTRON_RENDERER_URL
   if (devUrl && /^http:\/\/(localhost|127\.0\.0\.1):\d+\/?$/.test(devUrl)) void win.loadURL(devUrl)
-  else void win.loadFile(join(here, '../renderer/index.html'))
+  else void win.loadURL('app://lab/index.html')
   return win
 }

@@ -4,3 +4,4 @@
  * "probe" half (COORDINATION.md): their owner adds their exports here.
  */
 export * from './output'
+export * from './markers'

@@ -36,7 +36,9 @@ export const useScenariosStore = defineStore('scenarios', () => {
     presetsError.value = null
     try {
       presets.value = await call('listPresets')
-      if (!text.value && presets.value[0]) choose(presets.value[0].name)
+      // The seed's first case is where everyone starts.
+      const first = presets.value.find((p) => p.name === 'write-after-splice') ?? presets.value[0]
+      if (!text.value && first) choose(first.name)
     } catch (e) {
       presetsError.value = messageOf(e)
     }

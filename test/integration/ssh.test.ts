@@ -1,10 +1,38 @@
 /**
- * The SSH target against a real sshd on loopback, with host-key checking on.
- * (Written by the 09:35 targets/runs engineer; see COORDINATION.md.)
+ * The SSH target against a real sshd on loopback, with host-key checking on: a known key works, a
+ * different key is refused, an unknown key is a question only a person answers (in the terminal
+ * data stream), a refused port and a dropped connection are clear errors.
+ * (Started by the 09:35 targets/runs engineer, extended by the 09:15 target owner; see COORDINATION.md.)
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { connectTarget, TargetError, type Target } from '../../src/main/target'
 import { startSshd, sshdAvailable, freePort, type SshdFixture } from './fixtures/sshd'
+import type { TerminalInput } from '../../src/main/target'
+
+/** Connects with an empty known_hosts; `answer` is typed when ssh asks about the unknown key. */
+async function connectUnknownHost(sshd: SshdFixture, answer: string, file: string): Promise<{ result: Target | TargetError; asked: boolean; seen: string }> {
+  writeFileSync(file, '')
+  let seen = ''
+  let asked = false
+  let terminal: TerminalInput | null = null
+  const result = await connectTarget(
+    { kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: file },
+    {
+      readyTimeoutMs: 20_000,
+      onTerminal: (t) => (terminal = t),
+      onTerminalData: (d) => {
+        seen += d
+        if (!asked && /continue connecting \(yes\/no/.test(seen)) {
+          asked = true
+          terminal!.write(answer + '\r')
+        }
+      },
+    },
+  ).catch((e: unknown) => e as TargetError)
+  return { result, asked, seen }
+}
 
 const CI = process.env.CI === 'true'
 const skip = !sshdAvailable() && !CI
@@ -52,6 +80,57 @@ describe.skipIf(skip)('ssh target (real sshd on 127.0.0.1)', () => {
     expect((err as TargetError).code).toBe('host-key')
     expect((err as TargetError).message).toContain('host key mismatch')
   })
+
+  it('asks a person about an unknown host key in the terminal, and proceeds only on "yes"', async () => {
+    const file = join(sshd.dir, 'fresh_known_hosts')
+    const { result, asked } = await connectUnknownHost(sshd, 'yes', file)
+    expect(asked).toBe(true)
+    expect(result).not.toBeInstanceOf(TargetError)
+    const t = result as Target
+    try {
+      expect((await t.exec('echo in')).output).toBe('in\n')
+      // ssh recorded the key the person accepted, so the next connect asks nothing.
+      expect(readFileSync(file, 'utf8')).toContain(readFileSync(join(sshd.dir, 'host_key.pub'), 'utf8').split(' ')[1])
+    } finally {
+      await t.dispose()
+    }
+  })
+
+  it('refuses an unknown host key the person declines', async () => {
+    const file = join(sshd.dir, 'declined_known_hosts')
+    const { result, asked } = await connectUnknownHost(sshd, 'no', file)
+    expect(asked).toBe(true)
+    expect(result).toBeInstanceOf(TargetError)
+    expect((result as TargetError).code).toBe('host-key')
+    expect((result as TargetError).message).toMatch(/host key verification failed/)
+    expect(readFileSync(file, 'utf8')).toBe('')
+  })
+
+  it('says the session is dead, with the output so far, when the connection drops mid-command', async () => {
+    const t = await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts })
+    try {
+      // The remote shell's parent is sshd's process for this connection: killing it drops the link.
+      const sshdPid = Number((await t.exec('echo $PPID')).output.trim())
+      expect(sshdPid).toBeGreaterThan(1)
+      let streamed = ''
+      const s = await t.stream('echo streaming; sleep 60', (d) => (streamed += d))
+      const running = t.exec('echo before; sleep 60', { timeoutMs: 30_000 }).catch((e: unknown) => e as TargetError)
+      const until = Date.now() + 10_000
+      while (!streamed.includes('streaming') && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+      await new Promise((r) => setTimeout(r, 300))
+      process.kill(sshdPid, 'SIGKILL')
+      const err = await running
+      expect(err).toBeInstanceOf(TargetError)
+      expect((err as TargetError).code).toBe('dead')
+      expect((err as TargetError).message).toMatch(/session ended/)
+      expect((err as TargetError).partialOutput).toContain('before')
+      // The stream shared the connection (ControlMaster), so it ends too instead of hanging.
+      expect(typeof (await s.done)).toBe('number')
+      expect(((await t.exec('true').catch((e: unknown) => e)) as TargetError).code).toBe('dead')
+    } finally {
+      await t.dispose()
+    }
+  }, 30_000)
 
   it('reports a closed port as connection refused', async () => {
     const port = await freePort()

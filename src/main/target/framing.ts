@@ -58,10 +58,21 @@ export interface FrameResult {
  * sentinel (prompt noise, an earlier command's leftovers) is dropped.
  */
 export class FrameParser {
-  private buf = ''
+  /** Before the begin sentinel: only a tail that could still hold it. */
+  private head = ''
   private started = false
+  /**
+   * The frame's body as the chunks that came (joined once at the end: searching a string grown
+   * with += makes V8 flatten it on every search, which made a 12 MB output take 90 s).
+   */
+  private parts: string[] = []
+  private length = 0
+  /** The last characters of the body, so an end sentinel split across chunks is still found. */
+  private carry = ''
+  /** Where the end sentinel starts in the body, once seen (its status line may still be coming). */
+  private markAt = -1
   private readonly begin: string
-  private readonly end: string
+  private readonly endWord: string
   result: FrameResult | null = null
   /** Bytes after the end of this frame (belong to whatever comes next). */
   rest = ''
@@ -70,12 +81,12 @@ export class FrameParser {
 
   constructor(readonly nonce: string) {
     this.begin = beginMark(nonce)
-    this.end = endMark(nonce)
+    this.endWord = endMark(nonce) + ' '
   }
 
   /** Output seen so far inside the frame (for partial results on timeout). */
   partial(): string {
-    return this.started ? normalize(this.buf) : ''
+    return this.started ? normalize(this.parts.join('')) : ''
   }
 
   feed(chunk: string): boolean {
@@ -83,31 +94,43 @@ export class FrameParser {
       this.rest += chunk
       return true
     }
-    this.buf += chunk
     if (!this.started) {
-      const i = this.buf.indexOf(this.begin)
+      this.head += chunk
+      const i = this.head.indexOf(this.begin)
       if (i < 0) {
-        // Keep only a tail that could still be the start of the sentinel.
-        if (this.buf.length > this.begin.length) this.buf = this.buf.slice(-this.begin.length)
+        if (this.head.length > this.begin.length) this.head = this.head.slice(-this.begin.length)
         return false
       }
-      const nl = this.buf.indexOf('\n', i + this.begin.length)
+      const nl = this.head.indexOf('\n', i + this.begin.length)
       if (nl < 0) return false
       this.started = true
-      this.buf = this.buf.slice(nl + 1)
+      chunk = this.head.slice(nl + 1)
+      this.head = ''
     }
-    const j = this.buf.indexOf(this.end + ' ')
-    if (j < 0) return false
-    const nl = this.buf.indexOf('\n', j)
+    this.parts.push(chunk)
+    this.length += chunk.length
+    if (this.markAt < 0) {
+      const probe = this.carry + chunk
+      const j = probe.indexOf(this.endWord)
+      if (j < 0) {
+        this.carry = probe.slice(-(this.endWord.length - 1))
+        return false
+      }
+      this.markAt = this.length - probe.length + j
+    }
+    // Only the few chunks of the status line get here: joining is cheap.
+    const body = this.parts.join('')
+    this.parts = [body]
+    const nl = body.indexOf('\n', this.markAt)
     if (nl < 0) return false
-    const status = this.buf.slice(j + this.end.length + 1, nl).replace(/\r$/, '')
+    const status = body.slice(this.markAt + this.endWord.length, nl).replace(/\r$/, '')
     const code = Number.parseInt(status, 10)
-    let out = normalize(this.buf.slice(0, j))
+    let out = normalize(body.slice(0, this.markAt))
     // frameCommand printed one newline before the end sentinel.
     if (out.endsWith('\n')) out = out.slice(0, -1)
     this.result = { code: Number.isFinite(code) ? code : -1, output: out }
-    this.rest = this.buf.slice(nl + 1)
-    this.buf = ''
+    this.rest = body.slice(nl + 1)
+    this.parts = []
     return true
   }
 }

@@ -1,5 +1,5 @@
 /** The machine the lab runs on, through a local pty running bash. */
-import { ShellTarget } from './shell-target'
+import { ShellTarget, type StartOptions } from './shell-target'
 import type { SessionSpawn } from './session'
 import type { TargetError } from './errors'
 
@@ -24,8 +24,8 @@ export class LocalTarget extends ShellTarget {
   }
 }
 
-export async function connectLocal(options: { env?: Record<string, string>; readyTimeoutMs?: number; onTerminalData?: (data: string) => void } = {}): Promise<LocalTarget> {
+export async function connectLocal(options: { env?: Record<string, string> } & Partial<StartOptions> = {}): Promise<LocalTarget> {
   const t = new LocalTarget(options.env)
-  await t.start(options.readyTimeoutMs ?? 15_000, options.onTerminalData)
+  await t.start({ ...options, readyTimeoutMs: options.readyTimeoutMs ?? 15_000 })
   return t
 }

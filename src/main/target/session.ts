@@ -8,24 +8,14 @@
 import * as pty from 'node-pty'
 import { FrameParser, MarkWatcher, frameCommand, newNonce, printBegin } from './framing'
 import { TargetError } from './errors'
+import { OutputQueue } from './flow'
 
-/**
- * Backpressure (as VS Code's terminal does): pty data is queued and handed to the frame parser
- * and terminal listeners in slices, yielding to the event loop between slices. When more than
- * HIGH_WATERMARK characters wait unread we pause the pty (the kernel then blocks the writer on the
- * target, so a runaway command cannot grow our memory), and resume below LOW_WATERMARK. 1 MiB
- * is far above what a command normally prints between two event-loop turns, so normal work never
- * pauses; the gap to 256 KiB avoids pausing and resuming on every chunk.
- */
-export const HIGH_WATERMARK = 1 << 20
-export const LOW_WATERMARK = 256 << 10
-/** Characters handed on per event-loop turn while draining the queue. */
-const SLICE = 64 << 10
+export { HIGH_WATERMARK, LOW_WATERMARK } from './flow'
 
 /** Default time a command may take before it is interrupted (ExecOptions.timeoutMs). */
 export const DEFAULT_TIMEOUT_MS = 60_000
 /** After an interrupt, how long the shell has to answer a resync before the session is called dead. */
-const RESYNC_MS = 5_000
+const RESYNC_MS = 3_000
 
 export interface SessionSpawn {
   file: string
@@ -52,10 +42,7 @@ export function shellBootstrap(readyNonce: string): string {
 
 export class PtySession {
   private readonly proc: pty.IPty
-  private queue: string[] = []
-  private queued = 0
-  private paused = false
-  private draining = false
+  private readonly output: OutputQueue
   private current: FrameParser | MarkWatcher | null = null
   private readonly terminalListeners = new Set<(data: string) => void>()
   private readonly exitListeners = new Set<(code: number) => void>()
@@ -74,11 +61,12 @@ export class PtySession {
       cwd: spawn.cwd ?? process.cwd(),
       env: { ...process.env, ...spawn.env } as Record<string, string>,
     })
-    this.proc.onData((d) => this.enqueue(d))
+    this.output = new OutputQueue(this.proc, (chunk) => this.deliver(chunk))
+    this.proc.onData((d) => this.output.push(d))
     this.proc.onExit(({ exitCode }) => {
       this.exited = { code: exitCode }
-      // Let queued output reach the parser and listeners first.
-      setImmediate(() => {
+      // Let queued output reach the parser and listeners first (partial results of a dead session).
+      void this.output.drained().then(() => {
         for (const l of this.exitListeners) l(exitCode)
       })
     })
@@ -176,14 +164,26 @@ export class PtySession {
   }
 
   /**
-   * Interrupts the running command (^C to the foreground process group), then proves the shell is
-   * still there with a fresh sentinel. If it does not answer the session is killed: a session in
-   * an unknown state would frame the next command wrongly.
+   * Interrupts the running command, then proves the shell is still there with a fresh sentinel:
+   * first ^C (SIGINT to the foreground process group), then, for a command that ignores SIGINT,
+   * ^\ (SIGQUIT; the interactive shell itself ignores it, bash(1) "SIGNALS"). If the shell still
+   * does not answer the session is killed and reported dead: a session in an unknown state would
+   * frame the next command wrongly.
    */
   private async interrupt(): Promise<void> {
-    this.current = null
-    this.proc.write('\x03')
-    await new Promise((r) => setTimeout(r, 100))
+    for (const signalChar of ['\x03', '\x1c']) {
+      this.current = null
+      this.proc.write(signalChar)
+      await new Promise((r) => setTimeout(r, 100))
+      if (await this.resync()) return
+    }
+    this.kill()
+    throw new TargetError('dead', 'a command overran its time and the shell did not answer after SIGINT and SIGQUIT; the session was closed')
+  }
+
+  /** Sends an empty framed command; true once the shell answers it within RESYNC_MS. */
+  private async resync(): Promise<boolean> {
+    if (this.exited) return false
     const nonce = newNonce()
     const parser = new FrameParser(nonce)
     const ok = await new Promise<boolean>((resolve) => {
@@ -196,45 +196,22 @@ export class PtySession {
       this.proc.write(frameCommand('true', nonce))
     })
     this.current = null
-    if (!ok) {
-      this.kill()
-      throw new TargetError('dead', 'a command overran its time and the shell did not answer after an interrupt; the session was closed')
-    }
+    return ok
   }
 
-  private enqueue(data: string): void {
-    this.queue.push(data)
-    this.queued += data.length
-    if (!this.paused && this.queued > HIGH_WATERMARK) {
-      this.paused = true
-      this.proc.pause()
-    }
-    if (!this.draining) {
-      this.draining = true
-      setImmediate(() => this.drain())
-    }
+  /** Flow-control counters (pauses, largest queue), for tests and diagnostics. */
+  get flow(): { pauses: number; maxQueued: number } {
+    return this.output.stats
   }
 
-  private drain(): void {
-    let budget = SLICE
-    while (this.queue.length && budget > 0) {
-      const chunk = this.queue.shift()!
-      this.queued -= chunk.length
-      budget -= chunk.length
-      if (!this.ready) this.preamble = (this.preamble + chunk).slice(-16_384)
-      for (const l of this.terminalListeners) l(chunk)
-      const p = this.current
-      if (p && p.feed(chunk)) {
-        if (this.current === p) this.current = null
-        p.onDone?.()
-      }
+  private deliver(chunk: string): void {
+    if (!this.ready) this.preamble = (this.preamble + chunk).slice(-16_384)
+    for (const l of this.terminalListeners) l(chunk)
+    const p = this.current
+    if (p && p.feed(chunk)) {
+      if (this.current === p) this.current = null
+      p.onDone?.()
     }
-    if (this.paused && this.queued < LOW_WATERMARK) {
-      this.paused = false
-      this.proc.resume()
-    }
-    if (this.queue.length) setImmediate(() => this.drain())
-    else this.draining = false
   }
 
   kill(): void {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import * as pty from 'node-pty'
-import type { ExecOptions, ExecResult, StreamHandle, Target, TargetFacts } from './types'
+import type { ExecOptions, ExecResult, StreamHandle, Target, TargetFacts, TerminalInput } from './types'
 import { PtySession, type SessionSpawn, DEFAULT_TIMEOUT_MS, shellBootstrap } from './session'
 import { TargetError } from './errors'
 import { detectFacts } from './facts'
@@ -16,6 +16,15 @@ import { shellQuote } from './quote'
 const UPLOAD_CHUNK = 256 * 1024
 /** How long a stream gets to end after ^C before it is killed. */
 const STREAM_STOP_MS = 1_500
+
+export interface StartOptions {
+  /** How long to wait for the shell (a prompt a person answers counts against it). */
+  readyTimeoutMs: number
+  /** The raw terminal, from the first byte (prompts while connecting included). */
+  onTerminalData?: (data: string) => void
+  /** The terminal's input while connecting, to answer prompts (see TerminalInput). */
+  onTerminal?: (terminal: TerminalInput) => void
+}
 
 export abstract class ShellTarget implements Target {
   abstract readonly kind: 'local' | 'ssh'
@@ -30,13 +39,19 @@ export abstract class ShellTarget implements Target {
   /** Turns a failed start (the session's early output) into a clear error. */
   protected abstract explainStartFailure(e: TargetError): TargetError
 
-  /** Starts the shell and waits until it answers; then finds the facts. */
-  async start(readyTimeoutMs: number, onTerminalData?: (data: string) => void): Promise<void> {
+  /**
+   * Starts the shell and waits until it answers; then finds the facts. Terminal data flows to
+   * `onTerminalData` from the first byte and `onTerminal` gets the terminal's input at once, so a
+   * person can answer a host-key or password prompt before the session is ready.
+   */
+  async start(o: StartOptions): Promise<void> {
     const nonce = newNonce()
     this.session = new PtySession(this.shellSpawn(shellBootstrap(nonce)))
-    if (onTerminalData) this.session.onTerminalData(onTerminalData)
+    if (o.onTerminalData) this.session.onTerminalData(o.onTerminalData)
+    const session = this.session
+    o.onTerminal?.({ write: (d) => session.writeTerminal(d), resize: (c, r) => session.resize(c, r) })
     try {
-      await this.session.waitReady(nonce, readyTimeoutMs)
+      await this.session.waitReady(nonce, o.readyTimeoutMs)
       this.factsCache = await detectFacts(this.session)
     } catch (e) {
       await this.session.dispose()

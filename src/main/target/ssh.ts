@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ShellTarget } from './shell-target'
+import { ShellTarget, type StartOptions } from './shell-target'
 import type { SessionSpawn } from './session'
 import { TargetError } from './errors'
 import { shellQuote } from './quote'
@@ -100,10 +100,10 @@ export class SshTarget extends ShellTarget {
   }
 }
 
-export async function connectSsh(o: SshOptions & { readyTimeoutMs?: number; onTerminalData?: (data: string) => void }): Promise<SshTarget> {
+export async function connectSsh(o: SshOptions & Partial<StartOptions>): Promise<SshTarget> {
   const t = new SshTarget(o)
   try {
-    await t.start(o.readyTimeoutMs ?? 120_000, o.onTerminalData)
+    await t.start({ ...o, readyTimeoutMs: o.readyTimeoutMs ?? 120_000 })
   } catch (e) {
     await t.dispose().catch(() => undefined)
     throw e

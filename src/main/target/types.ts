@@ -49,6 +49,16 @@ export interface TargetFacts {
   notes: string[]
 }
 
+/**
+ * The terminal of a session that is still connecting: ssh may ask about an unknown host key or
+ * for a password before the shell is ready, and only a person may answer (host keys are never
+ * accepted silently). The app hands this to its xterm view the moment the pty exists.
+ */
+export interface TerminalInput {
+  write(data: string): void
+  resize(cols: number, rows: number): void
+}
+
 export interface Target {
   readonly kind: 'local' | 'ssh'
   /** For people: "local", "ssh://user@host:port". */

@@ -43,4 +43,21 @@ describe('runs store', () => {
     expect(t.calls.at(-1)).toEqual({ method: 'cancelRun', input: { runId: 'r1' } })
     expect(runs.status).toBe('cancelling')
   })
+
+  it('keeps events that arrive before startRun answers, and replays them for its run', async () => {
+    let emit: ((e: string, p: unknown) => void) | null = null
+    const t = testBridge({
+      startRun: () => {
+        // The core starts emitting before the response reaches the page.
+        emit!('onRunEvent', { type: 'phase', runId: 'r9', phase: 'preflight', message: 'checking local' })
+        return { ok: true, value: { runId: 'r9' } }
+      },
+    })
+    emit = t.emit
+    setBridge(t.bridge)
+    const runs = useRunsStore()
+    await runs.start('l1', 'x', '<editor>')
+    expect(runs.phase).toBe('preflight')
+    expect(runs.status).toBe('running')
+  })
 })

@@ -26,7 +26,16 @@ export const useRunsStore = defineStore('runs', () => {
 
   const active = computed(() => status.value === 'starting' || status.value === 'running' || status.value === 'cancelling')
 
+  function adopt(id: string): void {
+    runId.value = id
+    const waiting = early
+    early = []
+    for (const e of waiting) handle(e)
+  }
+
   function reset(): void {
+    runId.value = null
+    early = []
     status.value = 'idle'
     phase.value = null
     phaseMessage.value = ''
@@ -40,13 +49,26 @@ export const useRunsStore = defineStore('runs', () => {
     seriesVersion.value = 0
   }
 
+  /**
+   * Events that arrive before startRun has answered with the run's id (the core starts emitting at
+   * once) wait here and are replayed once the id is known. Bounded: a run emits a few per op.
+   */
+  let early: RunEvent[] = []
+  const MAX_EARLY = 10_000
+
   function handle(e: RunEvent): void {
+    if (runId.value === null && status.value === 'starting') {
+      if (early.length < MAX_EARLY) early.push(e)
+      return
+    }
     if (e.runId !== runId.value) return
     switch (e.type) {
       case 'phase':
         phase.value = e.phase
         phaseMessage.value = e.message
         if (status.value === 'starting') status.value = 'running'
+        // A synthetic benchmark stream ends with 'done' and has no record.
+        if (e.phase === 'done' && e.runId.startsWith('bench-')) status.value = 'finished'
         break
       case 'prediction':
         predictions.value = e.predictions
@@ -88,7 +110,7 @@ export const useRunsStore = defineStore('runs', () => {
     status.value = 'starting'
     try {
       const r = await call('startRun', { targetId, scenarioText, source, ...(fs ? { fs: fs as 'tmpfs' } : {}) })
-      runId.value = r.runId
+      adopt(r.runId)
     } catch (e) {
       status.value = 'failed'
       error.value = messageOf(e)
@@ -99,9 +121,9 @@ export const useRunsStore = defineStore('runs', () => {
   async function startBench(eventsPerSecond: number, durationMs: number): Promise<void> {
     listen()
     reset()
-    status.value = 'running'
+    status.value = 'starting'
     const r = await call('benchInject', { eventsPerSecond, durationMs })
-    runId.value = r.runId
+    adopt(r.runId)
   }
 
   async function cancel(): Promise<void> {

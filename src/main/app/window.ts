@@ -3,12 +3,14 @@
  * no remote content, new windows and navigation denied. Closing it disposes every session, tracer
  * and probe the window's service started.
  */
-import { BrowserWindow, net, protocol, session, shell } from 'electron'
+import { app, BrowserWindow, net, protocol, session, shell } from 'electron'
 import { join, normalize, sep } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
 import { unwireIpc, wireIpc } from './ipc'
 
-const here = fileURLToPath(new URL('.', import.meta.url))
+/** The build output, from the app's root (the project in development, app.asar when packaged): not
+ * from this file's URL, which moves when the bundler splits chunks. */
+const outDir = (): string => join(app.getAppPath(), 'out')
 
 const CSP = [
   "default-src 'self'",
@@ -32,7 +34,7 @@ export function registerAppScheme(): void {
 }
 
 function serveRenderer(): void {
-  const root = join(here, '../renderer')
+  const root = join(outDir(), 'renderer')
   protocol.handle('app', async (request) => {
     const url = new URL(request.url)
     const file = normalize(join(root, decodeURIComponent(url.pathname)))
@@ -60,7 +62,7 @@ export function createLabWindow(): BrowserWindow {
     title: 'Splice Lab',
     autoHideMenuBar: true,
     webPreferences: {
-      preload: join(here, '../preload/index.cjs'),
+      preload: join(outDir(), 'preload', 'index.cjs'),
       contextIsolation: true,
       nodeIntegration: false,
       sandbox: true,

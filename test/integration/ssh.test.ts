@@ -12,13 +12,13 @@ import { startSshd, sshdAvailable, freePort, type SshdFixture } from './fixtures
 import type { TerminalInput } from '../../src/main/target'
 
 /** Connects with an empty known_hosts; `answer` is typed when ssh asks about the unknown key. */
-async function connectUnknownHost(sshd: SshdFixture, answer: string, file: string): Promise<{ result: Target | TargetError; asked: boolean; seen: string }> {
+async function connectUnknownHost(sshd: SshdFixture, answer: string, file: string, configFile?: string): Promise<{ result: Target | TargetError; asked: boolean; seen: string }> {
   writeFileSync(file, '')
   let seen = ''
   let asked = false
   let terminal: TerminalInput | null = null
   const result = await connectTarget(
-    { kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: file },
+    { kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: file, configFile },
     {
       readyTimeoutMs: 20_000,
       onTerminal: (t) => (terminal = t),
@@ -104,6 +104,20 @@ describe.skipIf(skip)('ssh target (real sshd on 127.0.0.1)', () => {
     expect((result as TargetError).code).toBe('host-key')
     expect((result as TargetError).message).toMatch(/host key verification failed/)
     expect(readFileSync(file, 'utf8')).toBe('')
+  })
+
+  it('still asks when the ssh config says StrictHostKeyChecking no (and refuses that as an option)', async () => {
+    const config = join(sshd.dir, 'lax_ssh_config')
+    writeFileSync(config, 'Host *\n  StrictHostKeyChecking no\n')
+    const file = join(sshd.dir, 'lax_known_hosts')
+    const { result, asked, seen } = await connectUnknownHost(sshd, 'no', file, config)
+    expect(seen).toMatch(/StrictHostKeyChecking (no|false); the lab asks instead/)
+    expect(asked).toBe(true)
+    expect((result as TargetError).code).toBe('host-key')
+    expect(readFileSync(file, 'utf8')).toBe('')
+    const err = await connectTarget({ kind: 'ssh', host: '127.0.0.1', port: sshd.port, options: ['StrictHostKeyChecking=accept-new'] }).catch((e: unknown) => e as TargetError)
+    expect((err as TargetError).code).toBe('host-key')
+    expect((err as TargetError).message).toMatch(/never accepts host keys silently/)
   })
 
   it('says the session is dead, with the output so far, when the connection drops mid-command', async () => {

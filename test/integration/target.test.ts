@@ -5,7 +5,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import fc from 'fast-check'
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { noCompilerPath } from './fixtures/nocc'
 import { connectTarget, shellQuote, TargetError, type Target } from '../../src/main/target'
 import { PtySession, shellBootstrap, HIGH_WATERMARK } from '../../src/main/target/session'
@@ -172,5 +172,32 @@ describe.skipIf(!isRoot && !CI)('facts on a machine without tracefs mounted', ()
     // The host's tracefs never went away.
     const { existsSync } = await import('node:fs')
     expect(existsSync('/sys/kernel/tracing/trace_marker')).toBe(true)
+  })
+})
+
+describe.skipIf(!isRoot && !CI)('facts as an unprivileged user', () => {
+  it('reports no root, no trace, no loop filesystems as notes instead of failing', async () => {
+    const nonce = newNonce()
+    const session = new PtySession({
+      file: 'setpriv',
+      args: ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sh', '-c', shellBootstrap(nonce)],
+      cwd: '/',
+      env: { HOME: '/', TMPDIR: '/tmp' },
+    })
+    try {
+      await session.waitReady(nonce, 15_000)
+      const f = await detectFacts(session)
+      expect(f.root).toBe(false)
+      expect(f.sudo).toBe(false)
+      expect(f.tracefs.writable).toBe(false)
+      expect(f.tracefs.why).toMatch(/needs root or passwordless sudo|needs root/)
+      expect(f.mkfs).toEqual({ ext4: false, xfs: false, btrfs: false })
+      expect(f.notes).toContain('not root and no passwordless sudo: only tmpfs or a given --dir can be used')
+      const paranoid = Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'))
+      expect(f.perf.available).toBe(paranoid <= -1)
+      expect(f.kernel).not.toBe('')
+    } finally {
+      await session.dispose()
+    }
   })
 })

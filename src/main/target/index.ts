@@ -11,7 +11,7 @@ import { TargetError } from './errors'
 
 export type TargetSpec =
   | { kind: 'local'; env?: Record<string, string> }
-  | { kind: 'ssh'; host: string; user?: string; port?: number; identity?: string; knownHosts?: string; options?: string[] }
+  | { kind: 'ssh'; host: string; user?: string; port?: number; identity?: string; knownHosts?: string; configFile?: string; options?: string[] }
 
 export interface ConnectOptions {
   /** How long to wait for the shell (an ssh prompt a person answers counts against it). */

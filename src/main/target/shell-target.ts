@@ -33,6 +33,8 @@ export abstract class ShellTarget implements Target {
   private factsCache: TargetFacts | null = null
   private readonly streams = new Set<StreamHandle>()
   private disposed = false
+  /** What the connect itself did that people should know (shown first in facts.notes). */
+  protected readonly connectNotes: string[] = []
 
   protected abstract shellSpawn(bootstrap: string): SessionSpawn
   protected abstract streamSpawn(command: string): SessionSpawn
@@ -53,6 +55,7 @@ export abstract class ShellTarget implements Target {
     try {
       await this.session.waitReady(nonce, o.readyTimeoutMs)
       this.factsCache = await detectFacts(this.session)
+      this.factsCache.notes.unshift(...this.connectNotes)
     } catch (e) {
       await this.session.dispose()
       throw e instanceof TargetError ? this.explainStartFailure(e) : e

@@ -5,6 +5,7 @@
  * an error. Streams reuse the first connection through an OpenSSH control socket, so they need no
  * second authentication.
  */
+import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,7 +22,9 @@ export interface SshOptions {
   identity?: string
   /** A known_hosts file to use instead of ~/.ssh/known_hosts (UserKnownHostsFile). */
   knownHosts?: string
-  /** Extra `-o Key=Value` options, validated. */
+  /** An ssh_config file instead of ~/.ssh/config (-F). */
+  configFile?: string
+  /** Extra `-o Key=Value` options, validated (StrictHostKeyChecking may not be loosened). */
   options?: string[]
   /** ssh binary (default "ssh" from PATH). */
   ssh?: string
@@ -31,6 +34,8 @@ export interface SshOptions {
 const HOST_RE = /^[A-Za-z0-9_.:[\]%-]+$/
 const USER_RE = /^[A-Za-z0-9_.][A-Za-z0-9_.@-]*$/
 const OPTION_RE = /^[A-Za-z]+=[^\s]+$/
+/** StrictHostKeyChecking values that accept a host key without asking (ssh_config(5)). */
+const LAX_HOST_KEY_CHECKING = /^(no|off|false|accept-new)$/i
 
 export class SshTarget extends ShellTarget {
   readonly kind = 'ssh' as const
@@ -43,10 +48,16 @@ export class SshTarget extends ShellTarget {
     if (!HOST_RE.test(o.host) || o.host.startsWith('-')) throw new TargetError('connect', `not a valid host name: ${JSON.stringify(o.host)}`)
     if (o.user !== undefined && !USER_RE.test(o.user)) throw new TargetError('connect', `not a valid user name: ${JSON.stringify(o.user)}`)
     if (o.port !== undefined && !(Number.isInteger(o.port) && o.port > 0 && o.port < 65536)) throw new TargetError('connect', `not a valid port: ${o.port}`)
-    for (const opt of o.options ?? []) if (!OPTION_RE.test(opt)) throw new TargetError('connect', `not a valid ssh option (expected Key=Value): ${JSON.stringify(opt)}`)
+    for (const opt of o.options ?? []) {
+      if (!OPTION_RE.test(opt)) throw new TargetError('connect', `not a valid ssh option (expected Key=Value): ${JSON.stringify(opt)}`)
+      const [key, value] = opt.split('=', 2) as [string, string]
+      if (/^StrictHostKeyChecking$/i.test(key) && LAX_HOST_KEY_CHECKING.test(value))
+        throw new TargetError('host-key', `refusing ${opt}: Splice Lab never accepts host keys silently; an unknown key is asked about in the terminal view`)
+    }
     this.label = `ssh://${o.user ? o.user + '@' : ''}${o.host}${o.port ? ':' + o.port : ''}`
     this.controlDir = mkdtempSync(join(tmpdir(), 'splice-lab-ssh-'))
     const args: string[] = []
+    if (o.configFile) args.push('-F', o.configFile)
     if (o.port) args.push('-p', String(o.port))
     if (o.user) args.push('-l', o.user)
     if (o.identity) args.push('-i', o.identity, '-o', 'IdentitiesOnly=yes')
@@ -56,6 +67,24 @@ export class SshTarget extends ShellTarget {
     args.push('-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3')
     args.push('-o', `ControlPath=${join(this.controlDir, 'cm')}`)
     this.base = args
+  }
+
+  /**
+   * A user's ssh_config may say `StrictHostKeyChecking no` or `accept-new`; the lab does not
+   * inherit that: `ssh -G` tells the effective value, and a lax one is overridden with `ask`
+   * (options on the command line win over the config files, ssh_config(5)), so an unknown key
+   * becomes a question in the terminal and a changed key an error. Returns a note when it did so.
+   */
+  async enforceHostKeyChecking(): Promise<string | null> {
+    const effective = await new Promise<string>((resolve) => {
+      execFile(this.o.ssh ?? 'ssh', ['-G', ...this.base, '--', this.o.host], { timeout: 10_000 }, (err, stdout) => resolve(err ? '' : stdout))
+    })
+    const value = /^stricthostkeychecking\s+(\S+)/m.exec(effective)?.[1] ?? ''
+    if (!LAX_HOST_KEY_CHECKING.test(value)) return null
+    this.base.unshift('-o', 'StrictHostKeyChecking=ask')
+    const note = `the ssh configuration says StrictHostKeyChecking ${value}; the lab asks instead (host keys are never accepted silently)`
+    this.connectNotes.push(note)
+    return note
   }
 
   protected shellSpawn(bootstrap: string): SessionSpawn {
@@ -103,6 +132,8 @@ export class SshTarget extends ShellTarget {
 export async function connectSsh(o: SshOptions & Partial<StartOptions>): Promise<SshTarget> {
   const t = new SshTarget(o)
   try {
+    const note = await t.enforceHostKeyChecking()
+    if (note) o.onTerminalData?.(`[splice-lab] ${note}\r\n`)
     await t.start({ ...o, readyTimeoutMs: o.readyTimeoutMs ?? 120_000 })
   } catch (e) {
     await t.dispose().catch(() => undefined)

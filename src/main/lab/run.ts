@@ -227,7 +227,7 @@ export async function runScenario(target: Target, scenario: Scenario, options: R
     }
   }
   if (incomplete && !record.observation.incomplete) record.observation.incomplete = { reason: incomplete }
-  if (incomplete && !record.error) record.error = { code: 'probe', message: incomplete }
+  if (incomplete && !record.error) record.error = { code: options.signal?.aborted ? 'cancelled' : 'probe', message: incomplete }
   phase('compare', 'comparing with the model')
   record.comparison = compare(predictions, record.observation)
   if (trace) record.trace = trace

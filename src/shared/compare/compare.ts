@@ -110,6 +110,9 @@ export function verdictOf(ops: OpComparison[], observation?: Observation): Verdi
   else if (behavesLike === 'none') summary = `no policy explains this kernel (${counts})`
   else if (consistent.length === 1) summary = `this kernel behaves like ${behavesLike} (${counts})`
   else summary = `this kernel behaves like ${behavesLike}; this scenario cannot tell it from ${consistent.slice(1).join(' and ')} (${counts})`
-  if (observation?.incomplete) summary += `; the run did not finish (${observation.incomplete.reason}), so only ${ops.length} op${ops.length === 1 ? '' : 's'} were compared`
+  if (observation?.incomplete) {
+    const n = `${ops.length} op${ops.length === 1 ? '' : 's'}`
+    summary = `the run did not finish (${observation.incomplete.reason}); on the ${n} it did: ${summary}`
+  }
   return { behavesLike, perPolicy, summary }
 }

@@ -49,6 +49,13 @@
  * drain's output, merged, sorted, capped at MAX_RANGES with changedBytes exact; holds = zero (all 0),
  * current (equal to what the source's shadow holds now at that position), other. A splice pipe->file
  * reads back what it wrote (pread) into the file's shadow.
+ * A store (mmap_store, buf_store, fork) that faults reports errno "SIGBUS"/"SIGSEGV" (ret -1); a store
+ * into a buffer or file that is not mapped is not attempted (the address may have been reused):
+ * ret -1, errno ENXIO. A repeat reports each body op once (aggregated: iterations, ns and counts
+ * summed, a histogram of distinct outcomes, `outcome` = the first that differed from the first
+ * iteration's, else the first), then a line for the repeat itself (ret = iterations run).
+ * `ns` is the time spent in the op's own system calls / stores, not in the probe's bookkeeping.
+ * Each run of `runs N` starts from fresh files, buffers and pipes; op lines carry "run":I.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -151,16 +158,21 @@ static void sb_grow(struct sbuf *b, size_t more)
 
 __attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
+	char tmp[256];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
 	sb_grow(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if ((size_t)n < sizeof tmp)
+		memcpy(b->s + b->len, tmp, (size_t)n + 1);
+	else {
+		va_start(ap, fmt);
+		vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 

@@ -66,6 +66,13 @@ describe.skipIf(skip)('ssh target (real sshd on 127.0.0.1)', () => {
       expect(got).toBe('one\ntwo\n')
       await s.stop()
       expect(typeof (await s.done)).toBe('number')
+      // A remote command killed by a signal is not a clean exit.
+      let pid = ''
+      const k = await t.stream('echo $$; exec sleep 30', (d) => (pid += d))
+      const until2 = Date.now() + 10_000
+      while (!/\d+\n/.test(pid) && Date.now() < until2) await new Promise((r) => setTimeout(r, 20))
+      await t.exec(`kill -KILL ${Number(pid.trim())}`)
+      expect(await k.done).toBe(128 + 9)
     } finally {
       await t.dispose()
     }

@@ -83,6 +83,16 @@ describe('local pty target', () => {
     await s.done
   })
 
+  it('reports a stream killed by a signal as 128+signal, never as a clean exit', async () => {
+    let out = ''
+    const s = await t.stream('echo $$; exec sleep 30', (d) => (out += d))
+    const until = Date.now() + 5000
+    while (!/\d+\n/.test(out) && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+    process.kill(Number(out.trim()), 'SIGKILL')
+    expect(await s.done).toBe(128 + 9)
+    expect(await (await t.stream('exit 7', () => undefined)).done).toBe(7)
+  })
+
   it('reports facts about this machine', async () => {
     const f = await t.facts()
     expect(f.kernel).toBe((await t.exec('uname -r')).output.trim())

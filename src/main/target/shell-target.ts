@@ -101,8 +101,10 @@ export abstract class ShellTarget implements Target {
   async stream(command: string, onData: (chunk: string) => void, options: { root?: boolean } = {}): Promise<StreamHandle> {
     if (this.disposed) throw new TargetError('disposed', 'the target session was closed')
     const inner = this.wrapRoot(command, options.root)
-    // Raw output (no \n → \r\n) and no echo on the stream's own pty.
-    const spawn = this.streamSpawn(`stty -echo -onlcr 2>/dev/null; exec bash -c ${shellQuote(inner)}`)
+    // Raw output (no \n → \r\n) and no echo on the stream's own pty. No `exec`, and a final
+    // `exit $?`: the outer shell waits and reports a command killed by a signal as 128+signal
+    // (over ssh too, where the pty's own process is ssh), never as a clean exit 0.
+    const spawn = this.streamSpawn(`stty -echo -onlcr 2>/dev/null; bash -c ${shellQuote(inner)}; exit $?`)
     const p = pty.spawn(spawn.file, spawn.args, {
       name: 'dumb',
       cols: 200,
@@ -113,9 +115,9 @@ export abstract class ShellTarget implements Target {
     p.onData(onData)
     let exited = false
     const done = new Promise<number>((resolve) => {
-      p.onExit(({ exitCode }) => {
+      p.onExit(({ exitCode, signal }) => {
         exited = true
-        resolve(exitCode)
+        resolve(signal ? 128 + signal : exitCode)
       })
     })
     const handle: StreamHandle = {

@@ -52,6 +52,11 @@ describe.skipIf(skip)('ssh target (real sshd on 127.0.0.1)', () => {
       expect(t.label).toBe(`ssh://root@127.0.0.1:${sshd.port}`)
       const r = await t.exec('echo "$SSH_CONNECTION" | cut -d" " -f4; exit_with() { return $1; }; exit_with 3')
       expect(r).toEqual({ code: 3, output: `${sshd.port}\n` })
+      // ^C travels through ssh's pty to the remote command; the session stays usable.
+      const late = await t.exec('echo started; sleep 30', { timeoutMs: 500 }).catch((e: unknown) => e as TargetError)
+      expect((late as TargetError).code).toBe('timeout')
+      expect((late as TargetError).partialOutput).toContain('started')
+      expect((await t.exec('echo still here')).output).toBe('still here\n')
       const facts = await t.facts()
       expect(facts.root).toBe(true)
       expect(facts.pageSize).toBeGreaterThan(0)

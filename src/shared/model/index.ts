@@ -1,0 +1,27 @@
+/**
+ * The model: predicts, per op, what a policy does to a workload (pages shared/stolen/copied, bytes
+ * copied, reloads, /proc/fs/splice deltas, the bytes each drain sees changed, return values,
+ * tracepoint ranges, cost). Pure TypeScript, deterministic: same scenario and env, same prediction.
+ *
+ * Policies: `stock` follows what the kernel really does (docs/stock-rules.md, found by experiment on
+ * 6.18); `steal-or-copy` the RFC's rules (policy.ts); `copy` read()+write() semantics.
+ */
+import type { Filesystem, Scenario } from '../scenario/schema'
+import { DEFAULT_COSTS, POLICIES, type ModelEnv, type Policy, type Prediction, type UnitCosts } from '../results'
+import { simulate } from './sim'
+
+export { oneWriteFolios } from './folios'
+
+export function defaultEnv(fs: Filesystem, pageSize = 4096, costs?: Partial<UnitCosts>): ModelEnv {
+  return { fs, pageSize, costs: { ...DEFAULT_COSTS, ...costs } }
+}
+
+export function predict(scenario: Scenario, policy: Policy, env: ModelEnv): Prediction {
+  return simulate(scenario, policy, env)
+}
+
+export function predictAll(scenario: Scenario, env: ModelEnv): Record<Policy, Prediction> {
+  const out = {} as Record<Policy, Prediction>
+  for (const p of POLICIES) out[p] = predict(scenario, p, env)
+  return out
+}

@@ -83,6 +83,23 @@ describe('local pty target', () => {
     await s.done
   })
 
+  it('drops what a person types into the idle driven shell (with a notice), passes it to a running command', async () => {
+    let seen = ''
+    const off = t.onTerminalData((d) => (seen += d))
+    try {
+      t.writeTerminal('exit 3\r')
+      expect((await t.exec('echo alive')).output).toBe('alive\n')
+      expect(seen).toContain('typing reaches only prompts of a running command')
+      // A command reading the terminal (as a password prompt does) gets what is typed.
+      const asking = t.exec('read -r answer < /dev/tty; echo "got $answer"', { timeoutMs: 10_000 })
+      await new Promise((r) => setTimeout(r, 200))
+      t.writeTerminal('yes\r')
+      expect((await asking).output).toBe('got yes\n')
+    } finally {
+      off()
+    }
+  })
+
   it('reports a stream killed by a signal as 128+signal, never as a clean exit', async () => {
     let out = ''
     const s = await t.stream('echo $$; exec sleep 30', (d) => (out += d))

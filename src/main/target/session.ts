@@ -52,6 +52,7 @@ export class PtySession {
   /** Everything the pty printed before it became ready (for error messages: ssh's complaints). */
   private preamble = ''
   private ready = false
+  private idleNoticeShown = false
 
   constructor(spawn: SessionSpawn) {
     this.proc = pty.spawn(spawn.file, spawn.args, {
@@ -117,8 +118,23 @@ export class PtySession {
     return () => this.terminalListeners.delete(listener)
   }
 
+  /**
+   * What a person types in the terminal view. Before the shell is ready it answers ssh's prompts
+   * (host key, password); later it reaches only a command that is running (a prompt it raises on
+   * /dev/tty). Typed into the idle shell it would run as a command between the lab's own ones
+   * (an `exit` or a `cd` would break the session silently), so it is dropped with a notice.
+   */
   writeTerminal(data: string): void {
-    if (this.alive) this.proc.write(data)
+    if (!this.alive) return
+    if (!this.ready || this.current instanceof FrameParser) {
+      this.proc.write(data)
+      return
+    }
+    if (!this.idleNoticeShown) {
+      this.idleNoticeShown = true
+      const notice = '\r\n[splice-lab] this shell is driven by the lab; typing reaches only prompts of a running command\r\n'
+      for (const l of this.terminalListeners) l(notice)
+    }
   }
 
   resize(cols: number, rows: number): void {

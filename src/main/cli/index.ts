@@ -5,6 +5,7 @@
 import { Command } from 'commander'
 import { registerValidate } from './validate'
 import { registerServe } from './serve'
+import { registerPredict } from './predict'
 
 const program = new Command()
 program
@@ -14,5 +15,6 @@ program
 
 registerValidate(program)
 registerServe(program)
+registerPredict(program)
 
 await program.parseAsync(process.argv)

@@ -1,0 +1,118 @@
+/**
+ * `splice-lab predict <scenario|preset>`: what each policy does to a workload, per op, side by side.
+ * A readable table for people, `--json` for scripts (the Prediction objects of src/shared/results.ts).
+ */
+import type { Command } from 'commander'
+import { Filesystem, ScenarioError, formatProblem } from '../../shared/scenario'
+import { POLICIES, type OpOutcome, type OpPrediction, type Policy, type Prediction } from '../../shared/results'
+import { defaultEnv, predict } from '../../shared/model'
+import { loadPreset } from '../presets'
+
+interface PredictOptions {
+  policy: string
+  fs?: string
+  pageSize: string
+  json?: boolean
+}
+
+export function registerPredict(program: Command): void {
+  program
+    .command('predict')
+    .description('predict what stock, steal-or-copy and copy do to a scenario, op by op')
+    .argument('<scenario>', 'a preset name (see the list on error) or a scenario file (YAML/JSON)')
+    .option('--policy <policy>', `one of ${POLICIES.join(', ')}, or all`, 'all')
+    .option('--fs <fs>', `filesystem: ${Filesystem.options.join(', ')} (default: the scenario's, else tmpfs)`)
+    .option('--page-size <bytes>', 'page size of the target kernel', '4096')
+    .option('--json', 'print the predictions as JSON')
+    .action((target: string, opts: PredictOptions) => {
+      process.exitCode = runPredict(target, opts)
+    })
+}
+
+function fail(message: string): number {
+  console.error(`splice-lab predict: ${message}`)
+  return 2
+}
+
+export function runPredict(target: string, opts: PredictOptions): number {
+  const pageSize = Number(opts.pageSize)
+  if (!Number.isInteger(pageSize) || pageSize < 512 || (pageSize & (pageSize - 1)) !== 0)
+    return fail(`--page-size must be a power of two of at least 512 bytes, got "${opts.pageSize}"`)
+  const policies: Policy[] = opts.policy === 'all' ? [...POLICIES] : POLICIES.includes(opts.policy as Policy) ? [opts.policy as Policy] : []
+  if (!policies.length) return fail(`--policy must be one of ${POLICIES.join(', ')} or all, got "${opts.policy}"`)
+  if (opts.fs !== undefined && !Filesystem.safeParse(opts.fs).success) return fail(`--fs must be one of ${Filesystem.options.join(', ')}, got "${opts.fs}"`)
+
+  let scenario
+  try {
+    scenario = loadPreset(target, pageSize)
+  } catch (e) {
+    if (e instanceof ScenarioError) {
+      for (const p of e.problems) console.error(formatProblem(p))
+      return 1
+    }
+    throw e
+  }
+  const fs = Filesystem.parse(opts.fs ?? scenario.fs ?? 'tmpfs')
+  const env = defaultEnv(fs, pageSize)
+  const predictions = policies.map((p) => predict(scenario, p, env))
+
+  if (opts.json) {
+    console.log(JSON.stringify({ scenario: scenario.name, fs, pageSize, predictions: Object.fromEntries(predictions.map((p) => [p.policy, p])) }, null, 2))
+    return 0
+  }
+  console.log(`${scenario.title ?? scenario.name}  (${scenario.name}, ${fs}, ${pageSize}-byte pages)`)
+  console.log(renderTable(predictions))
+  console.log(renderTotals(predictions))
+  return 0
+}
+
+function outcomeText(o: OpOutcome): string {
+  if (o.errno) return `-1 ${o.errno}`
+  if (!o.drain) return String(o.ret)
+  const d = o.drain
+  if (d.changedBytes === 0) return `read ${d.read}, unchanged`
+  const ranges = d.changed.slice(0, 2).map((r) => `${r.start}-${r.end} ${r.holds}`)
+  if (d.changed.length > 2) ranges.push('…')
+  return `read ${d.read}, ${d.changedBytes} CHANGED (${ranges.join(', ')})`
+}
+
+function cell(op: OpPrediction): string {
+  const outcomes = op.outcomes.map(outcomeText).join(' | ')
+  const pg = op.pages
+  const counts = pg.shared + pg.stolen + pg.copied > 0 ? ` [${pg.shared} shared, ${pg.stolen} stolen, ${pg.copied} copied]` : ''
+  const extra = `${op.bytesCopied ? ` ${op.bytesCopied} B copied` : ''}${op.reloads ? ` ${op.reloads} reloads` : ''}`
+  return `${outcomes}${counts}${extra}`
+}
+
+function renderTable(preds: Prediction[]): string {
+  const header = ['op', ...preds.map((p) => p.policy)]
+  const rows = preds[0]!.ops.map((op, i) => [
+    `${op.path} ${op.op}${op.iterations > 1 ? ` ×${op.iterations}` : ''}`,
+    ...preds.map((p) => cell(p.ops[i]!)),
+  ])
+  const width = header.map((h, c) => Math.min(60, Math.max(h.length, ...rows.map((r) => r[c]!.length))))
+  const wrap = (text: string, w: number): string[] => {
+    const out: string[] = []
+    for (let s = text; s.length; s = s.slice(w)) out.push(s.slice(0, w))
+    return out.length ? out : ['']
+  }
+  const lines: string[] = []
+  const emit = (r: string[]): void => {
+    const parts = r.map((t, c) => wrap(t, width[c]!))
+    const h = Math.max(...parts.map((p) => p.length))
+    for (let l = 0; l < h; l++) lines.push(parts.map((p, c) => (p[l] ?? '').padEnd(width[c]!)).join(' │ ').trimEnd())
+  }
+  emit(header)
+  lines.push(width.map((w) => '─'.repeat(w)).join('─┼─'))
+  rows.forEach(emit)
+  return lines.join('\n')
+}
+
+function renderTotals(preds: Prediction[]): string {
+  return preds
+    .map((p) => {
+      const t = p.totals
+      return `${p.policy.padEnd(13)} changed ${t.changedBytes} B · shared ${t.pages.shared} · stolen ${t.pages.stolen} · copied ${t.pages.copied} (${t.bytesCopied} B) · reloads ${t.reloads} · cost ${(t.costNs / 1000).toFixed(1)} µs`
+    })
+    .join('\n')
+}

@@ -1147,15 +1147,21 @@ static void setup_perf(void)
 	static const char *const roots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
 	const char *root = NULL;
 	char p[512];
+	int denied = 0;
 	for (int i = 0; i < 2 && !root; i++) {
 		snprintf(p, sizeof p, "%s/events", roots[i]);
-		if (access(p, R_OK) == 0)
+		if (access(p, R_OK | X_OK) == 0)
 			root = roots[i];
+		else if (errno == EACCES)
+			denied = 1;
 	}
 	for (int i = 0; i < NTP; i++)
 		tp_fd[i] = -1;
 	if (!root) {
-		note("perf: no tracefs events directory (/sys/kernel/tracing/events): tracepoint ids unknown, no per-op counts");
+		if (denied)
+			note("perf: tracefs events are not readable by this user (uid %d): tracepoint ids unknown, no per-op counts", (int)getuid());
+		else
+			note("perf: no tracefs events directory (is tracefs mounted at /sys/kernel/tracing?): tracepoint ids unknown, no per-op counts");
 	} else {
 		int opened = 0;
 		for (int i = 0; i < NTP; i++) {
@@ -1981,9 +1987,13 @@ static int run_ops(void)
 			memset(aggs, 0, sizeof *aggs * (size_t)nb);
 			uint64_t t0 = now_ns();
 			int64_t it;
-			for (it = 0; it < op->times && !timed_out && !stop_signal; it++)
+			/* The time limit applies to each execution of a body op (the timer is re-armed per iteration). */
+			for (it = 0; it < op->times && !timed_out && !stop_signal; it++) {
+				if (it)
+					arm_timer();
 				for (int j = 0; j < nb; j++)
 					exec_leaf(&prog.ops[i + 1 + j], &aggs[j]);
+			}
 			disarm_timer();
 			uint64_t total = now_ns() - t0;
 			for (int j = 0; j < nb; j++)

@@ -361,6 +361,37 @@ describe.skipIf(!canRun)(`the probe on this kernel${why ? ` (skipped: ${why})` :
     expect(usage.builder.errors[0]?.message).toMatch(/unknown or incomplete option --frobnicate/)
   })
 
+  it('repeats the whole scenario for Scenario.runs with fresh files, and keeps a histogram per op', async () => {
+    const s = scenario({ ...loadPreset('write-after-splice', PAGE), runs: 3 })
+    const r = await runScenario(s)
+    expect(r.code).toBe(0)
+    expect(r.builder.opLines.map((l) => l.run)).toEqual([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    const drain = op(r.obs, 'ops[2]')
+    // Fresh files each run: the same outcome three times, not a file already holding the pwrite's bytes.
+    expect(drain.histogram).toEqual([{ outcome: { ret: PAGE, errno: null, drain: { read: PAGE, changed: [{ start: 100, end: 300, holds: 'current' }], changedBytes: 200 } }, count: 3 }])
+    expect(leftovers(tmpfs)).toEqual([])
+  })
+
+  it.skipIf(spawnSync('setpriv', ['--version']).status !== 0 && !CI)('says why there are no tracepoint counts when perf is not allowed (unprivileged user)', async () => {
+    const dir = join(tmpfs, 'nobody')
+    mkdirSync(dir, { mode: 0o777 })
+    try {
+      execFileSync('chmod', ['777', dir])
+      execFileSync('chmod', ['755', work]) // mkdtemp made it 0700: the other user must reach the tmpfs below it
+      execFileSync('cp', [probe, join(dir, 'probe')])
+      const program = join(dir, 'program.txt')
+      writeFileSync(program, compileProgram(loadPreset('write-after-splice', PAGE), { pageSize: PAGE }), { mode: 0o644 })
+      const r = await runProbe('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', join(dir, 'probe'), ...probeArgs({ programPath: program, dir })])
+      expect(r.code).toBe(0)
+      expect(r.obs.facts.perf).toBe(false)
+      expect(r.obs.facts.notes.join('\n')).toMatch(/^perf: .*(not readable|perf_event_open|no tracefs)/m)
+      expect(op(r.obs, 'ops[0]').tracepoints).toBeUndefined()
+      expect(op(r.obs, 'ops[2]').outcome.drain?.changedBytes).toBe(200)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('calibrates unit costs on this machine', async () => {
     const r = await runProbe(probe, ['--calibrate', tmpfs])
     expect(r.code).toBe(0)

@@ -11,6 +11,21 @@ import { connectTarget, shellQuote, TargetError, type Target } from '../../src/m
 import { PtySession, shellBootstrap, HIGH_WATERMARK } from '../../src/main/target/session'
 import { detectFacts } from '../../src/main/target/facts'
 import { newNonce } from '../../src/main/target/framing'
+import { LocalTarget } from '../../src/main/target/local'
+import type { SessionSpawn } from '../../src/main/target/session'
+
+/** The local target as user nobody (setpriv), to see what an unprivileged session gets. */
+class NobodyTarget extends LocalTarget {
+  private asNobody(s: SessionSpawn): SessionSpawn {
+    return { ...s, file: 'setpriv', args: ['--reuid=65534', '--regid=65534', '--clear-groups', s.file, ...s.args], cwd: '/', env: { HOME: '/', TMPDIR: '/tmp' } }
+  }
+  protected override shellSpawn(bootstrap: string): SessionSpawn {
+    return this.asNobody(super.shellSpawn(bootstrap))
+  }
+  protected override streamSpawn(command: string): SessionSpawn {
+    return this.asNobody(super.streamSpawn(command))
+  }
+}
 
 const CI = process.env.CI === 'true'
 const isRoot = process.getuid?.() === 0
@@ -134,8 +149,10 @@ describe('session ends', () => {
   it('says the session is dead when the shell dies mid-command, and dispose kills streams', async () => {
     const t = await connectTarget('local')
     const s = await t.stream('sleep 300', () => undefined)
+    const disconnected = new Promise<number>((r) => t.onDisconnect(r))
     const err = await t.exec('kill -9 $$').catch((e: unknown) => e)
     expect((err as TargetError).code).toBe('dead')
+    expect(typeof (await disconnected)).toBe('number')
     expect((await t.exec('true').catch((e: unknown) => e)) as TargetError).toBeInstanceOf(TargetError)
     await t.dispose()
     await s.done
@@ -225,6 +242,21 @@ describe.skipIf(!isRoot && !CI)('facts as an unprivileged user', () => {
       expect(f.kernel).not.toBe('')
     } finally {
       await session.dispose()
+    }
+  })
+
+  it('refuses root commands with a clear error instead of running them unprivileged', async () => {
+    const t = new NobodyTarget()
+    await t.start({ readyTimeoutMs: 15_000 })
+    try {
+      expect((await t.exec('id -u')).output).toBe('65534\n')
+      const err = await t.exec('id -u', { root: true }).catch((e: unknown) => e as TargetError)
+      expect((err as TargetError).code).toBe('command')
+      expect((err as TargetError).message).toMatch(/needs root.*neither root nor allowed passwordless sudo/)
+      const serr = await t.stream('cat /sys/kernel/tracing/trace_pipe', () => undefined, { root: true }).catch((e: unknown) => e as TargetError)
+      expect((serr as TargetError).code).toBe('command')
+    } finally {
+      await t.dispose()
     }
   })
 })

@@ -62,12 +62,15 @@ export abstract class ShellTarget implements Target {
     }
   }
 
+  /** A command as root: itself when the session is root, through `sudo -n` when allowed, else a clear error. */
   private wrapRoot(command: string, root: boolean | undefined): string {
-    if (!root || this.factsCache?.root !== false) return command
+    const f = this.factsCache
+    if (!root || !f || f.root) return command
+    if (!f.sudo) throw new TargetError('command', `${this.label}: this needs root, and the session is neither root nor allowed passwordless sudo (sudo -n); connect as root or add a NOPASSWD sudo rule`)
     return `sudo -n bash -c ${shellQuote(command)}`
   }
 
-  exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     return this.session.exec(this.wrapRoot(command, options.root), options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
   }
 

@@ -74,6 +74,8 @@ export interface Target {
   onTerminalData(listener: (data: string) => void): () => void
   writeTerminal(data: string): void
   resizeTerminal(cols: number, rows: number): void
+  /** The session ended by itself (disconnect, shell killed); the listener gets the exit code. */
+  onDisconnect(listener: (code: number) => void): () => void
   /** Ends the session and everything it started. Idempotent. */
   dispose(): Promise<void>
 }

@@ -5,6 +5,7 @@
 import { Command } from 'commander'
 import { registerValidate } from './validate'
 import { registerServe } from './serve'
+import { registerRun } from './run'
 import { registerPredict } from './predict'
 
 const program = new Command()
@@ -15,6 +16,7 @@ program
 
 registerValidate(program)
 registerServe(program)
+registerRun(program)
 registerPredict(program)
 
 await program.parseAsync(process.argv)

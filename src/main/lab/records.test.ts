@@ -11,7 +11,7 @@ import type { RunRecord } from '../../shared/run/types'
 function record(id: string): RunRecord {
   const r = validateScenario({ name: 'tiny', pipes: [{ id: 'p' }], ops: [{ op: 'drain', pipe: 'p' }] }, 'test')
   if (!r.ok) throw new Error('bad test scenario')
-  const env = { fs: 'tmpfs', pageSize: 4096, costs: DEFAULT_COSTS }
+  const env = { fs: 'tmpfs' as const, pageSize: 4096, costs: DEFAULT_COSTS }
   const pred = (policy: Policy): Prediction => ({
     policy,
     env,

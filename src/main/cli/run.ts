@@ -1,0 +1,193 @@
+/**
+ * `splice-lab run`: run scenarios on a target, compare each op with the model, print the verdict per
+ * scenario × filesystem and a final table. Exit status 1 when a run failed to execute (or could not
+ * connect); disagreements are findings, reported but not failures of the command.
+ */
+import { writeFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import { connectTarget, parseTargetSpec, errorMessage, type Target, type TerminalInput } from '../target'
+import { listPresets, loadPreset } from '../presets'
+import { runScenario } from '../lab/run'
+import { ScratchPool, cleanStaleScratch } from '../lab/scratch'
+import { openTracer } from '../lab/tracer'
+import { defaultKits } from '../lab/kits'
+import { formatRun, formatTable, type RunRow } from './run-format'
+import { POLICIES } from '../../shared/results'
+import type { Filesystem, Scenario } from '../../shared/scenario/schema'
+import type { RunRecord } from '../../shared/run/types'
+
+const FILESYSTEMS = ['tmpfs', 'ext4', 'xfs', 'btrfs'] as const
+
+interface RunCliOptions {
+  target: string
+  identity?: string
+  knownHosts?: string
+  fs?: string
+  dir?: string
+  trace?: boolean
+  json?: boolean
+  out?: string
+}
+
+export function parseFsList(text: string): Filesystem[] {
+  const out: Filesystem[] = []
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!(FILESYSTEMS as readonly string[]).includes(part)) throw new Error(`--fs: unknown filesystem "${part}" (expected ${FILESYSTEMS.join(', ')})`)
+    if (!out.includes(part as Filesystem)) out.push(part as Filesystem)
+  }
+  if (!out.length) throw new Error('--fs: give at least one filesystem')
+  return out
+}
+
+/** The progress line on stderr: rewritten in place on a terminal, one line per step otherwise. */
+function progress(): { say(text: string): void; clear(): void } {
+  const tty = process.stderr.isTTY
+  let shown = false
+  return {
+    say(text) {
+      if (tty) {
+        const cols = process.stderr.columns || 100
+        process.stderr.write(`\r\x1b[K${text.length > cols - 1 ? text.slice(0, cols - 2) + '…' : text}`)
+        shown = true
+      } else process.stderr.write(text + '\n')
+    },
+    clear() {
+      if (tty && shown) process.stderr.write('\r\x1b[K')
+      shown = false
+    },
+  }
+}
+
+/**
+ * Until the session is ready, show its terminal on stderr (ssh host-key or password prompts) and
+ * pass the person's keystrokes to it; never answer for them. Without a terminal on stdin nobody
+ * can answer, and ssh's own refusal is the error.
+ */
+async function connectInteractive(spec: string, o: RunCliOptions): Promise<Target> {
+  const parsed = parseTargetSpec(spec, { identity: o.identity, knownHosts: o.knownHosts })
+  if (parsed.kind === 'local') return connectTarget(parsed)
+  const interactive = process.stdin.isTTY === true
+  let terminal: TerminalInput | null = null
+  let ready = false
+  const onInput = (d: Buffer): void => terminal?.write(d.toString())
+  if (interactive) {
+    process.stdin.setRawMode?.(true)
+    process.stdin.on('data', onInput)
+  }
+  try {
+    return await connectTarget(parsed, {
+      onTerminal: (t) => (terminal = t),
+      // ssh writes its questions to its tty, i.e. into the session: show them until the shell is up.
+      onTerminalData: (d) => {
+        if (!ready && interactive) process.stderr.write(d.replace(/SPLAB_\w+\r?\n?/g, ''))
+      },
+    })
+  } finally {
+    ready = true
+    if (interactive) {
+      process.stdin.off('data', onInput)
+      process.stdin.setRawMode?.(false)
+      process.stdin.pause()
+    }
+  }
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run scenarios on a real kernel and compare every op with the model')
+    .argument('<scenario>', 'a scenario file, a preset name, or "all" (every preset)')
+    .requiredOption('--target <target>', 'local, or ssh://[user@]host[:port]', 'local')
+    .option('--identity <file>', 'ssh private key')
+    .option('--known-hosts <file>', 'ssh known_hosts file to check the host key against')
+    .option('--fs <list>', 'filesystems to run on (comma-separated: tmpfs,ext4,xfs,btrfs); loop-backed scratch mounts need root')
+    .option('--dir <path>', 'run in this directory on the target instead of scratch mounts')
+    .option('--trace', 'trace the probe in a private ftrace instance')
+    .option('--json', 'print the run records as JSON instead of text')
+    .option('--out <file>', 'also write the run records (JSON) to this file')
+    .action(async (which: string, o: RunCliOptions) => {
+      process.exitCode = await runCommand(which, o)
+    })
+}
+
+async function runCommand(which: string, o: RunCliOptions): Promise<number> {
+  let scenarios: Scenario[]
+  let fsList: (Filesystem | undefined)[]
+  try {
+    scenarios = which === 'all' ? listPresets().map((p) => loadPreset(p.name)) : [loadPreset(which)]
+    fsList = o.fs ? parseFsList(o.fs) : [undefined]
+  } catch (e) {
+    console.error(errorMessage(e))
+    return 2
+  }
+  const p = progress()
+  p.say(`connecting to ${o.target}…`)
+  let target: Target
+  try {
+    target = await connectInteractive(o.target, o)
+  } catch (e) {
+    p.clear()
+    console.error(`splice-lab run: ${errorMessage(e)}`)
+    return 1
+  }
+  const kits = defaultKits()
+  const records: RunRecord[] = []
+  const rows: RunRow[] = []
+  const abort = new AbortController()
+  const onSigint = (): void => abort.abort()
+  process.once('SIGINT', onSigint)
+  const pool = o.dir ? null : new ScratchPool(target, `cli-${process.pid}-${Date.now().toString(36)}`)
+  try {
+    const stale = await cleanStaleScratch(target).catch(() => [])
+    if (stale.length) console.error(`removed scratch left by an earlier run: ${stale.join(', ')}`)
+    const facts = await target.facts()
+    if (!o.json) {
+      console.log(`target ${target.label}: Linux ${facts.kernel} ${facts.arch}, page ${facts.pageSize} B${facts.root ? ', root' : ''}`)
+      for (const n of facts.notes) console.log(`  note: ${n}`)
+    }
+    for (const scenario of scenarios) {
+      for (const fsWanted of fsList) {
+        if (abort.signal.aborted) break
+        const fs = fsWanted ?? (o.dir ? undefined : (scenario.fs ?? 'tmpfs'))
+        const tag = `${scenario.name}${fs ? ` on ${fs}` : ''}`
+        const tracer = o.trace ? await openTracer(target, { pageSize: facts.pageSize }) : undefined
+        let done = 0
+        const record = await runScenario(target, scenario, {
+          fs,
+          dir: o.dir,
+          scratch: pool ?? undefined,
+          tracer,
+          signal: abort.signal,
+          kits,
+          onEvent: (e) => {
+            if (e.type === 'phase') p.say(`${tag}: ${e.phase} — ${e.message}`)
+            else if (e.type === 'op') p.say(`${tag}: op ${++done}/${e.total} ${e.observation.path} ${e.observation.op}`)
+            else if (e.type === 'log' && e.level !== 'info' && !o.json) {
+              p.clear()
+              console.error(`${tag}: ${e.level}: ${e.message}`)
+            }
+          },
+        })
+        p.clear()
+        records.push(record)
+        rows.push({ scenario: scenario.name, fs: record.fs, record })
+        if (!o.json) console.log(formatRun(record))
+      }
+    }
+  } catch (e) {
+    p.clear()
+    console.error(`splice-lab run: ${errorMessage(e)}`)
+    process.off('SIGINT', onSigint)
+    await pool?.dispose()
+    await target.dispose()
+    return 1
+  }
+  process.off('SIGINT', onSigint)
+  const problem = await pool?.dispose()
+  if (problem) console.error(problem)
+  await target.dispose()
+  if (o.json) console.log(JSON.stringify(records, null, 1))
+  else console.log(formatTable(rows, POLICIES))
+  if (o.out) await writeFile(o.out, JSON.stringify(records, null, 1) + '\n')
+  return records.some((r) => r.error) || abort.signal.aborted ? 1 : 0
+}

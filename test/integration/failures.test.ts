@@ -1,0 +1,179 @@
+/**
+ * Runs that go wrong: each ends with a clear message, keeps what was done, and leaves the target
+ * clean (no scratch mounts, no loop devices, no run directories).
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connectTarget, type Target } from '../../src/main/target'
+import { runScenario } from '../../src/main/lab/run'
+import { defaultKits } from '../../src/main/lab/kits'
+import { validateScenario } from '../../src/shared/scenario'
+import type { Scenario } from '../../src/shared/scenario'
+import { leftovers, runSkipReason } from './fixtures/lab'
+import { noCompilerPath } from './fixtures/nocc'
+import { startSshd, sshdAvailable, freePort, type SshdFixture } from './fixtures/sshd'
+
+const skip = runSkipReason()
+const kits = defaultKits()
+
+function scenario(value: unknown): Scenario {
+  const r = validateScenario(value, 'test')
+  if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join('\n'))
+  return r.scenario
+}
+
+const writeAfterSplice = scenario({
+  name: 'write-after-splice',
+  files: [{ id: 'data', size: '4p' }],
+  pipes: [{ id: 'p' }],
+  ops: [
+    { op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+    { op: 'pwrite', file: 'data', offset: 100, len: 200 },
+    { op: 'drain', pipe: 'p' },
+  ],
+})
+
+/** A first op that reports at once, then a loop long enough to be killed in the middle of. */
+const longLoop = scenario({
+  name: 'long-loop',
+  files: [{ id: 'data', size: '4p' }],
+  pipes: [{ id: 'p' }],
+  ops: [
+    { op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+    { op: 'repeat', times: 50_000_000, body: [{ op: 'pwrite', file: 'data', offset: 0, len: 1 }] },
+    { op: 'drain', pipe: 'p' },
+  ],
+})
+
+describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let target: Target
+  let recordsDir: string
+  beforeAll(async () => {
+    target = await connectTarget('local')
+    recordsDir = mkdtempSync(join(tmpdir(), 'splice-lab-records-'))
+  })
+  afterAll(async () => {
+    await target?.dispose()
+    rmSync(recordsDir, { recursive: true, force: true })
+    expect(leftovers()).toEqual([])
+  })
+
+  it('a probe killed mid-run: clear error, the ops it had done are kept, the target is clean', async () => {
+    const runId = `killed-${process.pid}`
+    let killed = false
+    const record = await runScenario(target, longLoop, {
+      fs: 'tmpfs',
+      kits,
+      recordsDir,
+      runId,
+      onEvent: (e) => {
+        if (e.type === 'op' && !killed) {
+          killed = true
+          // The probe wrote its pid next to its program: kill exactly that process.
+          const dirs = readdirSync('/tmp').filter((n) => n.startsWith(`splice-lab-scratch-${runId}`))
+          const pidFile = join('/tmp', dirs[0]!, 'tmpfs', `splice-lab-run-${runId}`, 'probe.pid')
+          setTimeout(() => execFileSync('sh', ['-c', `kill -KILL "$(cat ${pidFile})"`]), 200)
+        }
+      },
+    })
+    expect(killed).toBe(true)
+    expect(record.error?.code).toBe('probe')
+    expect(record.error?.message).toMatch(/killed by signal 9/)
+    expect(record.observation.incomplete?.reason).toMatch(/killed by signal 9/)
+    expect(record.observation.ops.length).toBeGreaterThanOrEqual(1)
+    expect(record.observation.ops[0]!.op).toBe('splice')
+    expect(record.comparison.verdict.summary).toMatch(/did not finish/)
+    expect(leftovers()).toEqual([])
+  })
+
+  it('a scratch directory that is not writable (read-only tmpfs, as root): clear error, predictions kept', async () => {
+    const ro = mkdtempSync(join(tmpdir(), 'splice-lab-ro-'))
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'splice-lab-ro', ro])
+    try {
+      const record = await runScenario(target, writeAfterSplice, { dir: ro, kits, recordsDir })
+      expect(record.error?.code).toBe('scratch')
+      expect(record.error?.message).toMatch(new RegExp(`scratch directory ${ro} is not writable`))
+      expect(record.fs).toBe('tmpfs')
+      expect(record.predictions.stock.ops.length).toBe(3)
+      expect(record.observation.ops).toEqual([])
+    } finally {
+      execFileSync('umount', [ro])
+      rmSync(ro, { recursive: true, force: true })
+    }
+  })
+
+  it('no C compiler on the target: says what to install', async () => {
+    const bin = noCompilerPath()
+    const t = await connectTarget({ kind: 'local', env: { PATH: bin } })
+    try {
+      const record = await runScenario(t, writeAfterSplice, { fs: 'tmpfs', kits, recordsDir })
+      expect(record.error?.code).toBe('no-compiler')
+      expect(record.error?.message).toMatch(/apt install gcc libc6-dev/)
+      expect(record.predictions.stock.ops.length).toBe(3)
+    } finally {
+      await t.dispose()
+      rmSync(bin, { recursive: true, force: true })
+    }
+  })
+
+  it('cancelling through the AbortSignal stops the probe and leaves the target clean', async () => {
+    const ac = new AbortController()
+    const record = await runScenario(target, longLoop, {
+      fs: 'tmpfs',
+      kits,
+      recordsDir,
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === 'op') setTimeout(() => ac.abort(), 100)
+      },
+    })
+    expect(record.error?.message).toMatch(/cancelled/)
+    expect(record.observation.ops.length).toBeGreaterThanOrEqual(1)
+    expect(leftovers()).toEqual([])
+  })
+})
+
+describe.skipIf(skip !== null || (!sshdAvailable() && process.env.CI !== 'true'))('runs over ssh', () => {
+  let sshd: SshdFixture
+  beforeAll(async () => {
+    sshd = await startSshd()
+  })
+  afterAll(async () => {
+    await sshd?.stop()
+    expect(leftovers()).toEqual([])
+  })
+
+  it('runs a scenario through ssh://root@127.0.0.1:PORT with the host key checked, and stock agrees', async () => {
+    const t = await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts })
+    try {
+      const record = await runScenario(t, writeAfterSplice, { fs: 'tmpfs', kits, recordsDir: null })
+      expect(record.error, record.error?.message).toBeUndefined()
+      expect(record.target.label).toBe(`ssh://root@127.0.0.1:${sshd.port}`)
+      expect(record.comparison.verdict.perPolicy.stock.disagree).toBe(0)
+      expect(record.comparison.verdict.behavesLike).toBe('stock')
+    } finally {
+      await t.dispose()
+    }
+  })
+
+  it('refuses a wrong host key and a closed port through the CLI, with clear messages and exit 1', async () => {
+    const cli = (args: string[]): { code: number; stderr: string } => {
+      try {
+        execFileSync('npx', ['tsx', 'src/main/cli/index.ts', 'run', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 })
+        return { code: 0, stderr: '' }
+      } catch (e) {
+        const err = e as { status: number; stderr: string }
+        return { code: err.status, stderr: err.stderr }
+      }
+    }
+    const wrong = cli(['--target', `ssh://root@127.0.0.1:${sshd.port}`, '--identity', sshd.identity, '--known-hosts', sshd.wrongKnownHosts, 'write-after-splice'])
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toMatch(/host key mismatch/)
+    const closed = cli(['--target', `ssh://root@127.0.0.1:${await freePort()}`, '--identity', sshd.identity, '--known-hosts', sshd.knownHosts, 'write-after-splice'])
+    expect(closed.code).toBe(1)
+    expect(closed.stderr).toMatch(/connection refused/)
+  })
+})

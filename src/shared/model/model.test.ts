@@ -1,0 +1,265 @@
+import { describe, expect, it } from 'vitest'
+import { validateScenario, type Scenario, type ScenarioInput, type Filesystem } from '../scenario'
+import { POLICIES, type OpPrediction, type Policy } from '../results'
+import { defaultEnv, predict, predictAll } from '.'
+import { oneWriteFolios } from './folios'
+
+function scenario(input: Omit<ScenarioInput, 'name'> & { name?: string }): Scenario {
+  const r = validateScenario({ name: 'test', ...input }, '<test>')
+  if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join('\n'))
+  return r.scenario
+}
+
+const drains = (ops: OpPrediction[]): OpPrediction[] => ops.filter((o) => o.op === 'drain')
+const lastDrain = (s: Scenario, policy: Policy, fs: Filesystem = 'ext4') => {
+  const d = drains(predict(s, policy, defaultEnv(fs)).ops).at(-1)!
+  expect(d.outcomes).toHaveLength(1)
+  return d.outcomes[0]!.drain!
+}
+
+const writeAfterSplice = (extra: Partial<ScenarioInput['files'] extends (infer F)[] | undefined ? F : never> = {}) =>
+  scenario({
+    files: [{ id: 'f', size: '4p', ...extra }],
+    pipes: [{ id: 'p' }],
+    ops: [
+      { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+      { op: 'pwrite', file: 'f', offset: 100, len: 200 },
+      { op: 'drain', pipe: 'p' },
+    ],
+  })
+
+describe('the seed cases', () => {
+  it('write after splice: stock shows the write, byte for byte; steal-or-copy and copy do not', () => {
+    const s = writeAfterSplice()
+    expect(lastDrain(s, 'stock')).toEqual({ read: 4096, changedBytes: 200, changed: [{ start: 100, end: 300, holds: 'current' }] })
+    expect(lastDrain(s, 'steal-or-copy').changedBytes).toBe(0)
+    expect(lastDrain(s, 'copy').changedBytes).toBe(0)
+  })
+
+  it('store through a shared mapping: 99 of 100 bytes differ (one pattern byte equals the fill)', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '4p' }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'mmap', file: 'f' },
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+        { op: 'mmap_store', file: 'f', offset: 200, len: 100 },
+        { op: 'drain', pipe: 'p' },
+      ],
+    })
+    expect(lastDrain(s, 'stock')).toEqual({ read: 4096, changedBytes: 99, changed: [{ start: 200, end: 279, holds: 'current' }, { start: 280, end: 300, holds: 'current' }] })
+    const soc = predict(s, 'steal-or-copy', defaultEnv('ext4'))
+    expect(soc.ops[1]!.pages).toEqual({ shared: 0, stolen: 0, copied: 1 })
+    expect(soc.ops[1]!.notes.join()).toMatch(/mapped/)
+  })
+
+  it('fallocate punch inside a spliced page zeroes it in place, except on xfs which drops the page', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '4p' }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '2p' },
+        { op: 'punch_hole', file: 'f', offset: 1000, len: 2000 },
+        { op: 'drain', pipe: 'p' },
+      ],
+    })
+    for (const fs of ['tmpfs', 'ext4', 'btrfs'] as const) expect(lastDrain(s, 'stock', fs).changed).toEqual([{ start: 1000, end: 3000, holds: 'zero' }])
+    expect(lastDrain(s, 'stock', 'xfs').changedBytes).toBe(0)
+  })
+
+  it('vmsplice then modify the buffer: stock shows it; gift lets steal-or-copy steal', () => {
+    const mk = (gift: boolean) =>
+      scenario({
+        buffers: [{ id: 'b', size: '4p' }],
+        pipes: [{ id: 'p' }],
+        ops: [
+          { op: 'vmsplice', buffer: 'b', offset: 0, len: '1p', pipe: 'p', gift },
+          { op: 'buf_store', buffer: 'b', offset: 100, len: 200 },
+          { op: 'drain', pipe: 'p' },
+        ],
+      })
+    expect(lastDrain(mk(false), 'stock').changedBytes).toBe(199)
+    expect(lastDrain(mk(true), 'stock').changedBytes).toBe(199)
+    const gifted = predict(mk(true), 'steal-or-copy', defaultEnv('ext4'))
+    expect(gifted.ops[0]!.pages).toEqual({ shared: 0, stolen: 1, copied: 0 })
+    expect(gifted.ops[0]!.stats.vmspliceStole).toBe(1)
+    expect(gifted.ops[1]!.notes.join()).toMatch(/zero page/)
+    const plain = predict(mk(false), 'steal-or-copy', defaultEnv('ext4'))
+    expect(plain.ops[0]!.stats).toMatchObject({ vmspliceStole: 0, vmspliceCopied: 1 })
+  })
+})
+
+describe('steal-or-copy rules (RFC)', () => {
+  const steal = (s: Scenario, fs: Filesystem = 'ext4') => predict(s, 'steal-or-copy', defaultEnv(fs)).ops[0]!
+  it('steals a clean, unmapped, whole order-0 page and counts a page-cache deletion', () => {
+    const op = steal(writeAfterSplice())
+    expect(op.pages).toEqual({ shared: 0, stolen: 1, copied: 0 })
+    expect(op.stats.filemapMoved).toBe(1)
+    expect(op.tracepoints['filemap:mm_filemap_delete_from_page_cache']).toEqual({ min: 1, max: 1 })
+  })
+  it('reloads a stolen page when it is written again (a page-cache addition)', () => {
+    const p = predict(writeAfterSplice(), 'steal-or-copy', defaultEnv('ext4'))
+    expect(p.ops[1]!.reloads).toBe(1)
+  })
+  it('copies a dirty page', () => expect(steal(writeAfterSplice({ state: 'dirty' })).notes.join()).toMatch(/dirty/))
+  it('copies a page of a large folio', () => {
+    const op = steal(writeAfterSplice({ layout: 'one_write' }))
+    expect(op.pages.copied).toBe(1)
+    expect(op.notes.join()).toMatch(/large folio/)
+  })
+  it('copies on tmpfs (no backing store to reload from)', () => expect(steal(writeAfterSplice(), 'tmpfs').pages.copied).toBe(1))
+  it('copies a partly covered page', () => {
+    const s = scenario({ files: [{ id: 'f', size: '4p' }], pipes: [{ id: 'p' }], ops: [{ op: 'splice', from: { file: 'f', offset: 100 }, to: { pipe: 'p' }, len: '1p' }] })
+    expect(steal(s).pages).toEqual({ shared: 0, stolen: 0, copied: 2 })
+  })
+  it('copies a page another pipe buffer already holds', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '4p', cached: false }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+      ],
+    })
+    const p = predict(s, 'steal-or-copy', defaultEnv('xfs'))
+    expect(p.ops[0]!.pages.stolen).toBe(1)
+    // the stolen page left the cache: the second splice reloads it, and can steal the new one
+    expect(p.ops[1]!.reloads).toBe(1)
+    expect(p.ops[1]!.pages.stolen).toBe(1)
+  })
+  it('vmsplice copies without a gift, a partial page, or a shared buffer', () => {
+    const s = scenario({
+      buffers: [{ id: 'a', size: '2p', offset: 100 }, { id: 'b', size: '1p', kind: 'shared' }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'vmsplice', buffer: 'a', offset: 0, len: '1p', pipe: 'p', gift: true },
+        { op: 'vmsplice', buffer: 'b', offset: 0, len: '1p', pipe: 'p', gift: true },
+      ],
+    })
+    const p = predict(s, 'steal-or-copy', defaultEnv('ext4'))
+    expect(p.ops[0]!.pages).toEqual({ shared: 0, stolen: 0, copied: 2 })
+    expect(p.ops[1]!.pages).toEqual({ shared: 0, stolen: 0, copied: 1 })
+  })
+})
+
+describe('stock rules from the kernel experiments (docs/stock-rules.md)', () => {
+  const run = (fs: Filesystem, layout: 'per_page' | 'one_write', ops: ScenarioInput['ops'], size = '4p') =>
+    lastDrain(scenario({ files: [{ id: 'f', size, layout }], pipes: [{ id: 'p' }], ops }), 'stock', fs)
+  const splice = (off: string | number, len: string) => ({ op: 'splice' as const, from: { file: 'f', offset: off }, to: { pipe: 'p' }, len })
+  const drain = { op: 'drain' as const, pipe: 'p' }
+
+  it('folio layout of one write() on ext4/xfs', () => {
+    expect(oneWriteFolios(100 * 4096, 4096)).toEqual([64, 32, 4])
+    expect(oneWriteFolios(7 * 4096, 4096)).toEqual([4, 2, 1])
+    expect(oneWriteFolios(1024 * 4096, 4096)).toEqual([512, 512])
+    expect(oneWriteFolios(3 * 4096 + 100, 4096)).toEqual([2, 1, 1])
+  })
+  it('a whole-page punch keeps an order-0 page intact but zeroes it inside a large folio', () => {
+    const ops = [splice(0, '2p'), { op: 'punch_hole' as const, file: 'f', offset: '1p', len: '1p' }, drain]
+    expect(run('ext4', 'per_page', ops).changedBytes).toBe(0)
+    expect(run('ext4', 'one_write', ops).changed).toEqual([{ start: 4096, end: 8192, holds: 'zero' }])
+    expect(run('xfs', 'one_write', ops).changed).toEqual([{ start: 4096, end: 8192, holds: 'zero' }])
+    expect(run('btrfs', 'one_write', ops).changedBytes).toBe(0)
+  })
+  it('xfs zeroes the whole page of a large folio for a partial punch (outward rounding)', () => {
+    const ops = [splice(0, '2p'), { op: 'punch_hole' as const, file: 'f', offset: 1000, len: 2000 }, drain]
+    expect(run('xfs', 'one_write', ops).changed).toEqual([{ start: 0, end: 4096, holds: 'zero' }])
+  })
+  it('truncate zeroes to the end of the straddling folio', () => {
+    const ops = [splice(0, '2p'), { op: 'truncate' as const, file: 'f', size: 1000 }, drain]
+    expect(run('ext4', 'per_page', ops).changed).toEqual([{ start: 1000, end: 4096, holds: 'zero' }])
+    expect(run('ext4', 'one_write', ops).changed).toEqual([{ start: 1000, end: 8192, holds: 'zero' }])
+  })
+  it('O_DIRECT goes around the page cache on ext4/xfs and through it on tmpfs/btrfs', () => {
+    const ops = [splice(0, '2p'), { op: 'odirect_write' as const, file: 'f', offset: 0, len: '1p' }, drain]
+    expect(run('ext4', 'per_page', ops).changedBytes).toBe(0)
+    expect(run('xfs', 'per_page', ops).changedBytes).toBe(0)
+    expect(run('tmpfs', 'per_page', ops).changedBytes).toBe(4080)
+    expect(run('btrfs', 'per_page', ops).changedBytes).toBe(4080)
+  })
+  it('zero range fails on tmpfs with EOPNOTSUPP', () => {
+    const s = scenario({ files: [{ id: 'f', size: '4p' }], pipes: [{ id: 'p' }], ops: [{ op: 'zero_range', file: 'f', offset: 0, len: '1p' }] })
+    expect(predict(s, 'stock', defaultEnv('tmpfs')).ops[0]!.outcomes).toEqual([{ ret: -1, errno: 'EOPNOTSUPP' }])
+  })
+  it('fadvise DONTNEED cannot evict the spliced page: the later write still shows', () => {
+    const ops = [splice(0, '1p'), { op: 'fadvise_dontneed' as const, file: 'f' }, { op: 'pwrite' as const, file: 'f', offset: 100, len: 200 }, drain]
+    expect(run('ext4', 'per_page', ops).changedBytes).toBe(200)
+  })
+  it('private buffers: a store after fork or MADV_DONTNEED does not reach the pipe; shared ones do', () => {
+    for (const [kind, then, changed] of [
+      ['private', { op: 'fork', store: 'parent', buffer: 'b', offset: 100, len: 200 }, 0],
+      ['private', { op: 'fork', store: 'child', buffer: 'b', offset: 100, len: 200 }, 0],
+      ['shared', { op: 'fork', store: 'child', buffer: 'b', offset: 100, len: 200 }, 200],
+      ['private', { op: 'madvise_dontneed', buffer: 'b', offset: 0, len: '1p' }, 0],
+      ['shared', { op: 'madvise_dontneed', buffer: 'b', offset: 0, len: '1p' }, 199],
+    ] as const) {
+      const s = scenario({
+        buffers: [{ id: 'b', size: '4p', kind }],
+        pipes: [{ id: 'p' }],
+        ops: [{ op: 'vmsplice', buffer: 'b', offset: 0, len: '1p', pipe: 'p' }, then, ...(then.op === 'madvise_dontneed' ? [{ op: 'buf_store' as const, buffer: 'b', offset: 100, len: 200 }] : []), drain],
+      })
+      expect(lastDrain(s, 'stock').changedBytes, `${kind} ${then.op}`).toBe(changed)
+    }
+  })
+  it('a splice stops at the end of file and when the pipe has no free slot', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '3p+100' }],
+      pipes: [{ id: 'p', size: '2p' }],
+      ops: [
+        { op: 'splice', from: { file: 'f', offset: 100 }, to: { pipe: 'p' }, len: '3p' },
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+        { op: 'drain', pipe: 'p' },
+        { op: 'splice', from: { file: 'f', offset: '3p' }, to: { pipe: 'p' }, len: '1p' },
+        { op: 'splice', from: { file: 'f', offset: '4p' }, to: { pipe: 'p' }, len: '1p' },
+      ],
+    })
+    const o = predict(s, 'stock', defaultEnv('ext4')).ops.map((x) => x.outcomes[0]!.ret)
+    expect(o).toEqual([8092, -1, 8092, 100, 0])
+  })
+})
+
+describe('repeat', () => {
+  it('aggregates counts over iterations and keeps the distinct outcomes', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '16p' }],
+      pipes: [{ id: 'p', size: '16p' }],
+      ops: [
+        {
+          op: 'repeat',
+          times: 10,
+          body: [
+            { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '16p' },
+            { op: 'pwrite', file: 'f', offset: '3p', len: 10, pattern: { fill: 0x42 } },
+            { op: 'drain', pipe: 'p' },
+          ],
+        },
+      ],
+    })
+    const p = predict(s, 'stock', defaultEnv('ext4'))
+    expect(p.ops.map((o) => o.path)).toEqual(['ops[0].body[0]', 'ops[0].body[1]', 'ops[0].body[2]'])
+    expect(p.ops[0]!.iterations).toBe(10)
+    expect(p.ops[0]!.pages.shared).toBe(160)
+    expect(p.ops[0]!.tracepoints['syscalls:sys_enter_splice']).toEqual({ min: 10, max: 10 })
+    // first pass: 10 bytes change; later passes write 0x42 over 0x42: nothing changes
+    expect(p.ops[2]!.outcomes.map((o) => o.drain!.changedBytes).sort()).toEqual([0, 10])
+    expect(p.totals.changedBytes).toBe(10)
+  })
+})
+
+describe('every preset under every policy and filesystem', async () => {
+  const { listPresets, loadPreset } = await import('../../main/presets')
+  for (const preset of listPresets()) {
+    it(`${preset.name} predicts`, () => {
+      const s = loadPreset(preset.name)
+      for (const fs of ['tmpfs', 'ext4', 'xfs', 'btrfs'] as const) {
+        const all = predictAll(s, defaultEnv(fs))
+        for (const policy of POLICIES) {
+          const p = all[policy]
+          expect(p.ops.length).toBeGreaterThan(0)
+          for (const op of p.ops) expect(op.outcomes.length, `${fs} ${policy} ${op.path}`).toBeGreaterThan(0)
+          if (policy !== 'stock') expect(p.totals.changedBytes, `${fs} ${policy}`).toBe(0)
+        }
+      }
+    })
+  }
+})

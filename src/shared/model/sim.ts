@@ -63,7 +63,8 @@ export interface BufferState {
 }
 
 interface Slot {
-  page: Page
+  /** The page the slot references, or null for a copy the pipe owns (its content is `snap`, forever). */
+  page: Page | null
   s: number
   e: number
   snap: Content
@@ -90,6 +91,10 @@ export class OpAcc {
   changedBytes = 0
   stats: SpliceStats = { filemapCopied: 0, filemapMoved: 0, directCopied: 0, vmspliceCopied: 0, vmspliceStole: 0 }
   tp = new Map<string, CountRange>()
+  /** Page-cache additions and deletions (filemap tracepoints), and readahead's possible extra additions. */
+  pcAdd = 0
+  pcAddExtra = 0
+  pcDel = 0
   notes = new Set<string>()
   constructor(
     readonly path: string,
@@ -108,8 +113,9 @@ export class OpAcc {
   }
   outcome(o: OpOutcome): void {
     if (o.drain) this.changedBytes += o.drain.changedBytes
-    const key = o.drain ? `${o.ret}|${o.errno}|${o.drain.read}|${o.drain.changedBytes}|${JSON.stringify(o.drain.changed)}` : `${o.ret}|${o.errno}`
-    if (!this.outcomes.has(key) && this.outcomes.size < 16) this.outcomes.set(key, o)
+    let key = `${o.ret}|${o.errno}`
+    if (o.drain) key += `|${o.drain.read}|${o.drain.changedBytes}${o.drain.changedBytes ? JSON.stringify(o.drain.changed) : ''}`
+    if (this.outcomes.size < 16 && !this.outcomes.has(key)) this.outcomes.set(key, o)
   }
 }
 
@@ -227,7 +233,7 @@ export class Simulator {
     f.folioPages[i] = 1
     this.pageEvents++
     // shmem adds its pages without the filemap tracepoint (docs/stock-rules.md section 8)
-    if (this.fs !== 'tmpfs') this.acc.tpAdd(TP_ADD, 1)
+    if (this.fs !== 'tmpfs') this.acc.pcAdd++
     if (needData && f.onDisk[i]) {
       this.acc.reloads++
       this.acc.note('a page that had left the page cache is read back (reload)')
@@ -391,7 +397,7 @@ export class Simulator {
   // ---- pipes ----
 
   private pushSlot(p: PipeState, slot: Slot): void {
-    slot.page.pipeRefs++
+    if (slot.page) slot.page.pipeRefs++
     p.slots.push(slot)
     this.pageEvents++
   }
@@ -400,10 +406,11 @@ export class Simulator {
     return p.slots.length - p.head
   }
 
-  private copyPage(content: Content, bytes: number): Page {
+  /** A copy into a page the pipe owns: represented by the slot's snapshot alone (null page). */
+  private copyPage(bytes: number): null {
     this.acc.pages.copied++
     this.acc.bytesCopied += bytes
-    return new Page(content)
+    return null
   }
 
   private spliceFileToPipe(f: FileState, off: number, len: number, p: PipeState): OpOutcome {
@@ -412,8 +419,9 @@ export class Simulator {
     const end = Math.min(off + len, f.size)
     if (off >= end) return { ret: 0, errno: null }
     let x = off
-    const uncachedBefore = f.cache.reduce((n, c, i) => (c === null && i * P < f.size ? n + 1 : n), 0)
     let loaded = 0
+    let uncachedBefore = 0
+    if (this.fs !== 'tmpfs') for (let i = 0; i * P < f.size && i < f.cache.length; i++) if (f.cache[i] === null) uncachedBefore++
     while (x < end && this.used(p) < p.capacity) {
       const i = Math.floor(x / P)
       const e = Math.min(end, (i + 1) * P)
@@ -421,14 +429,14 @@ export class Simulator {
       const page = this.load(f, i, true)
       if (!wasCached) loaded++
       const snap = page.content
-      let held: Page
+      let held: Page | null
       switch (this.policy) {
         case 'stock':
           held = page
           this.acc.pages.shared++
           break
         case 'copy':
-          held = this.copyPage(snap, e - x)
+          held = this.copyPage(e - x)
           this.acc.stats.filemapCopied++
           break
         case 'steal-or-copy': {
@@ -439,10 +447,10 @@ export class Simulator {
             held = page
             this.acc.pages.stolen++
             this.acc.stats.filemapMoved++
-            this.acc.tpAdd(TP_DEL, 1)
+            this.acc.pcDel++
             this.acc.note('stolen: removed from the page cache, the pipe owns it (RFC mm/filemap.c)')
           } else {
-            held = this.copyPage(snap, e - x)
+            held = this.copyPage(e - x)
             this.acc.stats.filemapCopied++
             this.acc.note(`copied: ${why}`)
           }
@@ -455,8 +463,8 @@ export class Simulator {
       x = e
     }
     // Readahead may bring in more of an uncached file than was spliced (docs/stock-rules.md section 8).
-    const extra = this.fs === 'tmpfs' ? 0 : Math.max(0, uncachedBefore - loaded)
-    this.acc.tpAdd(TP_ADD, 0, extra)
+    const extra = this.fs === 'tmpfs' || loaded === 0 ? 0 : Math.max(0, uncachedBefore - loaded)
+    this.acc.pcAddExtra += extra
     return { ret: x - off, errno: null }
   }
 
@@ -471,7 +479,7 @@ export class Simulator {
       const e = Math.min(end, (k + 1) * P)
       const page = this.touchUserPage(b, k, false)
       const snap = page.content
-      let held: Page
+      let held: Page | null
       switch (this.policy) {
         case 'stock':
           held = page
@@ -479,7 +487,7 @@ export class Simulator {
           if (gift) this.acc.note('SPLICE_F_GIFT changes nothing a reader sees on stock kernels')
           break
         case 'copy':
-          held = this.copyPage(snap, e - x)
+          held = this.copyPage(e - x)
           this.acc.stats.vmspliceCopied++
           break
         case 'steal-or-copy': {
@@ -493,7 +501,7 @@ export class Simulator {
             this.acc.stats.vmspliceStole++
             this.acc.note('gifted page stolen: it leaves the process, which will fault a zero page in')
           } else {
-            held = this.copyPage(snap, e - x)
+            held = this.copyPage(e - x)
             this.acc.stats.vmspliceCopied++
             this.acc.note(`copied: ${why}`)
           }
@@ -516,19 +524,24 @@ export class Simulator {
       const src = from.slots[j]!
       const take = Math.min(src.e - src.s, len - n)
       let held = src.page
-      if (this.policy === 'copy') held = this.copyPage(src.page.content, take)
+      let snap = src.snap
+      if (this.policy === 'copy') {
+        snap = src.page ? src.page.content : src.snap
+        held = this.copyPage(take)
+      }
       else {
         this.acc.pages.shared++
         // link_pipe(): the same page, one more reference (fs/splice.c)
       }
-      this.pushSlot(to, { ...src, page: held, e: src.s + take })
+      this.pushSlot(to, { ...src, page: held, snap, e: src.s + take })
       n += take
     }
     return { ret: n, errno: null }
   }
 
   private drain(p: PipeState, len: number | 'all'): OpOutcome {
-    const avail = p.slots.slice(p.head).reduce((n, s) => n + (s.e - s.s), 0)
+    let avail = 0
+    for (let j = p.head; j < p.slots.length; j++) avail += p.slots[j]!.e - p.slots[j]!.s
     if (avail === 0) return { ret: -1, errno: 'EAGAIN', drain: { read: 0, changed: [], changedBytes: 0 } }
     const want = len === 'all' ? avail : Math.min(len, avail)
     const acc = new DiffAcc()
@@ -536,13 +549,15 @@ export class Simulator {
     while (done < want) {
       const slot = p.slots[p.head]!
       const n = Math.min(want - done, slot.e - slot.s)
-      const cur = slot.file ? this.logicalOf(slot.file, slot.idx) : slot.buf ? slot.buf.logical[slot.idx]! : null
-      diff(slot.snap, slot.page.content, cur, slot.s, slot.s + n, done, acc)
+      if (slot.page !== null && slot.snap !== slot.page.content) {
+        const cur = slot.file ? this.logicalOf(slot.file, slot.idx) : slot.buf ? slot.buf.logical[slot.idx]! : null
+        diff(slot.snap, slot.page.content, cur, slot.s, slot.s + n, done, acc)
+      }
       done += n
       slot.s += n
       this.pageEvents++
       if (slot.s >= slot.e) {
-        slot.page.pipeRefs--
+        if (slot.page) slot.page.pipeRefs--
         p.head++
       }
     }
@@ -561,13 +576,13 @@ export class Simulator {
       const slot = p.slots[p.head]!
       const n = Math.min(len - done, slot.e - slot.s)
       // iter_file_splice_write(): a copy into the file's own page cache
-      const patch = slice(slot.page.content, slot.s, slot.s + n, off + done - slot.s)
+      const patch = slice(slot.page ? slot.page.content : slot.snap, slot.s, slot.s + n, off + done - slot.s)
       this.writeFile(f, off + done, off + done + n, patch, false)
       this.acc.bytesCopied += n
       done += n
       slot.s += n
       if (slot.s >= slot.e) {
-        slot.page.pipeRefs--
+        if (slot.page) slot.page.pipeRefs--
         p.head++
       }
     }
@@ -576,18 +591,21 @@ export class Simulator {
 
   // ---- ops ----
 
+  private readonly fileOf = (id: string): FileState => this.files.get(id)!
+  private readonly bufOf = (id: string): BufferState => this.buffers.get(id)!
+  private readonly pipeOf = (id: string): PipeState => this.pipes.get(id)!
+
   run(op: LeafOp, acc: OpAcc): void {
     this.acc = acc
     acc.iterations++
     const ok: OpOutcome = { ret: 0, errno: null }
-    const file = (id: string): FileState => this.files.get(id)!
-    const buf = (id: string): BufferState => this.buffers.get(id)!
-    const pipe = (id: string): PipeState => this.pipes.get(id)!
+    const file = this.fileOf
+    const buf = this.bufOf
+    const pipe = this.pipeOf
     switch (op.op) {
       case 'splice': {
         acc.tpAdd('syscalls:sys_enter_splice', 1)
         if ('file' in op.from && 'pipe' in op.to) {
-          acc.tpAdd(TP_DEL, 0)
           acc.outcome(this.spliceFileToPipe(file(op.from.file), this.size(op.from.offset), this.size(op.len), pipe(op.to.pipe)))
         } else if ('pipe' in op.from && 'file' in op.to) {
           acc.outcome(this.spliceToFile(pipe(op.from.pipe), file(op.to.file), this.size(op.to.offset), this.size(op.len)))
@@ -596,14 +614,10 @@ export class Simulator {
       }
       case 'vmsplice':
         acc.tpAdd('syscalls:sys_enter_vmsplice', 1)
-        acc.tpAdd(TP_ADD, 0)
-        acc.tpAdd(TP_DEL, 0)
         acc.outcome(this.vmsplice(buf(op.buffer), this.size(op.offset), this.size(op.len), pipe(op.pipe), op.gift))
         return
       case 'tee':
         acc.tpAdd('syscalls:sys_enter_tee', 1)
-        acc.tpAdd(TP_ADD, 0)
-        acc.tpAdd(TP_DEL, 0)
         acc.outcome(this.tee(pipe(op.from), pipe(op.to), this.size(op.len)))
         return
       case 'pwrite':
@@ -707,7 +721,6 @@ export class Simulator {
               continue
             }
             this.removeFolio(f, i, () => true)
-            acc.tpAdd(TP_DEL, 0, 1)
           }
         }
         acc.outcome(ok)
@@ -755,14 +768,27 @@ export class Simulator {
         return
       }
       case 'drain':
-        acc.tpAdd(TP_ADD, 0)
-        acc.tpAdd(TP_DEL, 0)
         acc.outcome(this.drain(pipe(op.pipe), op.len === 'all' ? 'all' : this.size(op.len)))
         return
       default:
         assertNever(op)
     }
   }
+}
+
+/**
+ * Tracepoint ranges: syscall entries exactly; page-cache additions/deletions only for the ops where
+ * they can be predicted honestly (splice, vmsplice, tee, drain: docs/stock-rules.md section 8) —
+ * not for writes, punches or fsync, where the kernel showed folio splits and other noise.
+ */
+function tracepointsOf(a: OpAcc, fs: Filesystem): Record<string, CountRange> {
+  const out = Object.fromEntries(a.tp)
+  if (a.op === 'splice' || a.op === 'vmsplice' || a.op === 'tee' || a.op === 'drain') {
+    out[TP_ADD] = { min: a.pcAdd, max: a.pcAdd + a.pcAddExtra }
+    out[TP_DEL] = { min: a.pcDel, max: a.pcDel }
+    void fs
+  }
+  return out
 }
 
 export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv): Prediction {
@@ -793,7 +819,7 @@ export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv): Pre
       bytesCopied: a.bytesCopied,
       reloads: a.reloads,
       stats: a.stats,
-      tracepoints: Object.fromEntries(a.tp),
+      tracepoints: tracepointsOf(a, env.fs),
       costNs,
       notes: [...a.notes],
     }

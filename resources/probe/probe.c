@@ -49,11 +49,13 @@
  * drain's output, merged, sorted, capped at MAX_RANGES with changedBytes exact; holds = zero (all 0),
  * current (equal to what the source's shadow holds now at that position), other. A splice pipe->file
  * reads back what it wrote (pread) into the file's shadow.
- * A store (mmap_store, buf_store, fork) that faults reports errno "SIGBUS"/"SIGSEGV" (ret -1); a store
+ * A store (mmap_store, buf_store, fork) returns 0 when done (as mmap, munmap, fork do); one that
+ * faults reports errno "SIGBUS"/"SIGSEGV" (ret -1); a store
  * into a buffer or file that is not mapped is not attempted (the address may have been reused):
  * ret -1, errno ENXIO. A repeat reports each body op once (aggregated: iterations, ns and counts
  * summed, a histogram of distinct outcomes, `outcome` = the first that differed from the first
- * iteration's, else the first), then a line for the repeat itself (ret = iterations run).
+ * iteration's, else the first); the repeat itself has no line of its own (results.ts). A repeat cut
+ * short by the time limit or a signal reports the iterations it ran.
  * `ns` is the time spent in the op's own system calls / stores, not in the probe's bookkeeping.
  * Each run of `runs N` starts from fresh files, buffers and pipes; op lines carry "run":I.
  */
@@ -1580,7 +1582,7 @@ static void op_store(const struct op *op, struct outcome *o)
 		o->err = r;
 		return;
 	}
-	o->ret = op->len;
+	o->ret = 0; /* a store has no return value: 0 = done, like mmap and fork */
 	shadow_write(sh, (uint64_t)op->offset, src, (size_t)op->len, 0);
 }
 
@@ -1986,7 +1988,6 @@ static int run_ops(void)
 		} else {
 			int nb = op->body;
 			memset(aggs, 0, sizeof *aggs * (size_t)nb);
-			uint64_t t0 = now_ns();
 			int64_t it;
 			/* The time limit applies to each execution of a body op (the timer is re-armed per iteration). */
 			for (it = 0; it < op->times && !timed_out && !stop_signal; it++) {
@@ -1996,26 +1997,8 @@ static int run_ops(void)
 					exec_leaf(&prog.ops[i + 1 + j], &aggs[j]);
 			}
 			disarm_timer();
-			uint64_t total = now_ns() - t0;
 			for (int j = 0; j < nb; j++)
 				report(&prog.ops[i + 1 + j], &aggs[j], 1);
-			/* The repeat itself: how many iterations ran, the wall time of the loop. */
-			struct agg r;
-			memset(&r, 0, sizeof r);
-			struct outcome ro;
-			memset(&ro, 0, sizeof ro);
-			ro.ret = it;
-			if (it < op->times) {
-				ro.ret = -1;
-				ro.err = timed_out ? ETIMEDOUT : EINTR;
-			}
-			agg_add(&r, &ro);
-			r.iterations = it;
-			r.ns = total;
-			for (int j = 0; j < nb; j++)
-				for (int k = 0; k < NTP; k++)
-					r.c.tp[k] += aggs[j].c.tp[k];
-			report(op, &r, 0);
 		}
 		if (timed_out) {
 			emit_error("timeout", op->path, "%s did not finish within its time limit; the probe stopped", op->path);

@@ -41,6 +41,13 @@ export interface TracerOptions {
   pageSize?: number
   /** Receives the raw trace_pipe text as it arrives (for `splice-lab trace`, which saves it). */
   onRaw?: (chunk: string) => void
+  /**
+   * Who is traced. Default 'wrapped': nobody until the command made by wrap() registers its own pid
+   * (the instance's tracing_on stays 0 until then, so nothing from other processes fills the ring
+   * between open and the probe's start). A number: that pid and its children, from start(). 'all':
+   * every task, from start() (for `splice-lab trace` without --pid).
+   */
+  pids?: 'wrapped' | 'all' | number
 }
 
 const EVENT_RE = /^[a-z0-9_]+\/[a-z0-9_]+$/
@@ -88,9 +95,15 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
     await target.exec(`echo 0 > ${q(dir)}/events/enable; rmdir ${q(dir)}`, { root }).catch(() => undefined)
   }
 
+  const pids = options.pids ?? 'wrapped'
+  if (typeof pids === 'number' && (!Number.isSafeInteger(pids) || pids < 1)) throw new Error(`not a pid: ${pids}`)
   try {
     await run(
       [
+        // A new instance records from the moment events are enabled, every task included (an empty
+        // set_event_pid means no filter): keep it off until the traced pid is known.
+        `echo 0 > ${q(dir)}/tracing_on`,
+        ...(typeof pids === 'number' ? [`echo ${pids} > ${q(dir)}/set_event_pid`] : []),
         `echo ${q(bufferKb)} > ${q(dir)}/buffer_size_kb`,
         `echo 1 > ${q(dir)}/options/event-fork`,
         ...events.map((e) => `echo 1 > ${q(`${dir}/events/${e}/enable`)}`),
@@ -106,7 +119,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
     instance: name,
     markerPath: `${dir}/trace_marker`,
     wrap(probeCommand: string): string {
-      return `sh -c ${q(`echo $$ > ${q(dir)}/set_event_pid && exec ${probeCommand}`)}`
+      return `sh -c ${q(`echo $$ > ${q(dir)}/set_event_pid && echo 1 > ${q(dir)}/tracing_on && exec ${probeCommand}`)}`
     },
     async start(onBuckets: (buckets: TraceBucket[], lost: number) => void): Promise<void> {
       stream = await target.stream(`exec cat ${q(dir)}/trace_pipe`, (chunk) => {
@@ -114,6 +127,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
         parser.push(chunk)
         options.onRaw?.(chunk)
       }, { root })
+      if (pids !== 'wrapped') await run(`echo 1 > ${q(dir)}/tracing_on`, `starting ${name}`)
       timer = setInterval(() => {
         const buckets = aggregator.takeBuckets()
         if (buckets.length) onBuckets(buckets, aggregator.lost)

@@ -58,13 +58,14 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     await page.getByLabel('Filesystem').selectOption('tmpfs')
     await page.getByRole('button', { name: '▶ Run' }).click()
     const status = page.getByTestId('run-status')
-    await page.waitForFunction(`['finished','failed','cancelled'].includes(document.querySelector('[data-testid=run-status]')?.textContent?.trim())`, null, { timeout: 180_000 })
+    // Locator waits, not waitForFunction: the page's CSP (rightly) forbids evaluating strings.
+    await status.filter({ hasText: /^\s*(finished|failed|cancelled)\s*$/ }).waitFor({ timeout: 180_000 })
     const final = (await status.textContent())?.trim()
     if (final !== 'finished') throw new Error(`run ${final}: ${await page.locator('.error').allInnerTexts()}`)
     await expect(page.getByTestId('verdict-policy').textContent()).resolves.toBe('stock')
 
     const live = page.locator('canvas[data-chart="live"]')
-    await page.waitForFunction(`Number(document.querySelector('canvas[data-chart="live"]')?.dataset.predictedSeries) === 3`)
+    await page.locator('canvas[data-chart="live"][data-predicted-series="3"]').waitFor({ timeout: 10_000 })
     expect(Number(await live.getAttribute('data-live-points'))).toBeGreaterThan(0)
     await expect(page.evaluate(drawn('canvas[data-chart="live"]'))).resolves.toBe(true)
     await expect(page.evaluate(drawn('canvas[data-chart="per-op"]'))).resolves.toBe(true)

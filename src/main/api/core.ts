@@ -10,6 +10,9 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { listRunRecords as listRecordFiles, loadRunRecord } from '../lab/records'
 import { runsDir } from '../paths'
+import { runScenario } from '../lab/run'
+import { openTracer } from '../lab/tracer'
+import { defaultKits } from '../lab/kits'
 import type { TargetConfig, PresetInfo } from '../../shared/api'
 import { ApiError } from '../../shared/api'
 import type { RunEvent, RunRecord } from '../../shared/run/types'
@@ -53,11 +56,17 @@ export function startRun(
   scenario: Scenario,
   options: { runId: string; fs: Filesystem | undefined; pageSize: number; signal: AbortSignal; onEvent: (e: RunEvent) => void },
 ): StartedRun {
-  void target
-  void scenario
-  void options
-  // Wired to runScenario + openTracer + defaultKits once src/shared/model lands.
-  const done = Promise.reject(new ApiError('unavailable', 'Running scenarios needs the model (src/shared/model), which is not part of this build yet'))
+  const done = (async () => {
+    const tracer = await openTracer(target, { pageSize: options.pageSize })
+    return runScenario(target, scenario, {
+      runId: options.runId,
+      fs: options.fs,
+      tracer,
+      signal: options.signal,
+      onEvent: options.onEvent,
+      kits: defaultKits(),
+    })
+  })()
   return { done }
 }
 

@@ -1,9 +1,19 @@
 /// <reference lib="webworker" />
 // The model in a worker, so a GiB-scale prediction never blocks the page.
+import { defaultEnv, predictAll } from '../../../shared/model'
+import { DEFAULT_COSTS } from '../../../shared/results'
+import type { Filesystem } from '../../../shared/scenario'
 import type { PredictRequest, PredictResponse } from './protocol'
 
 self.onmessage = (e: MessageEvent<PredictRequest>) => {
-  const { id } = e.data
-  const reply: PredictResponse = { id, ok: false, message: 'the model (src/shared/model) is not part of this build yet' }
+  const { id, scenario, fs, pageSize } = e.data
+  let reply: PredictResponse
+  try {
+    const t0 = performance.now()
+    const predictions = predictAll(scenario, defaultEnv(fs as Filesystem, pageSize, DEFAULT_COSTS))
+    reply = { id, ok: true, predictions, ms: performance.now() - t0 }
+  } catch (err) {
+    reply = { id, ok: false, message: err instanceof Error ? err.message : String(err) }
+  }
   ;(self as unknown as Worker).postMessage(reply)
 }

@@ -108,7 +108,11 @@ export class OpAcc {
       r.max += max
     } else this.tp.set(name, { min, max })
   }
+  private lastNote = ''
   note(n: string): void {
+    // called per page in hot loops with the same constant string: skip the Set when it repeats
+    if (n === this.lastNote) return
+    this.lastNote = n
     if (this.notes.size < 8) this.notes.add(n)
   }
   outcome(o: OpOutcome): void {
@@ -680,6 +684,11 @@ export class Simulator {
         acc.outcome(ok)
         return
       case 'buf_store':
+        if (buf(op.buffer).unmapped) {
+          // the probe does not store into an unmapped buffer (the address may have been reused)
+          acc.outcome({ ret: -1, errno: 'ENXIO' })
+          return
+        }
         this.storeBuffer(buf(op.buffer), this.size(op.offset), this.size(op.len), op.pattern)
         acc.outcome(ok)
         return
@@ -691,7 +700,14 @@ export class Simulator {
           return
         }
         const s = this.size(op.offset)
-        this.punch(file(op.file), s, s + this.size(op.len))
+        const f = file(op.file)
+        const e = s + this.size(op.len)
+        // punch_hole keeps the size (FALLOC_FL_KEEP_SIZE); zero_range without it extends the file
+        if (op.op === 'zero_range' && e > f.size) {
+          this.logicalOf(f, Math.ceil(e / this.P) - 1)
+          f.size = e
+        }
+        this.punch(f, s, e)
         acc.outcome(ok)
         return
       }

@@ -1,0 +1,155 @@
+/**
+ * Exports of a traced run, as pure functions over what the lab keeps: the RunRecord, the live bucket
+ * series and (optionally) the parsed kernel events.
+ *
+ * - toPerfetto: Chrome's Trace Event Format (JSON object form), which ui.perfetto.dev and
+ *   chrome://tracing open. Ops are complete slices ("X"), kernel events instants ("i", thread scope),
+ *   the bucket series counter tracks ("C"). Timestamps are microseconds from the first kernel event.
+ *   Format: https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU
+ * - bucketsCsv / perOpCsv: the counters as CSV for spreadsheets.
+ */
+import type { RunRecord, TraceBucket } from '../run/types'
+import type { OpOutcome } from '../results'
+import { parseMarker } from '../probe/markers'
+import type { TraceEvent } from './parser'
+import { SERIES } from './aggregate'
+
+/** One Trace Event Format record (the subset this export writes). */
+export interface TraceFormatEvent {
+  name: string
+  ph: 'X' | 'i' | 'C' | 'M'
+  /** Microseconds. */
+  ts: number
+  dur?: number
+  pid: number
+  tid: number
+  cat?: string
+  s?: 't' | 'p' | 'g'
+  args?: Record<string, string | number>
+}
+
+export interface TraceFormatFile {
+  traceEvents: TraceFormatEvent[]
+  displayTimeUnit: 'ms' | 'ns'
+  metadata: Record<string, string | number>
+}
+
+export interface PerfettoInput {
+  /** Live series as the aggregator produced them (t in ms from the first kernel event). */
+  buckets: readonly TraceBucket[]
+  /** Kernel events kept for the run, markers included; optional (a run may keep none). */
+  events?: readonly TraceEvent[]
+}
+
+/** The "process" all op slices and counters live in (Perfetto groups tracks by pid). */
+const LAB_PID = 1
+const OPS_TID = 1
+
+/**
+ * Op slices come from the probe's markers when the events hold them (kernel timestamps, exact), else
+ * from the probe's own per-op durations laid end to end from 0 (the order is right, the gaps between
+ * ops are not known, which the slice's args say).
+ */
+export function toPerfetto(record: RunRecord, input: PerfettoInput): TraceFormatFile {
+  const events = input.events ?? []
+  const t0 = events.length > 0 ? events[0]!.ts : 0
+  const us = (seconds: number): number => Math.max(0, Math.round((seconds - t0) * 1e6))
+  const out: TraceFormatEvent[] = [
+    { name: 'process_name', ph: 'M', ts: 0, pid: LAB_PID, tid: OPS_TID, args: { name: `splice-lab ${record.scenario.name}` } },
+    { name: 'thread_name', ph: 'M', ts: 0, pid: LAB_PID, tid: OPS_TID, args: { name: 'ops' } },
+  ]
+  const byPath = new Map(record.observation.ops.map((o) => [o.path, o]))
+
+  // Ops from markers: a begin opens a slice, the matching end closes it (repeat bodies: one per iteration).
+  const open = new Map<string, number>()
+  let fromMarkers = 0
+  for (const e of events) {
+    if (e.name !== 'ftrace:tracing_mark_write') continue
+    const m = parseMarker(e.body)
+    if (!m) continue
+    if (m.phase === 'begin') open.set(m.path, us(e.ts))
+    else {
+      const start = open.get(m.path)
+      if (start === undefined) continue
+      open.delete(m.path)
+      const op = byPath.get(m.path)
+      out.push({ name: `${m.path} ${op?.op ?? ''}`.trim(), cat: 'op', ph: 'X', ts: start, dur: us(e.ts) - start, pid: LAB_PID, tid: OPS_TID, args: { path: m.path, timing: 'trace markers', ...(op ? { outcome: outcomeText(op.outcome) } : {}) } })
+      fromMarkers++
+    }
+  }
+  if (fromMarkers === 0) {
+    let at = 0
+    for (const op of record.observation.ops) {
+      const dur = Math.max(0, Math.round(op.ns / 1000))
+      out.push({ name: `${op.path} ${op.op}`, cat: 'op', ph: 'X', ts: at, dur, pid: LAB_PID, tid: OPS_TID, args: { path: op.path, timing: 'probe durations laid end to end (gaps unknown)', outcome: outcomeText(op.outcome) } })
+      at += dur
+    }
+  }
+
+  // Kernel events: one thread track per task, under the traced process's pid (tgid when known).
+  const named = new Set<number>()
+  for (const e of events) {
+    if (e.name === 'ftrace:tracing_mark_write') continue
+    const pid = e.tgid ?? e.pid
+    if (!named.has(e.pid)) {
+      named.add(e.pid)
+      out.push({ name: 'thread_name', ph: 'M', ts: 0, pid, tid: e.pid, args: { name: `${e.task}-${e.pid}` } })
+    }
+    const colon = e.name.indexOf(':')
+    out.push({ name: e.name.slice(colon + 1), cat: colon > 0 ? e.name.slice(0, colon) : 'kernel', ph: 'i', s: 't', ts: us(e.ts), pid, tid: e.pid, args: { cpu: e.cpu, body: e.body } })
+  }
+
+  // Counters: pages in one track (shared/stolen/copied/reloads stack well), bytes in its own (other unit).
+  for (const b of input.buckets) {
+    const ts = Math.round(b.t * 1000)
+    const pages: Record<string, number> = {}
+    for (const s of SERIES) if (s !== 'bytes') pages[s] = b.counts[s] ?? 0
+    out.push({ name: 'pages per bucket', ph: 'C', ts, pid: LAB_PID, tid: OPS_TID, args: pages })
+    out.push({ name: 'bytes moved per bucket', ph: 'C', ts, pid: LAB_PID, tid: OPS_TID, args: { bytes: b.counts.bytes ?? 0 } })
+  }
+
+  return {
+    traceEvents: out,
+    displayTimeUnit: 'ms',
+    metadata: {
+      run: record.id,
+      scenario: record.scenario.name,
+      target: record.target.label,
+      kernel: record.target.kernel,
+      fs: record.fs,
+      startedAt: record.startedAt,
+      lostEvents: record.trace?.lost ?? 0,
+      ...(record.trace?.unavailable ? { traceUnavailable: record.trace.unavailable } : {}),
+    },
+  }
+}
+
+function outcomeText(o: OpOutcome): string {
+  const changed = o.drain ? `, drain read ${o.drain.read} changed ${o.drain.changedBytes}` : ''
+  return `${o.errno ? `-1 ${o.errno}` : `ret ${o.ret}`}${changed}`
+}
+
+/** RFC 4180 field: quoted when it holds a comma, quote or newline. */
+function csvField(v: string | number): string {
+  const s = String(v)
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+/** The live series as CSV: one row per bucket, `t_ms` then every series (0 where a bucket lacks it). */
+export function bucketsCsv(buckets: readonly TraceBucket[]): string {
+  const extra = [...new Set(buckets.flatMap((b) => Object.keys(b.counts)))].filter((k) => !(SERIES as readonly string[]).includes(k)).sort()
+  const columns = [...SERIES, ...extra]
+  const rows = [['t_ms', ...columns].join(',')]
+  for (const b of buckets) rows.push([b.t, ...columns.map((c) => b.counts[c] ?? 0)].map(csvField).join(','))
+  return rows.join('\n') + '\n'
+}
+
+/** Per-op tracepoint counts of a run's trace as CSV: op path, op kind, tracepoint, count. */
+export function perOpCsv(record: RunRecord): string {
+  const kinds = new Map(record.observation.ops.map((o) => [o.path, o.op as string]))
+  const rows = ['op,kind,tracepoint,count']
+  for (const [path, counts] of Object.entries(record.trace?.perOp ?? {})) {
+    for (const [name, n] of Object.entries(counts).sort(([a], [b]) => a.localeCompare(b))) rows.push([path, kinds.get(path) ?? '', name, n].map(csvField).join(','))
+  }
+  return rows.join('\n') + '\n'
+}

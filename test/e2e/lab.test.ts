@@ -66,7 +66,10 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
 
     const live = page.locator('canvas[data-chart="live"]')
     await page.locator('canvas[data-chart="live"][data-predicted-series="3"]').waitFor({ timeout: 10_000 })
-    expect(Number(await live.getAttribute('data-live-points'))).toBeGreaterThan(0)
+    expect(
+      Number(await live.getAttribute('data-live-points')),
+      'no live trace bucket reached the page: a run shorter than one bucket (100 ms) streams nothing unless the tracer passes its final buckets to onBuckets when it stops',
+    ).toBeGreaterThan(0)
     await expect(page.evaluate(drawn('canvas[data-chart="live"]'))).resolves.toBe(true)
     await expect(page.evaluate(drawn('canvas[data-chart="per-op"]'))).resolves.toBe(true)
 

@@ -218,6 +218,29 @@ describe('stock rules from the kernel experiments (docs/stock-rules.md)', () => 
   })
 })
 
+describe('inputs the model cannot know', () => {
+  const uncachedPunch = (pages: number) =>
+    scenario({
+      files: [{ id: 'f', size: `${pages}p`, cached: false }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'splice', from: { file: 'f', offset: '4p' }, to: { pipe: 'p' }, len: '4p' },
+        { op: 'punch_hole', file: 'f', offset: '5p', len: '1p' },
+        { op: 'drain', pipe: 'p' },
+      ],
+    })
+  const drainOutcomes = (s: Scenario, fs: Filesystem) => drains(predict(s, 'stock', defaultEnv(fs)).ops)[0]!.outcomes.map((o) => o.drain!.changedBytes)
+  it('allows both outcomes when readahead picks the folio size of a large uncached file (ext4, xfs)', () => {
+    expect(drainOutcomes(uncachedPunch(600), 'xfs').sort()).toEqual([0, 4096])
+    expect(drainOutcomes(uncachedPunch(600), 'ext4').sort()).toEqual([0, 4096])
+  })
+  it('predicts one outcome where the folio size is known (small files observed order 0, tmpfs and btrfs)', () => {
+    expect(drainOutcomes(uncachedPunch(64), 'xfs')).toEqual([0])
+    expect(drainOutcomes(uncachedPunch(600), 'btrfs')).toEqual([0])
+    expect(drainOutcomes(uncachedPunch(600), 'tmpfs')).toEqual([0])
+  })
+})
+
 describe('repeat', () => {
   it('aggregates counts over iterations and keeps the distinct outcomes', () => {
     const s = scenario({

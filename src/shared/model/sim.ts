@@ -123,6 +123,9 @@ export class OpAcc {
   }
 }
 
+/** Files up to this many pages were read back in order-0 folios in every experiment. */
+export const READAHEAD_ORDER0_PAGES = 512
+
 const TP_ADD = 'filemap:mm_filemap_add_to_page_cache'
 const TP_DEL = 'filemap:mm_filemap_delete_from_page_cache'
 
@@ -139,6 +142,12 @@ export class Simulator {
     readonly scenario: Scenario,
     readonly policy: Policy,
     readonly env: ModelEnv,
+    /**
+     * Folio size (pages) readahead gives pages read back from disk in files larger than
+     * READAHEAD_ORDER0_PAGES on ext4/xfs: the kernel's choice, unknown to the model, so predict()
+     * runs this world too and allows the outcomes of both (docs/stock-rules.md section 1).
+     */
+    readonly readaheadFolioPages = 1,
   ) {
     this.P = env.pageSize
     this.fs = env.fs
@@ -231,6 +240,25 @@ export class Simulator {
     this.logicalOf(f, i)
     const cached = f.cache[i]
     if (cached) return cached
+    const group = this.readaheadFolioPages
+    if (group > 1 && needData && f.onDisk[i] && largeFoliosFromOneWrite(this.fs) && f.size > READAHEAD_ORDER0_PAGES * this.P) {
+      // the other world: readahead reads an aligned group of pages into one folio
+      const start = i - (i % group)
+      const end = Math.min(start + group, Math.ceil(f.size / this.P))
+      if (f.cache.slice(start, end).every((c) => c === null)) {
+        for (let j = start; j < end; j++) {
+          this.logicalOf(f, j)
+          f.cache[j] = new Page(f.logical[j]!)
+          f.folioStart[j] = start
+          f.folioPages[j] = end - start
+          if (f.onDisk[j]) this.acc.reloads++
+          f.onDisk[j] = false
+        }
+        this.acc.pcAdd++
+        this.acc.note('readahead may give a large folio here (the kernel chooses; both worlds allowed)')
+        return f.cache[i]!
+      }
+    }
     const p = new Page(f.logical[i]!)
     f.cache[i] = p
     f.folioStart[i] = i
@@ -424,8 +452,7 @@ export class Simulator {
     if (off >= end) return { ret: 0, errno: null }
     let x = off
     let loaded = 0
-    let uncachedBefore = 0
-    if (this.fs !== 'tmpfs') for (let i = 0; i * P < f.size && i < f.cache.length; i++) if (f.cache[i] === null) uncachedBefore++
+    let stolen = 0
     while (x < end && this.used(p) < p.capacity) {
       const i = Math.floor(x / P)
       const e = Math.min(end, (i + 1) * P)
@@ -450,6 +477,7 @@ export class Simulator {
             f.onDisk[i] = true
             held = page
             this.acc.pages.stolen++
+            stolen++
             this.acc.stats.filemapMoved++
             this.acc.pcDel++
             this.acc.note('stolen: removed from the page cache, the pipe owns it (RFC mm/filemap.c)')
@@ -466,9 +494,15 @@ export class Simulator {
       this.pushSlot(p, { page: held, s: x, e, snap, file: f, buf: null, idx: i })
       x = e
     }
-    // Readahead may bring in more of an uncached file than was spliced (docs/stock-rules.md section 8).
-    const extra = this.fs === 'tmpfs' || loaded === 0 ? 0 : Math.max(0, uncachedBefore - loaded)
-    this.acc.pcAddExtra += extra
+    // Readahead may bring in more of an uncached file than was spliced (docs/stock-rules.md section 8):
+    // at most the file's pages that were uncached before and that this splice did not load (the
+    // pages it stole are uncached now but were not candidates). Counted only when this splice
+    // loaded something, so the common all-cached splice pays nothing.
+    if (this.fs !== 'tmpfs' && loaded > 0) {
+      let uncachedNow = 0
+      for (let i = 0; i * P < f.size && i < f.cache.length; i++) if (f.cache[i] === null) uncachedNow++
+      this.acc.pcAddExtra += Math.max(0, uncachedNow - stolen)
+    }
     return { ret: x - off, errno: null }
   }
 
@@ -544,13 +578,12 @@ export class Simulator {
   }
 
   private drain(p: PipeState, len: number | 'all'): OpOutcome {
-    let avail = 0
-    for (let j = p.head; j < p.slots.length; j++) avail += p.slots[j]!.e - p.slots[j]!.s
-    if (avail === 0) return { ret: -1, errno: 'EAGAIN', drain: { read: 0, changed: [], changedBytes: 0 } }
-    const want = len === 'all' ? avail : Math.min(len, avail)
+    // slots are popped as soon as they are empty, so an empty ring is head === length
+    if (this.used(p) === 0) return { ret: -1, errno: 'EAGAIN', drain: { read: 0, changed: [], changedBytes: 0 } }
+    const want = len === 'all' ? Infinity : len
     const acc = new DiffAcc()
     let done = 0
-    while (done < want) {
+    while (done < want && p.head < p.slots.length) {
       const slot = p.slots[p.head]!
       const n = Math.min(want - done, slot.e - slot.s)
       if (slot.page !== null && slot.snap !== slot.page.content) {
@@ -808,7 +841,26 @@ function tracepointsOf(a: OpAcc, fs: Filesystem): Record<string, CountRange> {
 }
 
 export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv): Prediction {
-  const sim = new Simulator(scenario, policy, env)
+  const main = simulateWorld(scenario, policy, env, 1)
+  const unknownFolios =
+    largeFoliosFromOneWrite(env.fs) && scenario.files.some((f) => !f.cached && resolveSize(f.size, env.pageSize) > READAHEAD_ORDER0_PAGES * env.pageSize)
+  if (!unknownFolios) return main.prediction
+  // The folio size readahead picks is the kernel's choice: allow the outcomes of both worlds.
+  const other = simulateWorld(scenario, policy, env, 4)
+  main.prediction.ops.forEach((op, i) => {
+    const keys = new Set(op.outcomes.map((o) => JSON.stringify(o)))
+    for (const o of other.prediction.ops[i]!.outcomes) if (!keys.has(JSON.stringify(o))) op.outcomes.push(o)
+    for (const [name, r] of Object.entries(other.prediction.ops[i]!.tracepoints)) {
+      const mine = op.tracepoints[name]
+      if (mine) op.tracepoints[name] = { min: Math.min(mine.min, r.min), max: Math.max(mine.max, r.max) }
+    }
+  })
+  main.prediction.pageEvents += other.prediction.pageEvents
+  return main.prediction
+}
+
+function simulateWorld(scenario: Scenario, policy: Policy, env: ModelEnv, readaheadFolioPages: number): { prediction: Prediction } {
+  const sim = new Simulator(scenario, policy, env, readaheadFolioPages)
   const accs: OpAcc[] = []
   scenario.ops.forEach((op, i) => {
     const path = `ops[${i}]`
@@ -850,5 +902,5 @@ export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv): Pre
     totals.costNs += o.costNs
     totals.changedBytes += accs[i]!.changedBytes
   })
-  return { policy, env, ops, totals, pageEvents: sim.pageEvents }
+  return { prediction: { policy, env, ops, totals, pageEvents: sim.pageEvents } }
 }

@@ -22,7 +22,13 @@ export function useChart<T extends ChartType>(canvas: Ref<HTMLCanvasElement | nu
 
   function rebuild(): void {
     chart.value?.destroy()
-    if (canvas.value) chart.value = new Chart(canvas.value, config())
+    chart.value = null
+    if (!canvas.value) return
+    const c = new Chart(canvas.value, config())
+    chart.value = c
+    // A new chart starts from the config alone: fill in the live data before its first frame.
+    beforeDraw?.(c)
+    c.update('none')
   }
   function schedule(): void {
     if (frame) return

@@ -6,11 +6,13 @@
  * started; its TypeScript ends are src/shared/probe/{program,output,markers}.ts.
  *
  * USAGE
- *   probe --program FILE [--marker TRACE_MARKER] [--timeout-ms N] [--op-timeout-ms N] [--] DIR
+ *   probe --program FILE [--marker TRACE_MARKER] [--timeout-ms N] [--op-timeout-ms N] [--stats-file F] [--] DIR
  *   probe --calibrate DIR
  *   probe --pattern fill:N|seq:N POS COUNT      (prints COUNT pattern bytes from POS, for the C/TS check)
  * DIR is the scratch directory: the probe creates its files there and removes them on every exit it
- * can see (normal end, error, SIGINT/SIGTERM, timeout). SIGKILL leaves them: the caller removes DIR.
+ * can see (normal end, error, SIGINT/SIGTERM/SIGHUP, timeout, stdout closed). SIGKILL leaves them:
+ * the caller removes DIR. --timeout-ms bounds the whole run; --op-timeout-ms each op execution
+ * (default 60000; a repeat re-arms it per iteration). --stats-file replaces /proc/fs/splice (tests).
  *
  * PROGRAM (written by compileProgram, src/shared/probe/program.ts). One item per line, tokens split
  * by spaces, `key=value` arguments, numbers in decimal bytes; '#' lines and blank lines are ignored.
@@ -199,12 +201,15 @@ static void sb_json_str(struct sbuf *b, const char *s)
 	b->s[b->len] = 0;
 }
 
+static volatile sig_atomic_t stop_signal;
+
 static void emit(struct sbuf *b)
 {
 	sb_grow(b, 1);
 	b->s[b->len++] = '\n';
 	fwrite(b->s, 1, b->len, stdout);
-	fflush(stdout);
+	if (fflush(stdout) && errno == EPIPE && !stop_signal)
+		stop_signal = SIGPIPE; /* nobody reads us any more: stop and clean up rather than run blind */
 	b->len = 0;
 }
 
@@ -1008,7 +1013,6 @@ static void check_drained(struct pipe_rt *p, const uint8_t *data, size_t n, uint
 /* ------------------------------------------------------------------------------------------------ */
 /* Signals, time limits, guarded stores. */
 
-static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t timed_out;
 static sigjmp_buf guard_jmp;
 static volatile sig_atomic_t guard_on;
@@ -1296,14 +1300,14 @@ static int read_stats(int64_t out[5])
 	return 0;
 }
 
-static void setup_stats(void)
+static void setup_stats(const char *path)
 {
-	stats_fd = open("/proc/fs/splice", O_RDONLY | O_CLOEXEC);
+	stats_fd = open(path, O_RDONLY | O_CLOEXEC);
 	int64_t s[5];
 	if (stats_fd < 0)
-		note("stats: no /proc/fs/splice (%s): a kernel without the RFC's statistics", strerror(errno));
+		note("stats: no %s (%s): a kernel without the RFC's statistics", path, strerror(errno));
 	else if (read_stats(s)) {
-		note("stats: /proc/fs/splice exists but its format is not the RFC's");
+		note("stats: %s exists but its format is not the RFC's", path);
 		close(stats_fd);
 		stats_fd = -1;
 	}
@@ -2244,10 +2248,24 @@ static void print_done(int code)
 	free(b.s);
 }
 
+/*
+ * A caller may start us with 0, 1 or 2 closed (CI gives no standard input): the next open() would
+ * then take that number, and a pipe or scratch file on fd 1 would receive our JSON lines, or one on
+ * fd 0 would be skipped by the `fd > 0` checks of teardown. /dev/null fills the gaps first.
+ * (Added by the probe-half engineer, 08:45 UTC.)
+ */
+static void ensure_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+			(void)open("/dev/null", fd ? O_WRONLY : O_RDONLY); /* lowest free number: this very fd */
+}
+
 int main(int argc, char **argv)
 {
-	const char *program = NULL, *marker_path = NULL, *calib = NULL;
+	const char *program = NULL, *marker_path = NULL, *calib = NULL, *stats_path = "/proc/fs/splice";
 	uint64_t timeout_ms = 0;
+	ensure_std_fds();
 	page_size = sysconf(_SC_PAGESIZE);
 	probe_pid = getpid();
 	int i;
@@ -2273,6 +2291,8 @@ int main(int argc, char **argv)
 			program = argv[++i];
 		else if (!strcmp(a, "--marker") && has)
 			marker_path = argv[++i];
+		else if (!strcmp(a, "--stats-file") && has)
+			stats_path = argv[++i];
 		else if (!strcmp(a, "--calibrate") && has)
 			calib = argv[++i];
 		else if ((!strcmp(a, "--timeout-ms") || !strcmp(a, "--op-timeout-ms")) && has) {
@@ -2316,7 +2336,7 @@ int main(int argc, char **argv)
 	free(text);
 
 	setup_perf();
-	setup_stats();
+	setup_stats(stats_path);
 	setup_marker(marker_path);
 	struct sbuf b = {0};
 	sb_printf(&b, "{\"type\":\"hello\",\"protocol\":%d,\"pid\":%d,\"pageSize\":%ld,\"facts\":{\"spliceStats\":%s,\"perf\":%s,"

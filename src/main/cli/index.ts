@@ -7,6 +7,7 @@ import { registerValidate } from './validate'
 import { registerServe } from './serve'
 import { registerRun } from './run'
 import { registerPredict } from './predict'
+import { registerTrace } from './trace'
 
 const program = new Command()
 program
@@ -18,5 +19,6 @@ registerValidate(program)
 registerServe(program)
 registerRun(program)
 registerPredict(program)
+registerTrace(program)
 
 await program.parseAsync(process.argv)

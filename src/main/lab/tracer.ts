@@ -13,7 +13,7 @@ import type { Target } from '../target/types'
 import { shellQuote } from '../target/quote'
 import type { RunTracer } from './types'
 import type { TraceBucket, TraceSummary } from '../../shared/run/types'
-import { TraceStreamParser } from '../../shared/trace/parser'
+import { TraceStreamParser, type TraceRecord } from '../../shared/trace/parser'
 import { TraceAggregator } from '../../shared/trace/aggregate'
 
 export const INSTANCE_PREFIX = 'splice-lab-'
@@ -48,6 +48,8 @@ export interface TracerOptions {
    * every task, from start() (for `splice-lab trace` without --pid).
    */
   pids?: 'wrapped' | 'all' | number
+  /** Receives every parsed record (events and lost-event notices), e.g. to count or keep them. */
+  onRecord?: (r: TraceRecord) => void
 }
 
 const EVENT_RE = /^[a-z0-9_]+\/[a-z0-9_]+$/
@@ -84,7 +86,8 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
   let timer: ReturnType<typeof setInterval> | null = null
   let lastData = Date.now()
   const aggregator = new TraceAggregator(options.pageSize ?? facts.pageSize)
-  const parser = new TraceStreamParser((r) => aggregator.push(r))
+  const onRecord = options.onRecord
+  const parser = new TraceStreamParser(onRecord ? (r) => (aggregator.push(r), onRecord(r)) : (r) => aggregator.push(r))
 
   const dispose = async (): Promise<void> => {
     if (disposed) return

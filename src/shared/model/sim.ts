@@ -115,8 +115,12 @@ export class OpAcc {
     this.lastNote = n
     if (this.notes.size < 8) this.notes.add(n)
   }
+  private lastOutcome: OpOutcome | null = null
   outcome(o: OpOutcome): void {
     if (o.drain) this.changedBytes += o.drain.changedBytes
+    // a repeat body op mostly repeats its last outcome: check that first, without building a key
+    if (this.lastOutcome && sameOutcome(this.lastOutcome, o)) return
+    this.lastOutcome = o
     let key = `${o.ret}|${o.errno}`
     if (o.drain) key += `|${o.drain.read}|${o.drain.changedBytes}${o.drain.changedBytes ? JSON.stringify(o.drain.changed) : ''}`
     if (this.outcomes.size < 16 && !this.outcomes.has(key)) this.outcomes.set(key, o)
@@ -125,6 +129,25 @@ export class OpAcc {
 
 /** Files up to this many pages were read back in order-0 folios in every experiment. */
 export const READAHEAD_ORDER0_PAGES = 512
+
+function sameOutcome(a: OpOutcome, b: OpOutcome): boolean {
+  if (a.ret !== b.ret || a.errno !== b.errno) return false
+  if (!a.drain || !b.drain) return a.drain === b.drain
+  if (a.drain.read !== b.drain.read || a.drain.changedBytes !== b.drain.changedBytes) return false
+  const x = a.drain.changed
+  const y = b.drain.changed
+  if (x.length !== y.length) return false
+  for (let i = 0; i < x.length; i++) if (x[i]!.start !== y[i]!.start || x[i]!.end !== y[i]!.end || x[i]!.holds !== y[i]!.holds) return false
+  return true
+}
+
+/** 'copied: <reason>' built once per reason (it is noted per page in hot loops). */
+const copiedNotes = new Map<string, string>()
+function copiedNote(why: string): string {
+  let n = copiedNotes.get(why)
+  if (n === undefined) copiedNotes.set(why, (n = `copied: ${why}`))
+  return n
+}
 
 const TP_ADD = 'filemap:mm_filemap_add_to_page_cache'
 const TP_DEL = 'filemap:mm_filemap_delete_from_page_cache'
@@ -456,9 +479,11 @@ export class Simulator {
     while (x < end && this.used(p) < p.capacity) {
       const i = Math.floor(x / P)
       const e = Math.min(end, (i + 1) * P)
-      const wasCached = f.cache[i] !== null && f.cache[i] !== undefined
-      const page = this.load(f, i, true)
-      if (!wasCached) loaded++
+      let page = f.cache[i]
+      if (!page) {
+        page = this.load(f, i, true)
+        loaded++
+      }
       const snap = page.content
       let held: Page | null
       switch (this.policy) {
@@ -484,7 +509,7 @@ export class Simulator {
           } else {
             held = this.copyPage(e - x)
             this.acc.stats.filemapCopied++
-            this.acc.note(`copied: ${why}`)
+            this.acc.note(copiedNote(why))
           }
           break
         }
@@ -541,7 +566,7 @@ export class Simulator {
           } else {
             held = this.copyPage(e - x)
             this.acc.stats.vmspliceCopied++
-            this.acc.note(`copied: ${why}`)
+            this.acc.note(copiedNote(why))
           }
           break
         }
@@ -598,7 +623,10 @@ export class Simulator {
         p.head++
       }
     }
-    if (p.head > 1024 && p.head * 2 > p.slots.length) {
+    if (p.head === p.slots.length) {
+      p.slots.length = 0
+      p.head = 0
+    } else if (p.head > 1024 && p.head * 2 > p.slots.length) {
       p.slots = p.slots.slice(p.head)
       p.head = 0
     }

@@ -112,7 +112,14 @@ function renderTotals(preds: Prediction[]): string {
   return preds
     .map((p) => {
       const t = p.totals
-      return `${p.policy.padEnd(13)} changed ${t.changedBytes} B · shared ${t.pages.shared} · stolen ${t.pages.stolen} · copied ${t.pages.copied} (${t.bytesCopied} B) · reloads ${t.reloads} · cost ${(t.costNs / 1000).toFixed(1)} µs`
+      return `${p.policy.padEnd(13)} changed ${t.changedBytes} B · shared ${t.pages.shared} · stolen ${t.pages.stolen} · copied ${t.pages.copied} (${t.bytesCopied} B) · reloads ${t.reloads} · cost ${formatNs(t.costNs)}`
     })
     .join('\n')
+}
+
+/** A modelled cost: one page shared costs tens of ns, 1 GiB copied hundreds of ms. */
+export function formatNs(ns: number): string {
+  if (ns < 1000) return `${ns.toFixed(0)} ns`
+  if (ns < 1e6) return `${(ns / 1000).toFixed(1)} µs`
+  return `${(ns / 1e6).toFixed(1)} ms`
 }

@@ -1,7 +1,7 @@
 /**
  * The seam between the API service and the core modules it drives (targets, presets, runs, model,
  * trace export). Only this file names them, so the service reads as API logic and the wiring is
- * visible in one place. Pieces of the core that are not there report 'unavailable' honestly.
+ * visible in one place.
  */
 import type { Target } from '../target/types'
 import { connectTarget, type TargetSpec } from '../target'
@@ -13,14 +13,11 @@ import { runsDir } from '../paths'
 import { runScenario } from '../lab/run'
 import { openTracer } from '../lab/tracer'
 import { defaultKits } from '../lab/kits'
+import { perOpCsv, toPerfetto } from '../../shared/trace/export'
 import type { TargetConfig, PresetInfo } from '../../shared/api'
 import { ApiError } from '../../shared/api'
 import type { RunEvent, RunRecord } from '../../shared/run/types'
 import type { Scenario, Filesystem } from '../../shared/scenario'
-
-const missing = (what: string): never => {
-  throw new ApiError('unavailable', `${what} is not part of this build yet`)
-}
 
 /**
  * Opens a pty session to the target. Terminal output flows to `onTerminalData` from the first byte,
@@ -90,6 +87,11 @@ export async function loadRun(id: string): Promise<RunRecord> {
   }
 }
 
-export function exportRecord(_record: RunRecord, _format: 'csv' | 'perfetto'): string {
-  return missing('Trace export')
+/**
+ * CSV: the run's per-op tracepoint counts. Perfetto: Chrome's Trace Event Format with op slices from
+ * the probe's per-op durations (a saved record keeps neither the live buckets nor raw events).
+ */
+export function exportRecord(record: RunRecord, format: 'csv' | 'perfetto'): string {
+  if (format === 'csv') return perOpCsv(record)
+  return JSON.stringify(toPerfetto(record, { buckets: [] }))
 }

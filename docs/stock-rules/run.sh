@@ -1,7 +1,9 @@
 #!/bin/bash
-# Runs docs/stock-rules/experiments.c on tmpfs and on ext4, xfs and btrfs loop devices (as root),
-# printing one block per filesystem. Cleans up (unmount, detach, remove) on every exit path.
-#   sudo bash docs/stock-rules/run.sh [experiment-name-substring] > results.txt
+# Runs docs/stock-rules/experiments.c (or another program of this folder) on tmpfs and on ext4, xfs
+# and btrfs loop devices (as root), printing one block per filesystem. Cleans up (unmount, detach,
+# remove) on every exit path.
+#   sudo bash docs/stock-rules/run.sh [experiment-name-substring] > results-6.18.txt
+#   sudo bash docs/stock-rules/run.sh folios.c 1024 > folios-6.18.txt     (returns.c, race.c 300 alike)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/stockexp.XXXXXX)
@@ -12,7 +14,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-gcc -O2 -Wall -o "$work/exp" "$here/experiments.c"
+prog=experiments.c
+case "${1:-}" in *.c) prog=$1; shift ;; esac
+gcc -O2 -Wall -Wno-unused-result -o "$work/exp" "$here/$prog"
 echo "kernel $(uname -r)"
 for fs in tmpfs ext4 xfs btrfs; do
   m="$work/mnt-$fs"; mkdir -p "$m"

@@ -393,6 +393,22 @@ describe.skipIf(!canRun)(`the probe on this kernel${why ? ` (skipped: ${why})` :
     }
   })
 
+  it('reads splice statistics in the RFC format before and after each op (a stand-in file: this kernel has none)', async () => {
+    const stats = join(work, 'splice-stats')
+    writeFileSync(stats, 'filemap: copied=5 moved=7\ndirect : copied=0\nvmsplice: copied=1 stole=2\n')
+    const args = probeArgs({ programPath: writeProgram(loadPreset('write-after-splice', PAGE)), dir: tmpfs })
+    const r = await runProbe(probe, ['--stats-file', stats, ...args])
+    expect(r.code).toBe(0)
+    expect(r.obs.facts.spliceStats).toBe(true)
+    // Counters that did not move give zero deltas, never the absolute values.
+    expect(op(r.obs, 'ops[0]').stats).toEqual({ filemapCopied: 0, filemapMoved: 0, directCopied: 0, vmspliceCopied: 0, vmspliceStole: 0 })
+    writeFileSync(stats, 'something else\n')
+    const bad = await runProbe(probe, ['--stats-file', stats, ...args])
+    expect(bad.obs.facts.spliceStats).toBe(false)
+    expect(bad.obs.facts.notes.join('\n')).toMatch(/format is not the RFC's/)
+    expect(op(bad.obs, 'ops[0]').stats).toBeNull()
+  })
+
   it('calibrates unit costs on this machine', async () => {
     const r = await runProbe(probe, ['--calibrate', tmpfs])
     expect(r.code).toBe(0)

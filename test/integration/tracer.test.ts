@@ -10,8 +10,8 @@
  * vmsplices 4 KiB of memory, op ops[2] does nothing (no syscall events may land in it).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectTarget, type Target } from '../../src/main/target'
@@ -204,5 +204,29 @@ describe.skipIf(skip !== null)(`tracer on the real kernel${skip ? ` (skipped: ${
     await tracer.dispose()
     const after = execFileSync('sh', ['-c', `cat ${TRACEFS}/buffer_size_kb ${TRACEFS}/set_event ${TRACEFS}/set_event_pid ${TRACEFS}/tracing_on`], { encoding: 'utf8' })
     expect(after).toBe(before)
+  })
+
+  it('splice-lab trace records one pid tree to a file, prints counts and lost events, and leaves no instance', () => {
+    // A shell that keeps forking the workload: the children are traced through options/event-fork.
+    const loop = spawn('sh', ['-c', `while :; do ${[binary, '/dev/null', data, '500'].map(shellQuote).join(' ')} || exit 1; sleep 0.05; done`], { stdio: 'ignore' })
+    const out = join(dir, 'raw.txt')
+    try {
+      const cli = spawnSync('npx', ['tsx', 'src/main/cli/index.ts', 'trace', '--duration', '1.5', '--pid', String(loop.pid), '--events', 'syscalls:sys_enter_splice,syscalls/sys_exit_splice', '--out', out], { encoding: 'utf8', timeout: 60_000 })
+      expect(cli.status, cli.stderr).toBe(0)
+      expect(cli.stdout).toMatch(/^syscalls:sys_enter_splice\s+\d+$/m)
+      expect(cli.stdout).toMatch(/^lost events: \d+/m)
+      const raw = readFileSync(out, 'utf8')
+      const pids = new Set([...raw.matchAll(/-(\d+)\s+\[\d+\]/g)].map((m) => Number(m[1])))
+      expect(pids.size).toBeGreaterThan(0)
+      // Only the loop's children (fresh pids, never this process or the CLI's own).
+      expect(pids.has(process.pid)).toBe(false)
+      expect(raw).toContain('sys_splice(')
+    } finally {
+      loop.kill('SIGKILL')
+    }
+    const bad = spawnSync('npx', ['tsx', 'src/main/cli/index.ts', 'trace', '--duration', '1', '--events', 'kmem:no_such_event', '--out', out], { encoding: 'utf8', timeout: 60_000 })
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toContain('no_such_event')
+    expect(instances().filter((n) => !existsSync(`/proc/${/^splice-lab-(\d+)-/.exec(n)?.[1]}`))).toEqual([])
   })
 })

@@ -31,9 +31,15 @@ export const DEFAULT_EVENTS = [
 export const DEFAULT_BUFFER_KB = 8192
 /** How often live buckets go to the charts. Default 100 ms (one chart bucket). */
 export const EMIT_MS = 100
-/** After the probe ends, stop reading trace_pipe once it has been quiet this long. Default 300 ms. */
+/**
+ * Draining at stop: a flush marker is written to the instance's trace_marker and trace_pipe is read
+ * until it comes back (every event recorded before it has then been read), at most DRAIN_MAX_MS.
+ * When no marker can be written (tracing never switched on), reading stops once the pipe has been
+ * quiet for DRAIN_QUIET_MS.
+ */
 const DRAIN_QUIET_MS = 300
 const DRAIN_MAX_MS = 5000
+const FLUSH_MARKER = 'splicelab:flush'
 
 export interface TracerOptions {
   bufferKb?: number
@@ -87,7 +93,16 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
   let lastData = Date.now()
   const aggregator = new TraceAggregator(options.pageSize ?? facts.pageSize)
   const onRecord = options.onRecord
-  const parser = new TraceStreamParser(onRecord ? (r) => (aggregator.push(r), onRecord(r)) : (r) => aggregator.push(r))
+  const flushText = `${FLUSH_MARKER} ${randomBytes(4).toString('hex')}`
+  let flushed = false
+  const parser = new TraceStreamParser((r) => {
+    if (r.kind === 'event' && r.name === 'ftrace:tracing_mark_write' && r.body.startsWith(FLUSH_MARKER)) {
+      if (r.body.trim() === flushText) flushed = true
+      return
+    }
+    aggregator.push(r)
+    onRecord?.(r)
+  })
 
   const dispose = async (): Promise<void> => {
     if (disposed) return
@@ -138,7 +153,14 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
     },
     async stop(): Promise<TraceSummary> {
       const started = Date.now()
-      while (stream && Date.now() - lastData < DRAIN_QUIET_MS && Date.now() - started < DRAIN_MAX_MS) await sleep(50)
+      if (stream) {
+        const marked = await target.exec(`[ "$(cat ${q(dir)}/tracing_on)" = 1 ] && echo ${q(flushText)} > ${q(dir)}/trace_marker`, { root })
+        if (marked.code === 0) while (!flushed && Date.now() - started < DRAIN_MAX_MS) await sleep(20)
+        else {
+          lastData = Date.now()
+          while (Date.now() - lastData < DRAIN_QUIET_MS && Date.now() - started < DRAIN_MAX_MS) await sleep(50)
+        }
+      }
       if (timer) clearInterval(timer)
       timer = null
       await stream?.stop()

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { ARTIFACTS, builtAndBrowsable, startLab, type Lab } from './harness'
 
 const missing =
@@ -111,6 +112,16 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     await expect(opened.getByTestId('verdict-policy').textContent()).resolves.toBe('stock')
     await expect(opened.locator('[data-testid="op-table"] tbody tr').count()).resolves.toBe(3)
     await page.screenshot({ path: `${ARTIFACTS}/history.png`, fullPage: true })
+
+    // Exports arrive as downloads with the record's content.
+    const download = async (label: RegExp): Promise<string> => {
+      const [file] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: label }).click()])
+      return readFile((await file.path())!, 'utf8')
+    }
+    expect(JSON.parse(await download(/as JSON/)).comparison.verdict.behavesLike).toBe('stock')
+    expect((await download(/as CSV/)).split('\n')[0]).toBe('op,kind,tracepoint,count')
+    const perfetto = JSON.parse(await download(/as a Perfetto trace/))
+    expect(perfetto.traceEvents.some((e: { ph: string }) => e.ph === 'X')).toBe(true)
     expect(errors).toEqual([])
   })
 })

@@ -12,7 +12,7 @@ import { runScenario } from '../../src/main/lab/run'
 import { defaultKits } from '../../src/main/lab/kits'
 import { validateScenario } from '../../src/shared/scenario'
 import type { Scenario } from '../../src/shared/scenario'
-import { leftovers, runSkipReason } from './fixtures/lab'
+import { leftovers, runSkipReason, testRunId } from './fixtures/lab'
 import { noCompilerPath } from './fixtures/nocc'
 import { startSshd, sshdAvailable, freePort, type SshdFixture } from './fixtures/sshd'
 
@@ -36,14 +36,18 @@ const writeAfterSplice = scenario({
   ],
 })
 
-/** A first op that reports at once, then a loop long enough to be killed in the middle of. */
+/**
+ * A first op that reports at once, then a loop the kernel takes seconds over (a fork per
+ * iteration) while the model predicts it in well under a second: long enough to be killed in.
+ */
 const longLoop = scenario({
   name: 'long-loop',
   files: [{ id: 'data', size: '4p' }],
+  buffers: [{ id: 'b', size: '1p' }],
   pipes: [{ id: 'p' }],
   ops: [
     { op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
-    { op: 'repeat', times: 50_000_000, body: [{ op: 'pwrite', file: 'data', offset: 0, len: 1 }] },
+    { op: 'repeat', times: 20_000, body: [{ op: 'fork', store: 'child', buffer: 'b', offset: 0, len: 1 }] },
     { op: 'drain', pipe: 'p' },
   ],
 })
@@ -62,8 +66,9 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
   })
 
   it('a probe killed mid-run: clear error, the ops it had done are kept, the target is clean', async () => {
-    const runId = `killed-${process.pid}`
+    const runId = testRunId('killed')
     let killed = false
+    let killError = ''
     const record = await runScenario(target, longLoop, {
       fs: 'tmpfs',
       kits,
@@ -75,11 +80,18 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
           // The probe wrote its pid next to its program: kill exactly that process.
           const dirs = readdirSync('/tmp').filter((n) => n.startsWith(`splice-lab-scratch-${runId}`))
           const pidFile = join('/tmp', dirs[0]!, 'tmpfs', `splice-lab-run-${runId}`, 'probe.pid')
-          setTimeout(() => execFileSync('sh', ['-c', `kill -KILL "$(cat ${pidFile})"`]), 200)
+          setTimeout(() => {
+            try {
+              execFileSync('sh', ['-c', `kill -KILL "$(cat ${pidFile})"`])
+            } catch (err) {
+              killError = String(err)
+            }
+          }, 200)
         }
       },
     })
     expect(killed).toBe(true)
+    expect(killError).toBe('')
     expect(record.error?.code).toBe('probe')
     expect(record.error?.message).toMatch(/killed by signal 9/)
     expect(record.observation.incomplete?.reason).toMatch(/killed by signal 9/)
@@ -109,7 +121,7 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
     const bin = noCompilerPath()
     const t = await connectTarget({ kind: 'local', env: { PATH: bin } })
     try {
-      const record = await runScenario(t, writeAfterSplice, { fs: 'tmpfs', kits, recordsDir })
+      const record = await runScenario(t, writeAfterSplice, { fs: 'tmpfs', kits, recordsDir, runId: testRunId('nocc') })
       expect(record.error?.code).toBe('no-compiler')
       expect(record.error?.message).toMatch(/apt install gcc libc6-dev/)
       expect(record.predictions.stock.ops.length).toBe(3)
@@ -126,6 +138,7 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
       kits,
       recordsDir,
       signal: ac.signal,
+      runId: testRunId('cancel'),
       onEvent: (e) => {
         if (e.type === 'op') setTimeout(() => ac.abort(), 100)
       },
@@ -149,7 +162,7 @@ describe.skipIf(skip !== null || (!sshdAvailable() && process.env.CI !== 'true')
   it('runs a scenario through ssh://root@127.0.0.1:PORT with the host key checked, and stock agrees', async () => {
     const t = await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts })
     try {
-      const record = await runScenario(t, writeAfterSplice, { fs: 'tmpfs', kits, recordsDir: null })
+      const record = await runScenario(t, writeAfterSplice, { fs: 'tmpfs', kits, recordsDir: null, runId: testRunId('ssh') })
       expect(record.error, record.error?.message).toBeUndefined()
       expect(record.target.label).toBe(`ssh://root@127.0.0.1:${sshd.port}`)
       expect(record.comparison.verdict.perPolicy.stock.disagree).toBe(0)

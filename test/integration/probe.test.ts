@@ -183,6 +183,36 @@ describe.skipIf(!canRun)(`the probe on this kernel${why ? ` (skipped: ${why})` :
     expect(op(r.obs, 'ops[2]').outcome.drain).toEqual({ read: PAGE, changed: [], changedBytes: 0 })
   })
 
+  it('counts changed bytes exactly, byte by byte, and caps the ranges at MAX_RANGES', async () => {
+    // 8 pages overwritten with 0x42 over the seq:1 pattern: the pattern's own 0x42 bytes are not
+    // changes, so the changed bytes split into far more than 64 ranges.
+    const s = scenario({
+      name: 'many-ranges',
+      files: [{ id: 'data', size: '8p', pattern: { seq: 1 } }],
+      pipes: [{ id: 'p', size: '16p' }],
+      ops: [
+        { op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '8p' },
+        { op: 'pwrite', file: 'data', offset: 0, len: '8p', pattern: { fill: 0x42 } },
+        { op: 'drain', pipe: 'p' },
+      ],
+    })
+    const r = await runScenario(s)
+    const drain = op(r.obs, 'ops[2]').outcome.drain!
+    let expected = 0
+    const starts: number[] = []
+    for (let i = 0; i < 8 * PAGE; i++) {
+      if (patternByte({ seq: 1 }, i) === 0x42) continue
+      if (i === 0 || patternByte({ seq: 1 }, i - 1) === 0x42) starts.push(i)
+      expected++
+    }
+    expect(starts.length).toBeGreaterThan(64)
+    expect(drain.read).toBe(8 * PAGE)
+    expect(drain.changedBytes).toBe(expected)
+    expect(drain.changed).toHaveLength(64)
+    expect(drain.changed.map((c) => c.start)).toEqual(starts.slice(0, 64))
+    expect(drain.changed.every((c) => c.holds === 'current')).toBe(true)
+  })
+
   it.skipIf(!existsSync(`${TRACEFS}/events/syscalls/sys_enter_splice/id`) && !CI)('counts tracepoints per op with perf: one sys_enter_splice for the splice op', async () => {
     const r = await runScenario(loadPreset('write-after-splice'))
     expect(r.obs.facts.perf).toBe(true)

@@ -21,7 +21,8 @@ const GLOBAL_SETTINGS = ['tracing_on', 'current_tracer', 'buffer_size_kb', 'trac
 const snapshot = (): string => GLOBAL_SETTINGS.map((f) => readFileSync(join(TRACEFS, f), 'utf8')).join('\n')
 
 function recordEvents(work: string): { text: string; dat: string | null } {
-  const name = `splice-lab-bench-${randomBytes(4).toString('hex')}`
+  // Named like the tracer's own instances (session pid) so cleanStaleInstances removes it after a crash.
+  const name = `splice-lab-${process.pid}-${randomBytes(4).toString('hex')}`
   const inst = join(TRACEFS, 'instances', name)
   const before = snapshot()
   execFileSync('mkdir', [inst])
@@ -82,6 +83,17 @@ function main(): void {
       return n
     }).ms).sort((a, b) => a - b)[1]!
 
+    const splitLines = [0, 1, 2].map(() => time(() => {
+      let n = 0
+      let tail = ''
+      for (const c of chunks) {
+        const parts = (tail + c).split('\n')
+        tail = parts.pop()!
+        n += parts.length
+      }
+      return n
+    }).ms).sort((a, b) => a - b)[1]!
+
     let report: number | null = null
     if (dat) {
       const out = join(work, 'report.txt')
@@ -103,6 +115,7 @@ function main(): void {
     console.log(`events: ${lines} real lines from this kernel (${(text.length / 2 ** 20).toFixed(1)} MiB of text)`)
     console.log(`parser + aggregation:  ${parse.toFixed(1)} ms  ${rate(parse)}`)
     console.log(`baseline newline scan: ${split.toFixed(1)} ms  ${rate(split)}  (parser costs ${(parse / split).toFixed(1)}× a bare split)`)
+    console.log(`baseline split('\\n') loop: ${splitLines.toFixed(1)} ms  ${rate(splitLines)}  (parser costs ${(parse / splitLines).toFixed(1)}× split)`)
     if (report !== null) console.log(`baseline trace-cmd report: ${report.toFixed(1)} ms  ${rate(report)}  → parser is ${(report / parse).toFixed(1)}× faster`)
     else console.log('baseline trace-cmd report: not measured (trace-cmd missing or extract failed)')
     console.log(`heap growth after streaming ${(lines * 20 / 1e6).toFixed(1)} M lines: ${heapGrowthMiB.toFixed(1)} MiB (per-op counts and pending buckets only)`)

@@ -1,8 +1,10 @@
 /**
- * The probe on a machine where tracefs is not mounted (a fresh boot): as root it mounts tracefs
- * itself, says so in the hello line's notes, and still counts tracepoints per op. Run in a private
- * mount namespace (unshare -m) where tracefs is lazily unmounted first, so the host's tracefs and
- * the other tests' ftrace instances are never touched.
+ * Edges of the probe's environment:
+ * - tracefs not mounted (a fresh boot): as root it mounts tracefs itself, says so in the hello
+ *   line's notes, and still counts tracepoints per op. Run in a private mount namespace (unshare -m)
+ *   where tracefs is lazily unmounted first, so the host's tracefs and the other tests' ftrace
+ *   instances are never touched.
+ * - a program bigger than memory: one clear error line, exit 5, no file left behind.
  *
  * Written by the probe-half engineer (COORDINATION.md, 09:15 owner of resources/probe); the main
  * probe tests are in probe.test.ts.
@@ -14,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { validateScenario } from '../../src/shared/scenario'
 import { compileProgram, probeArgs } from '../../src/shared/probe/program'
-import { ObservationBuilder } from '../../src/shared/probe/output'
+import { ObservationBuilder, PROBE_EXIT } from '../../src/shared/probe/output'
 
 const CI = process.env.CI === 'true'
 const isRoot = process.getuid?.() === 0
@@ -42,7 +44,7 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true })
 })
 
-describe.skipIf(!!why)(`the probe without a mounted tracefs${why ? ` (skipped: ${why})` : ''}`, () => {
+describe.skipIf(!!why)(`the probe at the edges of its environment${why ? ` (skipped: ${why})` : ''}`, () => {
   it('mounts tracefs itself (in its own mount namespace here), says so, and counts the splice', () => {
     const r = validateScenario(
       {
@@ -80,6 +82,20 @@ describe.skipIf(!!why)(`the probe without a mounted tracefs${why ? ` (skipped: $
     expect(obs.ops.find((o) => o.path === 'ops[1]')?.outcome.drain?.changedBytes).toBe(0)
     // The host's mount table is as it was, and the probe removed its files.
     expect(tracefsMounts()).toBe(hostMountsBefore)
+    expect(readdirSync(scratch)).toEqual([])
+  })
+
+  it('says it ran out of memory, exits 5 and removes its files when the program does not fit', () => {
+    // 1 TiB file: its shadow cannot be allocated (written as program text: no scenario would validate it).
+    const program = join(work, 'huge.txt')
+    writeFileSync(program, ['splicelab-program 1', 'runs 1', 'file 0 size=1099511627776 pattern=seq:1 layout=one_write state=dirty cached=1', 'pipe 0 size=65536', 'op ops[0] fsync file=0', 'end', ''].join('\n'))
+    const scratch = mkdtempSync(join(work, 'scratch-'))
+    const res = spawnSync(probe, probeArgs({ programPath: program, dir: scratch }), { encoding: 'utf8', timeout: 60_000 })
+    expect(res.status, res.stderr).toBe(PROBE_EXIT.internal)
+    const b = new ObservationBuilder()
+    b.push(res.stdout)
+    b.finish(`exit ${res.status}`)
+    expect(b.errors.map((e) => `${e.code}: ${e.message}`)).toContain('internal: out of memory (shadow of a file or buffer)')
     expect(readdirSync(scratch)).toEqual([])
   })
 })

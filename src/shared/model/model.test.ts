@@ -201,6 +201,17 @@ describe('stock rules from the kernel experiments (docs/stock-rules.md)', () => 
       expect(lastDrain(s, 'stock').changedBytes, `${kind} ${then.op}`).toBe(changed)
     }
   })
+  it('madvise with a start that is not page aligned fails with EINVAL and drops nothing (kernel, random scenario r19)', () => {
+    // the buffer starts 100 bytes into its page: offset 0 is not page aligned, offset 3996 (1p - 100) is
+    for (const [offset, want] of [[0, { ret: -1, errno: 'EINVAL' }], [3996, { ret: 0, errno: null }]] as const) {
+      const s = scenario({
+        buffers: [{ id: 'b', size: '3p', kind: 'private', offset: 100 }],
+        pipes: [{ id: 'p' }],
+        ops: [{ op: 'madvise_dontneed', buffer: 'b', offset, len: '1p' }],
+      })
+      for (const policy of POLICIES) expect(predict(s, policy, defaultEnv('ext4')).ops[0]!.outcomes, `${policy} ${offset}`).toEqual([want])
+    }
+  })
   it('a splice stops at the end of file and when the pipe has no free slot', () => {
     const s = scenario({
       files: [{ id: 'f', size: '3p+100' }],

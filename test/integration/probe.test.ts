@@ -165,6 +165,14 @@ describe.skipIf(!canRun)(`the probe on this kernel${why ? ` (skipped: ${why})` :
     expect(op(r.obs, 'ops[1]').outcome).toEqual({ ret: 200, errno: null })
     expect(op(r.obs, 'ops[2]').outcome.drain).toEqual({ read: PAGE, changed: [{ start: 100, end: 300, holds: 'current' }], changedBytes: 200 })
     expect(leftovers(tmpfs)).toEqual([])
+    // The real output, cut at every position (as a pty or ssh channel may deliver it), reads the same.
+    const crlf = r.stdout.replace(/\n/g, '\r\n')
+    for (let cut = 0; cut <= crlf.length; cut++) {
+      const b = new ObservationBuilder()
+      b.push(crlf.slice(0, cut))
+      b.push(crlf.slice(cut))
+      expect(b.finish()).toEqual(r.obs)
+    }
   })
 
   it('control: a write to a page that was not spliced changes nothing the reader sees', async () => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectTarget, type Target } from '../../src/main/target'
 import { runScenario } from '../../src/main/lab/run'
+import { cleanStaleScratch } from '../../src/main/lab/scratch'
 import { defaultKits } from '../../src/main/lab/kits'
 import { validateScenario } from '../../src/shared/scenario'
 import type { Scenario } from '../../src/shared/scenario'
@@ -170,6 +171,47 @@ describe.skipIf(skip !== null || (!sshdAvailable() && process.env.CI !== 'true')
     } finally {
       await t.dispose()
     }
+  })
+
+  it('a connection lost mid-run: clear error, the ops done are kept, the next connect removes the scratch', async () => {
+    const t = await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts })
+    const runId = testRunId('dropped')
+    let dropped = false
+    try {
+      const record = await runScenario(t, longLoop, {
+        fs: 'tmpfs',
+        kits,
+        recordsDir: null,
+        runId,
+        onEvent: (e) => {
+          if (e.type === 'op' && !dropped) {
+            dropped = true
+            // Kill the sshd processes serving this test's connections (children of the fixture's sshd).
+            setTimeout(() => execFileSync('sh', ['-c', `pkill -KILL -P ${sshd.pid}; true`]), 200)
+          }
+        },
+      })
+      expect(dropped).toBe(true)
+      expect(record.error?.message).toMatch(/connection to the target was lost|session ended/)
+      expect(record.observation.ops.length).toBeGreaterThanOrEqual(1)
+      expect(record.observation.incomplete).toBeDefined()
+    } finally {
+      await t.dispose()
+    }
+    const again = await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts })
+    try {
+      const until = Date.now() + 10_000
+      let removed: string[] = []
+      // The dropped session's shell may take a moment to be reaped before its scratch counts as stale.
+      while (!removed.some((r) => r.includes(runId)) && Date.now() < until) {
+        removed = await cleanStaleScratch(again)
+        if (!removed.some((r) => r.includes(runId))) await new Promise((r) => setTimeout(r, 300))
+      }
+      expect(removed.some((r) => r.includes(runId))).toBe(true)
+    } finally {
+      await again.dispose()
+    }
+    expect(leftovers(runId)).toEqual([])
   })
 
   it('refuses a wrong host key and a closed port through the CLI, with clear messages and exit 1', async () => {

@@ -212,6 +212,24 @@ describe('stock rules from the kernel experiments (docs/stock-rules.md)', () => 
       for (const policy of POLICIES) expect(predict(s, policy, defaultEnv('ext4')).ops[0]!.outcomes, `${policy} ${offset}`).toEqual([want])
     }
   })
+  it('xfs reads the unaligned edge of a punch back into the page cache: the next splice adds nothing (kernel, random scenario r8)', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '2p' }],
+      pipes: [{ id: 'p', size: '4p' }],
+      ops: [
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+        { op: 'punch_hole', file: 'f', offset: 0, len: 1 },
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+        { op: 'drain', pipe: 'p' },
+      ],
+    })
+    const add = (fs: Filesystem) => predict(s, 'stock', defaultEnv(fs)).ops[2]!.tracepoints['filemap:mm_filemap_add_to_page_cache']
+    expect(add('xfs')).toEqual({ min: 0, max: 0 })
+    // ext4 zeroes the byte in place (the page never leaves), so the pipe's first page shows it
+    expect(add('ext4')).toEqual({ min: 0, max: 0 })
+    expect(predict(s, 'stock', defaultEnv('xfs')).ops[3]!.outcomes[0]!.drain!.changedBytes).toBe(0)
+    expect(predict(s, 'stock', defaultEnv('ext4')).ops[3]!.outcomes[0]!.drain!.changedBytes).toBe(1)
+  })
   it('a splice stops at the end of file and when the pipe has no free slot', () => {
     const s = scenario({
       files: [{ id: 'f', size: '3p+100' }],

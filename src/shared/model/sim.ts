@@ -382,6 +382,24 @@ export class Simulator {
       f.logical[i] = next
       if (!page && i * P >= a && (i + 1) * P <= end) f.onDisk[i] = false
     }
+    if (outward) {
+      // xfs then zeroes the unaligned edges through the page cache (xfs_free_file_space →
+      // xfs_zero_range → iomap_zero_range), which reads the edge pages back in: new pages, dirty,
+      // holding the zeroed bytes. The pipe keeps the old ones. Seen on 6.18 as one page-cache
+      // add per unaligned edge during the punch, and no add on the next splice of that page.
+      for (const x of [a, end]) {
+        if (x % P === 0 || x >= f.size) continue
+        const i = Math.floor(x / P)
+        if (f.cache[i]) continue
+        f.cache[i] = new Page(f.logical[i]!)
+        f.folioStart[i] = i
+        f.folioPages[i] = 1
+        f.dirty[i] = true
+        f.onDisk[i] = false
+        this.pageEvents++
+        this.acc.note('xfs zeroes the unaligned edge through the page cache: the page is read back in')
+      }
+    }
   }
 
   /** truncate: folios wholly past the new end leave; the folio straddling it is zeroed in place to its end. */

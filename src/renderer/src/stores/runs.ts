@@ -10,6 +10,8 @@ export type RunStatus = 'idle' | 'starting' | 'running' | 'finished' | 'failed' 
 /** The live run: progress, streamed observations and trace series, and the record when it ends. */
 export const useRunsStore = defineStore('runs', () => {
   const runId = ref<string | null>(null)
+  /** The scenario's title, known from the start (the record brings it only at the end). */
+  const title = ref<string | null>(null)
   const status = ref<RunStatus>('idle')
   const phase = ref<RunPhase | null>(null)
   const phaseMessage = ref('')
@@ -35,6 +37,7 @@ export const useRunsStore = defineStore('runs', () => {
 
   function reset(): void {
     runId.value = null
+    title.value = null
     early = []
     status.value = 'idle'
     phase.value = null
@@ -104,9 +107,10 @@ export const useRunsStore = defineStore('runs', () => {
     unsubscribe ??= on('onRunEvent', handle)
   }
 
-  async function start(targetId: string, scenarioText: string, source: string, fs?: string): Promise<void> {
+  async function start(targetId: string, scenarioText: string, source: string, fs?: string, scenarioTitle?: string): Promise<void> {
     listen()
     reset()
+    title.value = scenarioTitle ?? null
     status.value = 'starting'
     try {
       const r = await call('startRun', { targetId, scenarioText, source, ...(fs ? { fs: fs as 'tmpfs' } : {}) })
@@ -137,7 +141,7 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   return {
-    runId, status, phase, phaseMessage, log, predictions, observations, progress, record, error, series, seriesVersion, active,
+    runId, title, status, phase, phaseMessage, log, predictions, observations, progress, record, error, series, seriesVersion, active,
     start, startBench, cancel, handle, reset, listen,
   }
 })

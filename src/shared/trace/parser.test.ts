@@ -90,3 +90,34 @@ describe('trace aggregation', () => {
     expect(sum('stolen')).toBe(0)
   })
 })
+
+describe('more real captures from this kernel (test/fixtures/trace)', () => {
+  const read = (name: string): string => readFileSync(new URL(`../../../test/fixtures/trace/${name}`, import.meta.url), 'utf8')
+
+  it('splice, tee and vmsplice each land in the op their markers bracket', () => {
+    const text = read('ops-splice-tee-vmsplice.txt')
+    const agg = new TraceAggregator(4096)
+    const p = new TraceStreamParser((r) => agg.push(r))
+    p.push(text)
+    p.end()
+    expect(p.unparsed).toBe(0)
+    expect(agg.perOp['ops[0]']).toEqual({ 'syscalls:sys_enter_splice': 1, 'syscalls:sys_exit_splice': 1 })
+    expect(agg.perOp['ops[1]']).toEqual({ 'syscalls:sys_enter_tee': 1, 'syscalls:sys_exit_tee': 1 })
+    expect(agg.perOp['ops[2]']).toEqual({ 'syscalls:sys_enter_vmsplice': 1, 'syscalls:sys_exit_vmsplice': 1 })
+    const buckets = agg.takeBuckets(true)
+    // 8192 spliced + 8192 teed + 4096 vmspliced.
+    expect(buckets.reduce((s, b) => s + (b.counts.bytes ?? 0), 0)).toBe(8192 + 8192 + 4096)
+  })
+
+  it('a flooded 4 KiB ring: every LOST line is read and summed, never dropped', () => {
+    const text = read('lost-events.txt')
+    const expected = [...text.matchAll(/^CPU:\d+ \[LOST (\d+) EVENTS\]$/gm)].reduce((s, m) => s + Number(m[1]), 0)
+    expect(expected).toBeGreaterThan(0)
+    const agg = new TraceAggregator(4096)
+    const p = new TraceStreamParser((r) => agg.push(r))
+    p.push(text)
+    p.end()
+    expect(agg.lost).toBe(expected)
+    expect(p.unparsed).toBe(0)
+  })
+})

@@ -10,7 +10,8 @@
  *            what a steal looks like (the page leaves the cache for the pipe).
  * - shared:  pages moved (bytes / page size, rounded up per call) minus copied and stolen, at least 0.
  * - reloads: page-cache additions for a (dev, ino, ofs) that an earlier deletion removed — the page
- *            is read back in after leaving the cache (a steal, DONTNEED or truncate).
+ *            is read back in after leaving the cache (a steal, DONTNEED or truncate); only the last
+ *            MAX_REMEMBERED_REMOVALS removals are remembered, and shmem (tmpfs) adds emit no event.
  * Events from other tasks (the set_event_pid filter lets some interrupt-context events through) are
  * counted only when their pid belongs to the traced process tree.
  */
@@ -19,6 +20,12 @@ import { fieldsOf, syscallReturn, type TraceRecord } from './parser'
 
 export const MARKER_PREFIX = 'splicelab:'
 export const BETWEEN_OPS = '(between ops)'
+
+/**
+ * How many removed pages are remembered to recognise a reload. Default 65536 (256 MiB of 4 KiB
+ * pages): a page read back after more removals than that is not counted as a reload.
+ */
+export const MAX_REMEMBERED_REMOVALS = 65536
 
 /** Width of a live-chart bucket. Default 100 ms: smooth enough to watch, few enough points to draw. */
 export const BUCKET_MS = 100
@@ -121,6 +128,8 @@ export class TraceAggregator {
       }
       case 'filemap:mm_filemap_delete_from_page_cache': {
         this.removed.add(pageKey(body))
+        // Bounded: forget the oldest removal first (a Set iterates in insertion order).
+        if (this.removed.size > MAX_REMEMBERED_REMOVALS) this.removed.delete(this.removed.values().next().value!)
         const call = this.inCall.get(pid)
         if (call) {
           call.stolen++

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
 import { parseTraceLine, TraceStreamParser, syscallReturn, fieldsOf, MAX_LINE, type TraceRecord } from './parser'
-import { TraceAggregator } from './aggregate'
+import { MAX_REMEMBERED_REMOVALS, TraceAggregator } from './aggregate'
 
 const corpus = readFileSync(new URL('../../../test/fixtures/trace/splice-tmpfs.txt', import.meta.url), 'utf8')
 
@@ -119,5 +119,18 @@ describe('more real captures from this kernel (test/fixtures/trace)', () => {
     p.end()
     expect(agg.lost).toBe(expected)
     expect(p.unparsed).toBe(0)
+  })
+})
+
+describe('aggregation memory', () => {
+  it('remembers a bounded number of removed pages however many are deleted', () => {
+    const agg = new TraceAggregator(4096)
+    for (let i = 0; i < MAX_REMEMBERED_REMOVALS + 1000; i++)
+      agg.push({ kind: 'event', task: 't', pid: 1, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'filemap:mm_filemap_delete_from_page_cache', body: `dev 0:26 ino 2 pfn=0x1 ofs=${i * 4096} order=0` })
+    expect((agg as unknown as { removed: Set<string> }).removed.size).toBe(MAX_REMEMBERED_REMOVALS)
+    // The newest removal is still known: its re-add counts as a reload; the oldest is forgotten.
+    agg.push({ kind: 'event', task: 't', pid: 1, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'filemap:mm_filemap_add_to_page_cache', body: `dev 0:26 ino 2 pfn=0x1 ofs=${(MAX_REMEMBERED_REMOVALS + 999) * 4096} order=0` })
+    agg.push({ kind: 'event', task: 't', pid: 1, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'filemap:mm_filemap_add_to_page_cache', body: 'dev 0:26 ino 2 pfn=0x1 ofs=0 order=0' })
+    expect(agg.takeBuckets(true).reduce((s, b) => s + (b.counts.reloads ?? 0), 0)).toBe(1)
   })
 })

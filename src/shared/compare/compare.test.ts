@@ -118,6 +118,13 @@ describe('compare', () => {
     expect(without.ops[0]!.byPolicy.stock.agreement).toBe('agree')
   })
 
+  it('does not compare a repeat body op that ran fewer iterations than predicted', () => {
+    const preds = writeAfterSplice()
+    for (const p of POLICIES) preds[p].ops[1]!.iterations = 1000
+    const c = compare(preds, observation([obsOp('ops[1]', 'pwrite', written, { iterations: 17 })]))
+    expect(c.ops[0]!.byPolicy.stock).toEqual({ agreement: 'unknown', reasons: ['ops[1] ran 17 of 1000 iterations; not compared'] })
+  })
+
   it('marks ops the model has no prediction for as unknown, and an incomplete run in the summary', () => {
     const obs = observation([obsOp('ops[9]', 'drain', cleanDrain)])
     obs.incomplete = { reason: 'probe killed by SIGKILL' }

@@ -46,6 +46,12 @@ export function compareOp(policy: Policy, pred: OpPrediction | undefined, obs: O
     return { agreement: 'disagree', reasons: [`the probe reported ${obs.op} at ${obs.path} but the model has ${pred.op} there (scenario mismatch)`] }
   }
 
+  // A repeat cut short (time limit, kill) ran fewer iterations than predicted: its summed counts
+  // cannot be compared with the model's, and that says nothing about which policy the kernel follows.
+  if (pred.iterations !== obs.iterations) {
+    return { agreement: 'unknown', reasons: [`${obs.path} ran ${obs.iterations} of ${pred.iterations} iterations; not compared`] }
+  }
+
   const seen = observedOutcomes(obs)
   for (const outcome of seen) {
     const allowed = pred.outcomes.some((p) => sameOutcome(p, outcome))

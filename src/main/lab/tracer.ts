@@ -167,11 +167,14 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
       stream = null
       parser.end()
       aggregator.takeBuckets(true)
-      const overrun = await readLostCounters(target, dir, root)
+      // trace_pipe's "LOST n EVENTS" lines report the very events the per-CPU overrun counters count
+      // (measured: their sums are equal), so the two are not added: the larger is taken, in case
+      // the stream was stopped before the last LOST line was read. Oversized lines are ours, added.
+      const ring = await readLostCounters(target, dir, root)
       return {
         instance: name,
         events: aggregator.events,
-        lost: aggregator.lost + overrun + parser.oversized,
+        lost: Math.max(aggregator.lost, ring) + parser.oversized,
         perOp: aggregator.perOp,
       }
     },

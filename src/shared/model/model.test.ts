@@ -230,6 +230,30 @@ describe('stock rules from the kernel experiments (docs/stock-rules.md)', () => 
     expect(predict(s, 'stock', defaultEnv('xfs')).ops[3]!.outcomes[0]!.drain!.changedBytes).toBe(0)
     expect(predict(s, 'stock', defaultEnv('ext4')).ops[3]!.outcomes[0]!.drain!.changedBytes).toBe(1)
   })
+  it('O_DIRECT on btrfs (buffered fallback) writes back and evicts pages the pipe does not hold; fadvise on dirty pages races (kernel, random scenario r20)', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '2p', state: 'dirty' }],
+      pipes: [{ id: 'p', size: '4p' }],
+      ops: [
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+        { op: 'odirect_write', file: 'f', offset: 0, len: '2p' },
+        { op: 'drain', pipe: 'p' },
+        { op: 'splice', from: { file: 'f', offset: '1p' }, to: { pipe: 'p' }, len: '1p' },
+        { op: 'fadvise_dontneed', file: 'f' },
+        { op: 'pwrite', file: 'f', offset: 0, len: '1p' },
+        { op: 'fadvise_dontneed', file: 'f' },
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+      ],
+    })
+    const p = predict(s, 'stock', defaultEnv('btrfs'))
+    // the pipe's page stayed cached and took the write in place; page 1 was evicted and reloads
+    expect(p.ops[2]!.outcomes[0]!.drain!.changedBytes).toBeGreaterThan(0)
+    expect(p.ops[3]!.tracepoints['filemap:mm_filemap_add_to_page_cache']).toEqual({ min: 1, max: 1 })
+    // page 0 was dirty at the second fadvise: evicted or not, depending on writeback
+    expect(p.ops[7]!.tracepoints['filemap:mm_filemap_add_to_page_cache']).toEqual({ min: 0, max: 1 })
+    // ext4 invalidates both pages (the pipe's too): page 1 reloads, readahead may bring page 0
+    expect(predict(s, 'stock', defaultEnv('ext4')).ops[3]!.tracepoints['filemap:mm_filemap_add_to_page_cache']).toEqual({ min: 1, max: 2 })
+  })
   it('a splice stops at the end of file and when the pipe has no free slot', () => {
     const s = scenario({
       files: [{ id: 'f', size: '3p+100' }],

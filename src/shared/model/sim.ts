@@ -45,6 +45,12 @@ export interface FileState {
   /** Faulted into an active shared mapping. */
   mappedPage: boolean[]
   mapped: boolean
+  /**
+   * Pages fadvise(DONTNEED) found dirty: it started their writeback (WB_SYNC_NONE) and tried to
+   * evict them at once, which works only if the writeback already finished — a race. The model
+   * keeps them cached and lets a later splice's page-cache additions range up to them.
+   */
+  maybeGone?: Set<number>
 }
 
 export interface BufferState {
@@ -402,6 +408,31 @@ export class Simulator {
     }
   }
 
+  /**
+   * btrfs_direct_write() after its buffered fallback keeps O_DIRECT's promise: it writes the range
+   * back and waits (filemap_fdatawrite_range + filemap_fdatawait_range), then
+   * invalidate_mapping_pages() over the pages it touched. That evicts only folios nobody else
+   * holds (mapping_evict_folio: not mapped, no extra reference such as a pipe's), so a page in the
+   * pipe stays cached and keeps the write in place, and the others leave (a later access reloads
+   * them). Seen on 6.18 as page-cache deletions during the write and additions on the next splice.
+   */
+  private btrfsDirectFallbackInvalidate(f: FileState, s: number, e: number): void {
+    const P = this.P
+    for (let i = Math.floor(s / P); i * P < e && i < f.cache.length; i++) f.dirty[i] = false
+    for (let i = Math.floor(s / P); i * P < e && i < f.cache.length; i++) {
+      if (!f.cache[i]) continue
+      const start = f.folioStart[i]!
+      let busy = false
+      for (let j = start; j < start + f.folioPages[i]!; j++) {
+        const pj = f.cache[j]
+        if (pj && (pj.pipeRefs > 0 || f.dirty[j] || f.mappedPage[j])) busy = true
+      }
+      if (busy) continue
+      this.removeFolio(f, i, () => true)
+      this.acc.note('btrfs O_DIRECT fallback: written back and invalidated; the page leaves the page cache')
+    }
+  }
+
   /** truncate: folios wholly past the new end leave; the folio straddling it is zeroed in place to its end. */
   private truncate(f: FileState, size: number): void {
     const P = this.P
@@ -498,6 +529,12 @@ export class Simulator {
       const i = Math.floor(x / P)
       const e = Math.min(end, (i + 1) * P)
       let page = f.cache[i]
+      if (page && f.maybeGone?.has(i)) {
+        // fadvise may have evicted it after all (writeback won the race): then this splice reads it
+        // back, with readahead for the file's other such pages (seen on btrfs: 0, 4 or 8 additions)
+        this.acc.pcAddExtra += f.maybeGone.size
+        f.maybeGone.delete(i)
+      }
       if (!page) {
         page = this.load(f, i, true)
         loaded++
@@ -733,6 +770,7 @@ export class Simulator {
         } else {
           acc.note(this.fs === 'tmpfs' ? 'O_DIRECT on tmpfs is a buffered write' : 'btrfs falls back to buffered writes for checksummed files')
           this.writeFile(f, s, s + len, this.patternPatch(s, s + len, op.pattern), false)
+          if (this.fs === 'btrfs') this.btrfsDirectFallbackInvalidate(f, s, s + len)
         }
         acc.outcome({ ret: len, errno: null })
         return
@@ -813,6 +851,12 @@ export class Simulator {
             }
             if (busy) {
               acc.note('fadvise DONTNEED cannot evict a page the pipe (or a mapping, or dirt) holds')
+              let dirtOnly = true
+              for (let j = start; j < start + n; j++) {
+                const pj = f.cache[j]
+                if (pj && (pj.pipeRefs > 0 || f.mappedPage[j])) dirtOnly = false
+              }
+              if (dirtOnly) for (let j = start; j < start + n; j++) (f.maybeGone ??= new Set()).add(j)
               continue
             }
             this.removeFolio(f, i, () => true)

@@ -19,6 +19,7 @@ import { compare } from '../../shared/compare'
 import { ScratchPool, ScratchError, checkWritable, dirFilesystem, modelFs } from './scratch'
 import { buildProbe, ProbeBuildError } from './probe-build'
 import { saveRunRecord } from './records'
+import { defaultKits } from './kits'
 
 /**
  * What a run needs from the model and the probe's program format, named here once (kits.ts wires
@@ -58,7 +59,8 @@ export interface RunOptions {
   probeTimeoutMs?: number
   costs?: UnitCosts
   runId?: string
-  kits: { probe: ProbeKit; model: ModelKit }
+  /** The model and probe format to use; default the real ones (kits.ts). */
+  kits?: { probe: ProbeKit; model: ModelKit }
 }
 
 export class RunError extends Error {
@@ -83,12 +85,12 @@ function recordedTarget(target: Target, f: TargetFacts): RecordedTarget {
   return { label: target.label, kind: target.kind, kernel: f.kernel, arch: f.arch, pageSize: f.pageSize, root: f.root, tracefs: !!f.tracefs.path && f.tracefs.writable, perf: f.perf.available, spliceStats: f.spliceStats }
 }
 
-export async function runScenario(target: Target, scenario: Scenario, options: RunOptions): Promise<RunRecord> {
+export async function runScenario(target: Target, scenario: Scenario, options: RunOptions = {}): Promise<RunRecord> {
   const runId = options.runId ?? newRunId()
   const emit = (e: RunEvent): void => options.onEvent?.(e)
   const phase = (p: RunPhase, message: string): void => emit({ type: 'phase', runId, phase: p, message })
   const log = (level: 'info' | 'warn' | 'error', message: string): void => emit({ type: 'log', runId, level, message })
-  const { probe: probeKit, model } = options.kits
+  const { probe: probeKit, model } = options.kits ?? defaultKits()
   const checkAbort = (): void => {
     if (options.signal?.aborted) throw new RunError('cancelled', 'the run was cancelled')
   }

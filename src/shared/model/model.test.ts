@@ -254,6 +254,18 @@ describe('stock rules from the kernel experiments (docs/stock-rules.md)', () => 
     // ext4 invalidates both pages (the pipe's too): page 1 reloads, readahead may bring page 0
     expect(predict(s, 'stock', defaultEnv('ext4')).ops[3]!.tracepoints['filemap:mm_filemap_add_to_page_cache']).toEqual({ min: 1, max: 2 })
   })
+  it('ext4 and btrfs read an uncached partial edge in to zero it: the next splice adds nothing (kernel, random scenario 11/1)', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: 7, cached: false }],
+      pipes: [{ id: 'p', size: '4p' }],
+      ops: [
+        { op: 'punch_hole', file: 'f', offset: 0, len: 1 },
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: 1 },
+      ],
+    })
+    for (const fs of ['ext4', 'btrfs', 'xfs'] as const)
+      expect(predict(s, 'stock', defaultEnv(fs)).ops[1]!.tracepoints['filemap:mm_filemap_add_to_page_cache'], fs).toEqual({ min: 0, max: 0 })
+  })
   it('a splice stops at the end of file and when the pipe has no free slot', () => {
     const s = scenario({
       files: [{ id: 'f', size: '3p+100' }],

@@ -360,6 +360,15 @@ export class Simulator {
     const outward = this.fs === 'xfs'
     const rs = outward ? Math.floor(a / P) * P : Math.ceil(a / P) * P
     const re = outward ? Math.ceil(end / P) * P : Math.floor(end / P) * P
+    if (!outward && this.fs !== 'tmpfs') {
+      // ext4 (ext4_zero_partial_blocks) and btrfs (btrfs_truncate_block) zero a partial edge block
+      // through the page cache, reading it in when it is not cached (seen on 6.18: one page-cache
+      // add during a 1-byte punch of an uncached file, none on the next splice of that page).
+      for (const x of [a, end]) {
+        const i = Math.floor(x / P)
+        if (x % P !== 0 && x < f.size && !f.cache[i] && f.onDisk[i]) this.load(f, i, true)
+      }
+    }
     const first = Math.floor(Math.min(a, rs) / P)
     const last = Math.ceil(Math.max(end, re) / P)
     for (let i = first; i < last && i < f.cache.length; i++) {

@@ -113,6 +113,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
     await target.exec(`echo 0 > ${q(dir)}/events/enable; rmdir ${q(dir)}`, { root }).catch(() => undefined)
   }
 
+  let emit: ((buckets: TraceBucket[], lost: number) => void) | null = null
   const pids = options.pids ?? 'wrapped'
   if (typeof pids === 'number' && (!Number.isSafeInteger(pids) || pids < 1)) throw new Error(`not a pid: ${pids}`)
   try {
@@ -140,6 +141,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
       return `sh -c ${q(`echo $$ > ${q(dir)}/set_event_pid && echo 1 > ${q(dir)}/tracing_on && exec ${probeCommand}`)}`
     },
     async start(onBuckets: (buckets: TraceBucket[], lost: number) => void): Promise<void> {
+      emit = onBuckets
       stream = await target.stream(`exec cat ${q(dir)}/trace_pipe`, (chunk) => {
         lastData = Date.now()
         parser.push(chunk)
@@ -166,7 +168,9 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
       await stream?.stop()
       stream = null
       parser.end()
-      aggregator.takeBuckets(true)
+      // The last (partial) buckets go to the charts too: a run shorter than one bucket has no other.
+      const rest = aggregator.takeBuckets(true)
+      if (rest.length) emit?.(rest, aggregator.lost)
       // trace_pipe's "LOST n EVENTS" lines report the very events the per-CPU overrun counters count
       // (measured: their sums are equal), so the two are not added: the larger is taken, in case
       // the stream was stopped before the last LOST line was read. Oversized lines are ours, added.

@@ -181,9 +181,9 @@ export class TraceAggregator {
 }
 
 /** "dev 0:26 ino 2 pfn=0x11bcc9 ofs=4096 order=0" → "0:26/2/4096": one page of one file. */
+const PAGE_KEY = /^dev (\S+) ino (\S+) .*?ofs=(\d+)/
 function pageKey(body: string): string {
-  const dev = /dev (\S+)/.exec(body)?.[1] ?? '?'
-  const ino = /ino (\S+)/.exec(body)?.[1] ?? '?'
-  const ofs = /ofs=(\d+)/.exec(body)?.[1] ?? '?'
-  return `${dev}/${ino}/${ofs}`
+  // One pass over the fixed layout of mm_filemap_op_page_cache's format (include/trace/events/filemap.h).
+  const m = PAGE_KEY.exec(body)
+  return m ? `${m[1]}/${m[2]}/${m[3]}` : body
 }

@@ -25,29 +25,9 @@ export interface StreamHandle {
   readonly done: Promise<number>
 }
 
-export type Filesystem = 'tmpfs' | 'ext4' | 'xfs' | 'btrfs' | string
-
-/** What a connect finds out; each missing piece becomes a message and a reduced run, not a crash. */
-export interface TargetFacts {
-  kernel: string
-  arch: string
-  pageSize: number
-  /** The session user is root. */
-  root: boolean
-  /** `sudo -n true` works (only meaningful when not root). */
-  sudo: boolean
-  tracefs: { path: string | null; writable: boolean; why?: string }
-  perf: { available: boolean; paranoid: number | null; why?: string }
-  compiler: { path: string | null; why?: string }
-  /** /proc/fs/splice exists (a kernel with the RFC's statistics patch). */
-  spliceStats: boolean
-  /** Filesystem of the default scratch directory. */
-  scratch: { dir: string; fs: Filesystem }
-  /** Loop-backed scratch filesystems can be made (root + losetup + the mkfs tools present). */
-  mkfs: Partial<Record<'ext4' | 'xfs' | 'btrfs', boolean>>
-  /** For people: what the connect found missing or did (e.g. "mounted tracefs at /sys/kernel/tracing"). */
-  notes: string[]
-}
+// Facts cross to the renderer through the API contract, so they are declared in the pure core.
+export type { Filesystem, TargetFacts } from '../../shared/target'
+import type { TargetFacts } from '../../shared/target'
 
 /**
  * The terminal of a session that is still connecting: ssh may ask about an unknown host key or

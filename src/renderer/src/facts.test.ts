@@ -8,6 +8,7 @@ const facts: TargetFactsView = {
   perf: { available: false, paranoid: 3, why: 'perf_event_paranoid is 3' },
   compiler: { path: null, why: 'no cc or gcc in PATH' },
   spliceStats: false, scratch: { dir: '/tmp', fs: 'tmpfs' }, mkfs: {},
+  notes: ['mounted tracefs at /sys/kernel/tracing'],
 }
 
 describe('describeFacts', () => {
@@ -18,5 +19,6 @@ describe('describeFacts', () => {
     expect(lines['C compiler']!.meaning).toMatch(/Nothing can run/)
     expect(lines['Root']!.meaning).toMatch(/probe still runs/)
     expect(lines['/proc/fs/splice']!.meaning).toMatch(/inferred/)
+    expect(lines['Note']!.value).toBe('mounted tracefs at /sys/kernel/tracing')
   })
 })

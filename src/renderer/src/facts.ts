@@ -52,6 +52,8 @@ export function describeFacts(f: TargetFactsView): FactLine[] {
       ok: null,
       meaning: f.spliceStats ? 'This kernel has the RFC’s statistics: steals and copies are counted exactly.' : 'Steals and copies are inferred from tracepoints, and said to be inferred.',
     },
+    // What the connect itself did or found missing (e.g. "mounted tracefs at /sys/kernel/tracing").
+    ...(f.notes ?? []).map((note) => ({ label: 'Note', value: note, ok: null, meaning: '' })),
   ]
 }
 

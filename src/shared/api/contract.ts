@@ -6,6 +6,7 @@
  * never as thrown objects, because neither structured clone nor JSON keeps an Error's class.
  */
 import { z } from 'zod'
+import type { TargetFacts } from '../target'
 import { Filesystem } from '../scenario/schema'
 import type { RunEvent, RunRecord } from '../run/types'
 import type { Policy } from '../results'
@@ -37,20 +38,8 @@ export type TargetConfig = z.output<typeof TargetConfig>
 /** saveTarget takes a config without an id to add a target, with one to edit it. */
 export const TargetDraft = z.discriminatedUnion('kind', [LocalTargetConfig.partial({ id: true }), SshTargetConfig.partial({ id: true })])
 
-/** A plain copy of src/main/target/types.ts TargetFacts (the shared layer cannot import main). */
-export interface TargetFactsView {
-  kernel: string
-  arch: string
-  pageSize: number
-  root: boolean
-  sudo: boolean
-  tracefs: { path: string | null; writable: boolean; why?: string }
-  perf: { available: boolean; paranoid: number | null; why?: string }
-  compiler: { path: string | null; why?: string }
-  spliceStats: boolean
-  scratch: { dir: string; fs: string }
-  mkfs: Partial<Record<'ext4' | 'xfs' | 'btrfs', boolean>>
-}
+/** The target's facts as the renderer sees them: the one TargetFacts type of the core. */
+export type TargetFactsView = TargetFacts
 
 export type TargetStatus = 'disconnected' | 'connecting' | 'connected' | 'error'
 export interface TargetState {

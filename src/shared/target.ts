@@ -1,0 +1,28 @@
+/**
+ * What connecting to a target finds out. Declared in the pure core because it crosses every shell:
+ * the target layer (src/main/target) fills it, the API contract carries it, the renderer explains it.
+ */
+
+export type Filesystem = 'tmpfs' | 'ext4' | 'xfs' | 'btrfs' | string
+
+/** What a connect finds out; each missing piece becomes a message and a reduced run, not a crash. */
+export interface TargetFacts {
+  kernel: string
+  arch: string
+  pageSize: number
+  /** The session user is root. */
+  root: boolean
+  /** `sudo -n true` works (only meaningful when not root). */
+  sudo: boolean
+  tracefs: { path: string | null; writable: boolean; why?: string }
+  perf: { available: boolean; paranoid: number | null; why?: string }
+  compiler: { path: string | null; why?: string }
+  /** /proc/fs/splice exists (a kernel with the RFC's statistics patch). */
+  spliceStats: boolean
+  /** Filesystem of the default scratch directory. */
+  scratch: { dir: string; fs: Filesystem }
+  /** Loop-backed scratch filesystems can be made (root + losetup + the mkfs tools present). */
+  mkfs: Partial<Record<'ext4' | 'xfs' | 'btrfs', boolean>>
+  /** For people: what the connect found missing or did (e.g. "mounted tracefs at /sys/kernel/tracing"). */
+  notes: string[]
+}

@@ -1608,19 +1608,33 @@ static uint8_t *store_target(const struct op *op, struct shadow **sh, int *share
 	return b->mapped ? b->addr : NULL;
 }
 
+/*
+ * The common start of a store (mmap_store, buf_store, fork): the mapping, a range check, and the
+ * bytes to store in the bounce buffer. NULL (with o set to ENXIO/EFAULT) when there is nothing to
+ * store into.
+ */
+static uint8_t *store_prepare(const struct op *op, struct outcome *o, struct shadow **sh, int *shared, uint8_t **src)
+{
+	size_t limit;
+	uint8_t *base = store_target(op, sh, shared, &limit);
+	if (!base || (uint64_t)op->offset + (uint64_t)op->len > limit) {
+		o->ret = -1;
+		o->err = base ? EFAULT : ENXIO;
+		return NULL;
+	}
+	*src = bounce_get((size_t)op->len);
+	pattern_fill(&op->pat, (uint64_t)op->offset, *src, (size_t)op->len);
+	return base;
+}
+
 static void op_store(const struct op *op, struct outcome *o)
 {
 	struct shadow *sh;
 	int shared;
-	size_t limit;
-	uint8_t *base = store_target(op, &sh, &shared, &limit);
-	if (!base || (uint64_t)op->offset + (uint64_t)op->len > limit) {
-		o->ret = -1;
-		o->err = base ? EFAULT : ENXIO;
+	uint8_t *src;
+	uint8_t *base = store_prepare(op, o, &sh, &shared, &src);
+	if (!base)
 		return;
-	}
-	uint8_t *src = bounce_get((size_t)op->len);
-	pattern_fill(&op->pat, (uint64_t)op->offset, src, (size_t)op->len);
 	int r = TIMED(guarded_copy(base + op->offset, src, (size_t)op->len));
 	if (r) {
 		o->ret = -1;
@@ -1635,15 +1649,10 @@ static void op_fork(const struct op *op, struct outcome *o)
 {
 	struct shadow *sh;
 	int shared;
-	size_t limit;
-	uint8_t *base = store_target(op, &sh, &shared, &limit);
-	if (!base || (uint64_t)op->offset + (uint64_t)op->len > limit) {
-		o->ret = -1;
-		o->err = base ? EFAULT : ENXIO;
+	uint8_t *src;
+	uint8_t *base = store_prepare(op, o, &sh, &shared, &src);
+	if (!base)
 		return;
-	}
-	uint8_t *src = bounce_get((size_t)op->len);
-	pattern_fill(&op->pat, (uint64_t)op->offset, src, (size_t)op->len);
 	int sync[2];
 	if (pipe2(sync, O_CLOEXEC)) {
 		set_ret(o, -1);

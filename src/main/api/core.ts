@@ -3,7 +3,7 @@
  * trace export). Only this file names them, so the service reads as API logic and the wiring is
  * visible in one place.
  */
-import type { Target } from '../target/types'
+import type { Target, TerminalInput } from '../target/types'
 import { connectTarget, type TargetSpec } from '../target'
 import * as presets from '../presets'
 import { readFile } from 'node:fs/promises'
@@ -23,14 +23,19 @@ import type { Scenario, Filesystem } from '../../shared/scenario'
  * Opens a pty session to the target. Terminal output flows to `onTerminalData` from the first byte,
  * so a password or host-key prompt during the connect reaches the person in the terminal view.
  */
-export async function openTarget(config: TargetConfig, onProgress: (message: string) => void, onTerminalData: (data: string) => void): Promise<Target> {
+export async function openTarget(
+  config: TargetConfig,
+  onProgress: (message: string) => void,
+  onTerminalData: (data: string) => void,
+  onTerminal?: (input: TerminalInput) => void,
+): Promise<Target> {
   const spec: TargetSpec =
     config.kind === 'local'
       ? { kind: 'local' }
       : { kind: 'ssh', host: config.host, user: config.user, port: config.port, identity: config.identityFile }
   onProgress(config.kind === 'local' ? 'starting a local shell…' : `ssh ${config.user ? `${config.user}@` : ''}${config.host}… answer any prompt in the terminal below`)
   // A person may be typing a password or checking a host key: give them two minutes.
-  return connectTarget(spec, { readyTimeoutMs: config.kind === 'ssh' ? 120_000 : 15_000, onTerminalData })
+  return connectTarget(spec, { readyTimeoutMs: config.kind === 'ssh' ? 120_000 : 15_000, onTerminalData, onTerminal })
 }
 
 /** The shipped presets with their YAML text, for the library and the editor. */

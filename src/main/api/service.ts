@@ -15,7 +15,7 @@ import {
 } from '../../shared/api'
 import { parseScenarioText, formatProblem } from '../../shared/scenario'
 import type { RunEvent, RunRecord, TraceBucket } from '../../shared/run/types'
-import type { Target } from '../target/types'
+import type { Target, TerminalInput } from '../target/types'
 import * as core from './core'
 import { newId, readTargets, writeTargets } from './targets-store'
 import { TerminalFlow } from './terminal-flow'
@@ -33,6 +33,8 @@ export interface ServiceOptions {
 interface Session {
   state: TargetState
   target?: Target
+  /** The pty's input while connecting: a person answers ssh's host-key or password prompt with it. */
+  connectingInput?: TerminalInput
   flow: TerminalFlow
   unsubscribe?: () => void
 }
@@ -83,12 +85,15 @@ export class LabService {
           s.state.config,
           (message) => this.setState(s, { message }),
           (data) => s.flow.push(data),
+          (input) => (s.connectingInput = input),
         )
         const target = s.target
         this.setState(s, { message: 'reading the target’s facts…' })
         const facts = await target.facts()
+        s.connectingInput = undefined
         this.setState(s, { status: 'connected', message: undefined, facts })
       } catch (e) {
+        s.connectingInput = undefined
         await this.closeSession(s)
         this.setState(s, { status: 'error', message: e instanceof Error ? e.message : String(e) })
       }
@@ -101,11 +106,15 @@ export class LabService {
       return s.state
     },
     writeTerminal: async ({ id, data }) => {
-      this.connected(await this.session(id)).writeTerminal(data)
+      const s = await this.session(id)
+      if (s.state.status === 'connecting' && s.connectingInput) s.connectingInput.write(data)
+      else this.connected(s).writeTerminal(data)
       return null
     },
     resizeTerminal: async ({ id, cols, rows }) => {
-      this.connected(await this.session(id)).resizeTerminal(cols, rows)
+      const s = await this.session(id)
+      if (s.state.status === 'connecting' && s.connectingInput) s.connectingInput.resize(cols, rows)
+      else this.connected(s).resizeTerminal(cols, rows)
       return null
     },
     ackTerminal: async ({ id, chars }) => {

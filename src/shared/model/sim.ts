@@ -51,6 +51,14 @@ export interface FileState {
    * keeps them cached and lets a later splice's page-cache additions range up to them.
    */
   maybeGone?: Set<number>
+  /**
+   * btrfs, a file fsync'd at setup: its first splice re-added pages to the page cache in 1 of 7 full
+   * CI runs (2 additions on a 256-page file; 0 in the other runs and in 6 reruns by hand). The
+   * cause is not known — btrfs may release clean folios once their writeback ends. The model cannot
+   * know whether it happened, so that first splice allows additions up to the pages it reads.
+   * Known gap: unexplained kernel behaviour, recorded as such rather than hidden.
+   */
+  btrfsAfterSync?: boolean
 }
 
 export interface BufferState {
@@ -210,6 +218,7 @@ export class Simulator {
       f.onDisk.push(!spec.cached)
       f.mappedPage.push(false)
     }
+    if (this.fs === 'btrfs' && spec.cached && spec.state === 'synced') f.btrfsAfterSync = true
     if (spec.cached && spec.layout === 'one_write' && largeFoliosFromOneWrite(this.fs)) {
       let i = 0
       for (const pages of oneWriteFolios(size, this.P)) {
@@ -531,6 +540,10 @@ export class Simulator {
     if (this.used(p) >= p.capacity) return { ret: -1, errno: 'EAGAIN' }
     const end = Math.min(off + len, f.size)
     if (off >= end) return { ret: 0, errno: null }
+    if (f.btrfsAfterSync) {
+      f.btrfsAfterSync = false
+      this.acc.pcAddExtra += Math.min(Math.ceil(end / P) - Math.floor(off / P), p.capacity - this.used(p))
+    }
     let x = off
     let loaded = 0
     let stolen = 0

@@ -4,29 +4,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { saveRunRecord, loadRunRecord, listRunRecords, RecordError } from './records'
 import { compare } from '../../shared/compare'
-import { DEFAULT_COSTS, POLICIES, type Prediction, type Policy } from '../../shared/results'
-import { validateScenario } from '../../shared/scenario'
+import { tinyScenario, tinyPredictions, TINY_ENV } from '../../../test/fixtures/tiny-run'
 import type { RunRecord } from '../../shared/run/types'
 
 function record(id: string): RunRecord {
-  const r = validateScenario({ name: 'tiny', pipes: [{ id: 'p' }], ops: [{ op: 'drain', pipe: 'p' }] }, 'test')
-  if (!r.ok) throw new Error('bad test scenario')
-  const env = { fs: 'tmpfs' as const, pageSize: 4096, costs: DEFAULT_COSTS }
-  const pred = (policy: Policy): Prediction => ({
-    policy,
-    env,
-    ops: [{ path: 'ops[0]', op: 'drain', iterations: 1, outcomes: [{ ret: 0, errno: null, drain: { read: 0, changed: [], changedBytes: 0 } }], pages: { shared: 0, stolen: 0, copied: 0 }, bytesCopied: 0, reloads: 0, stats: { filemapCopied: 0, filemapMoved: 0, directCopied: 0, vmspliceCopied: 0, vmspliceStole: 0 }, tracepoints: {}, costNs: 0, notes: [] }],
-    totals: { pages: { shared: 0, stolen: 0, copied: 0 }, bytesCopied: 0, reloads: 0, costNs: 0, changedBytes: 0 },
-    pageEvents: 0,
-  })
-  const predictions = Object.fromEntries(POLICIES.map((p) => [p, pred(p)])) as Record<Policy, Prediction>
+  const scenario = tinyScenario()
+  const env = TINY_ENV
+  const predictions = tinyPredictions()
   const observation = { ops: [{ path: 'ops[0]', op: 'drain' as const, iterations: 1, outcome: { ret: 0, errno: null, drain: { read: 0, changed: [], changedBytes: 0 } }, ns: 10, stats: null, hw: null }], facts: { spliceStats: false, perf: true, traceMarker: false, notes: [] } }
   return {
     version: 1,
     id,
     startedAt: `2026-01-01T00:00:0${id.length % 10}Z`,
     finishedAt: null,
-    scenario: r.scenario,
+    scenario,
     target: { label: 'local', kind: 'local', kernel: '6.18', arch: 'x86_64', pageSize: 4096, root: true, tracefs: true, perf: true, spliceStats: false },
     fs: 'tmpfs',
     dir: '/tmp/x',

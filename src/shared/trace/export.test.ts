@@ -4,31 +4,22 @@ import { bucketsCsv, perOpCsv, toPerfetto, type TraceFormatEvent, type TraceForm
 import { TraceStreamParser, type TraceEvent } from './parser'
 import { TraceAggregator } from './aggregate'
 import { compare } from '../compare'
-import { DEFAULT_COSTS, POLICIES, type Prediction, type Policy } from '../results'
-import { validateScenario } from '../scenario'
+import { tinyScenario, tinyPredictions, TINY_ENV } from '../../../test/fixtures/tiny-run'
 import type { RunRecord, TraceBucket } from '../run/types'
 
 const corpus = readFileSync(new URL('../../../test/fixtures/trace/splice-tmpfs.txt', import.meta.url), 'utf8')
 
 function record(): RunRecord {
-  const r = validateScenario({ name: 'tiny', pipes: [{ id: 'p' }], ops: [{ op: 'drain', pipe: 'p' }] }, 'test')
-  if (!r.ok) throw new Error('bad test scenario')
-  const env = { fs: 'tmpfs' as const, pageSize: 4096, costs: DEFAULT_COSTS }
-  const pred = (policy: Policy): Prediction => ({
-    policy,
-    env,
-    ops: [{ path: 'ops[0]', op: 'drain', iterations: 1, outcomes: [{ ret: 0, errno: null, drain: { read: 0, changed: [], changedBytes: 0 } }], pages: { shared: 0, stolen: 0, copied: 0 }, bytesCopied: 0, reloads: 0, stats: { filemapCopied: 0, filemapMoved: 0, directCopied: 0, vmspliceCopied: 0, vmspliceStole: 0 }, tracepoints: {}, costNs: 0, notes: [] }],
-    totals: { pages: { shared: 0, stolen: 0, copied: 0 }, bytesCopied: 0, reloads: 0, costNs: 0, changedBytes: 0 },
-    pageEvents: 0,
-  })
-  const predictions = Object.fromEntries(POLICIES.map((p) => [p, pred(p)])) as Record<Policy, Prediction>
+  const scenario = tinyScenario()
+  const env = TINY_ENV
+  const predictions = tinyPredictions()
   const observation = { ops: [{ path: 'ops[0]', op: 'drain' as const, iterations: 1, outcome: { ret: 8192, errno: null, drain: { read: 8192, changed: [], changedBytes: 0 } }, ns: 25_000, stats: null, hw: null }], facts: { spliceStats: false, perf: true, traceMarker: true, notes: [] } }
   return {
     version: 1,
     id: 'r1',
     startedAt: '2026-01-01T00:00:00Z',
     finishedAt: null,
-    scenario: r.scenario,
+    scenario,
     target: { label: 'local', kind: 'local', kernel: '6.18', arch: 'x86_64', pageSize: 4096, root: true, tracefs: true, perf: true, spliceStats: false },
     fs: 'tmpfs',
     dir: '/tmp/x',

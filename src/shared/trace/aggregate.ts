@@ -16,7 +16,7 @@
  * counted only when their pid belongs to the traced process tree.
  */
 import type { TraceBucket } from '../run/types'
-import { fieldsOf, syscallReturn, type TraceRecord } from './parser'
+import { syscallReturn, type TraceRecord } from './parser'
 
 export const MARKER_PREFIX = 'splicelab:'
 export const BETWEEN_OPS = '(between ops)'
@@ -40,10 +40,14 @@ export class TraceAggregator {
   events = 0
   lost = 0
   private readonly pids = new Set<number>()
+  /** The pid that last passed the filter (most events come from one task in a row); -1 after the filter changes. */
+  private lastPid = -1
   private currentOp: string | null = null
-  /** pid → syscall name while a pipe call is in progress. */
-  private readonly inCall = new Map<number, { copied: number; stolen: number }>()
-  private readonly removed = new Set<string>()
+  /** Pipe-call state per traced pid, reused from call to call (nothing allocated per event). */
+  private readonly calls = new Map<number, CallState>()
+  private lastCall: CallState | null = null
+  private readonly removed = new Set<number | string>()
+  private readonly pageKeys = new PageKeys()
   private t0: number | null = null
   private readonly buckets = new Map<number, Record<string, number>>()
   private lastBucketIndex = -1
@@ -56,6 +60,7 @@ export class TraceAggregator {
   /** Registers the traced process (the pid that wrote itself into set_event_pid). */
   trackPid(pid: number): void {
     this.pids.add(pid)
+    this.lastPid = -1
   }
 
   push(r: TraceRecord): void {
@@ -66,6 +71,7 @@ export class TraceAggregator {
     // With no pid registered yet, the first marker names the probe.
     if (r.name === 'ftrace:tracing_mark_write' && r.body.startsWith(MARKER_PREFIX)) {
       this.pids.add(r.pid)
+      this.lastPid = -1
       const rest = r.body.slice(MARKER_PREFIX.length)
       const space = rest.indexOf(' ')
       const phase = rest.slice(0, space)
@@ -74,12 +80,13 @@ export class TraceAggregator {
       else if (phase === 'end' && this.currentOp === path) this.currentOp = null
       return
     }
-    if (this.pids.size > 0 && !this.pids.has(r.pid)) {
+    if (r.pid !== this.lastPid && this.pids.size > 0 && !this.pids.has(r.pid)) {
       // A child forked by the probe shows up under its own pid; event-fork only lets the tree through,
       // so anything else with an op open is another task in interrupt context: not ours.
       if (r.pid === 0 || this.currentOp === null) return
       this.pids.add(r.pid)
     }
+    this.lastPid = r.pid
     this.events++
     if (this.currentOp !== this.countsOp) {
       this.countsOp = this.currentOp
@@ -101,15 +108,19 @@ export class TraceAggregator {
     switch (name) {
       case 'syscalls:sys_enter_splice':
       case 'syscalls:sys_enter_vmsplice':
-      case 'syscalls:sys_enter_tee':
-        this.inCall.set(pid, { copied: 0, stolen: 0 })
+      case 'syscalls:sys_enter_tee': {
+        const call = this.callOf(pid)
+        call.active = true
+        call.copied = 0
+        call.stolen = 0
         break
+      }
       case 'syscalls:sys_exit_splice':
       case 'syscalls:sys_exit_vmsplice':
       case 'syscalls:sys_exit_tee': {
-        const call = this.inCall.get(pid)
-        if (!call) break
-        this.inCall.delete(pid)
+        const call = this.callOf(pid)
+        if (!call.active) break
+        call.active = false
         const ret = syscallReturn(body)
         if (ret > 0) {
           b.bytes! += ret
@@ -119,28 +130,36 @@ export class TraceAggregator {
         break
       }
       case 'kmem:mm_page_alloc': {
-        const call = this.inCall.get(pid)
-        if (!call) break
-        const pages = 2 ** Number(fieldsOf(body).order ?? 0)
+        const call = this.callOf(pid)
+        if (!call.active) break
+        const pages = 2 ** orderOf(body)
         call.copied += pages
         b.copied! += pages
         break
       }
       case 'filemap:mm_filemap_delete_from_page_cache': {
-        this.removed.add(pageKey(body))
+        this.removed.add(this.pageKeys.of(body))
         // Bounded: forget the oldest removal first (a Set iterates in insertion order).
         if (this.removed.size > MAX_REMEMBERED_REMOVALS) this.removed.delete(this.removed.values().next().value!)
-        const call = this.inCall.get(pid)
-        if (call) {
+        const call = this.callOf(pid)
+        if (call.active) {
           call.stolen++
           b.stolen!++
         }
         break
       }
       case 'filemap:mm_filemap_add_to_page_cache':
-        if (this.removed.delete(pageKey(body))) b.reloads!++
+        if (this.removed.delete(this.pageKeys.of(body))) b.reloads!++
         break
     }
+  }
+
+  private callOf(pid: number): CallState {
+    const last = this.lastCall
+    if (last !== null && last.pid === pid) return last
+    let call = this.calls.get(pid)
+    if (call === undefined) this.calls.set(pid, (call = { pid, active: false, copied: 0, stolen: 0 }))
+    return (this.lastCall = call)
   }
 
   private countsFor(op: string): Map<string, number> {
@@ -180,10 +199,81 @@ export class TraceAggregator {
   }
 }
 
-/** "dev 0:26 ino 2 pfn=0x11bcc9 ofs=4096 order=0" → "0:26/2/4096": one page of one file. */
-const PAGE_KEY = /^dev (\S+) ino (\S+) .*?ofs=(\d+)/
-function pageKey(body: string): string {
-  // One pass over the fixed layout of mm_filemap_op_page_cache's format (include/trace/events/filemap.h).
-  const m = PAGE_KEY.exec(body)
-  return m ? `${m[1]}/${m[2]}/${m[3]}` : body
+interface CallState {
+  pid: number
+  /** Inside a splice/vmsplice/tee call (between its enter and exit events). */
+  active: boolean
+  copied: number
+  stolen: number
+}
+
+/** The order of a kmem:mm_page_alloc body ("page=… pfn=0x1 order=2 migratetype=…" → 2); 0 if absent. */
+function orderOf(body: string): number {
+  const at = body.indexOf(' order=')
+  if (at === -1) return 0
+  let order = 0
+  for (let i = at + 7, c = body.charCodeAt(i); c >= 48 && c <= 57; c = body.charCodeAt(++i)) order = order * 10 + (c - 48)
+  return order
+}
+
+/** Distinct files given a number in PageKeys (×2^40 stays a safe integer); past this, keys fall back to strings (memory stays bounded). */
+const MAX_FILE_IDS = 4096
+
+/**
+ * One page of one file as a set key, from the fixed layout of mm_filemap_op_page_cache's format
+ * (include/trace/events/filemap.h, "dev %d:%d ino %lx pfn=0x%lx ofs=%lu order=%u"):
+ * "dev 0:26 ino 2 pfn=0x11bcc9 ofs=4096 order=0" → file number × 2^40 + 4096. This runs for every
+ * page-cache add and delete, so the usual case reads each character once and builds no string: the
+ * file part is compared with the last one seen while it is scanned, and the offset is read as a
+ * number. Anything else is its own key (the body itself).
+ */
+class PageKeys {
+  private readonly ids = new Map<string, number>()
+  private lastFile = ''
+  private lastId = -1
+
+  of(body: string): number | string {
+    if (body.charCodeAt(0) !== 100 || body.charCodeAt(1) !== 101 || body.charCodeAt(2) !== 118 || body.charCodeAt(3) !== 32) return body
+    // "<major>:<minor> ino <hex>": up to the third space after "dev ".
+    const last = this.lastFile
+    let same = this.lastId !== -1
+    let spaces = 0
+    let i = 4
+    for (; i < body.length; i++) {
+      const c = body.charCodeAt(i)
+      if (c === 32 && ++spaces === 3) break
+      if (same && last.charCodeAt(i - 4) !== c) same = false
+    }
+    const fileEnd = i
+    if (!expect(body, i, ' pfn=')) return body
+    i += 5
+    while (i < body.length && body.charCodeAt(i) !== 32) i++
+    if (!expect(body, i, ' ofs=')) return body
+    const digits = (i += 5)
+    let ofs = 0
+    for (let c = body.charCodeAt(i); c >= 48 && c <= 57; c = body.charCodeAt(++i)) ofs = ofs * 10 + (c - 48)
+    if (i === digits) return body
+    const id = same && fileEnd - 4 === last.length ? this.lastId : this.idOf(body.slice(4, fileEnd))
+    if (id === -1 || ofs >= 2 ** 40) return body.slice(4, fileEnd) + body.slice(digits - 5, i)
+    return id * 2 ** 40 + ofs
+  }
+
+  /** The number of a file, or -1 when MAX_FILE_IDS are taken. */
+  private idOf(file: string): number {
+    let id = this.ids.get(file)
+    if (id === undefined) {
+      if (this.ids.size >= MAX_FILE_IDS) return -1
+      this.ids.set(file, (id = this.ids.size))
+    }
+    this.lastFile = file
+    this.lastId = id
+    return id
+  }
+}
+
+/** Whether body has `text` at index i (text is short: a field's " name="). */
+function expect(body: string, i: number, text: string): boolean {
+  if (i + text.length > body.length) return false
+  for (let k = 0; k < text.length; k++) if (body.charCodeAt(i + k) !== text.charCodeAt(k)) return false
+  return true
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
-import { parseTraceLine, TraceStreamParser, syscallReturn, fieldsOf, MAX_LINE, type TraceRecord } from './parser'
+import { parseTraceLine, TraceStreamParser, syscallReturn, MAX_LINE, type TraceRecord } from './parser'
 import { MAX_REMEMBERED_REMOVALS, TraceAggregator } from './aggregate'
 
 const corpus = readFileSync(new URL('../../../test/fixtures/trace/splice-tmpfs.txt', import.meta.url), 'utf8')
@@ -43,7 +43,24 @@ describe('ftrace text parser', () => {
     expect(exit).toMatchObject({ name: 'syscalls:sys_exit_splice', body: '0x2000' })
     expect(syscallReturn('0x2000')).toBe(8192)
     expect(syscallReturn('0xfffffffffffffff5')).toBe(-11)
-    expect(fieldsOf('page=0000 pfn=0x16a472 order=2 migratetype=2').order).toBe('2')
+    expect(syscallReturn('0x0')).toBe(0)
+    expect(syscallReturn(' 0x10 ')).toBe(16)
+    expect(syscallReturn('-22')).toBe(-22)
+  })
+
+  it('tells apart event names that start alike, and stays exact past its name cache', () => {
+    const line = (name: string) => `  sh-1 [000] ..... 1.000001: ${name}: x=1`
+    expect(parseTraceLine(line('mm_page_free'))).toMatchObject({ name: 'kmem:mm_page_free' })
+    expect(parseTraceLine(line('mm_page_free_batched'))).toMatchObject({ name: 'kmem:mm_page_free_batched' })
+    expect(parseTraceLine(line('mm_page_free'))).toMatchObject({ name: 'kmem:mm_page_free' })
+    // More distinct names than the cache holds, twice over: every line still gets its own name.
+    const names = Array.from({ length: 40 }, (_, i) => `event_${i % 7}_${'x'.repeat(i % 5)}${i}`)
+    for (const n of [...names, ...names.reverse()]) expect(parseTraceLine(line(n))).toMatchObject({ name: n, body: 'x=1' })
+  })
+
+  it('reads lines ending in \\r\\n and a last line without a newline', () => {
+    const out = parseAll(['  sh-1 [000] ..... 1.5: mm_page_free: page=0 pfn=0x1 order=0\r\n  sh-1 [000] ..... 2.25: sys_tee -> 0x10'])
+    expect(out).toMatchObject([{ ts: 1.5, body: 'page=0 pfn=0x1 order=0' }, { ts: 2.25, name: 'syscalls:sys_exit_tee', body: '0x10' }])
   })
 
   it('reports lost events', () => {
@@ -132,5 +149,108 @@ describe('aggregation memory', () => {
     agg.push({ kind: 'event', task: 't', pid: 1, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'filemap:mm_filemap_add_to_page_cache', body: `dev 0:26 ino 2 pfn=0x1 ofs=${(MAX_REMEMBERED_REMOVALS + 999) * 4096} order=0` })
     agg.push({ kind: 'event', task: 't', pid: 1, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'filemap:mm_filemap_add_to_page_cache', body: 'dev 0:26 ino 2 pfn=0x1 ofs=0 order=0' })
     expect(agg.takeBuckets(true).reduce((s, b) => s + (b.counts.reloads ?? 0), 0)).toBe(1)
+  })
+})
+
+/**
+ * The grammar as a regex: the parser reads lines by hand for speed, and must agree with this
+ * reference on every line (the fixtures, and lines generated with awkward task names and fields).
+ */
+function referenceParse(line: string): TraceRecord | null {
+  if (line.length === 0 || line.startsWith('#')) return null
+  const lost = /^CPU:(\d+) \[LOST (\d+) EVENTS\]/.exec(line)
+  if (lost) return { kind: 'lost', cpu: Number(lost[1]), count: Number(lost[2]) }
+  const m = /-(\d+)[ \t]+(?:\([ \t]*(\d+|-+)\)[ \t]+)?\[(\d+)\][ \t]+([^ \t]+)[ \t]+(\d+\.\d+): ([^:( ]*)/.exec(line)
+  if (!m) return null
+  const raw = m[6]!
+  const systems: Record<string, string> = { mm_filemap_add_to_page_cache: 'filemap', mm_filemap_delete_from_page_cache: 'filemap', mm_page_alloc: 'kmem', mm_page_free: 'kmem', mm_page_free_batched: 'kmem', tracing_mark_write: 'ftrace' }
+  const rest = line.slice(m.index + m[0].length)
+  let name: string
+  let body: string
+  if (raw.length > 4 && raw.startsWith('sys_')) {
+    const enter = rest.startsWith('(')
+    name = `syscalls:sys_${enter ? 'enter' : 'exit'}_${raw.slice(4)}`
+    body = enter ? rest : rest.replace(/^ *(->)?/, '').trim()
+  } else {
+    name = systems[raw] ? `${systems[raw]}:${raw}` : raw
+    body = rest.replace(/^:?( *)/, '')
+  }
+  const tgid = m[2]
+  return { kind: 'event', task: line.slice(0, m.index).replace(/^ +/, ''), pid: Number(m[1]), tgid: tgid === undefined || tgid.startsWith('-') ? null : Number(tgid), cpu: Number(m[3]), flags: m[4]!, ts: Number(m[5]), name, body }
+}
+
+describe('hand-written line reader against the grammar', () => {
+  const fixtures = ['splice-tmpfs.txt', 'ops-splice-tee-vmsplice.txt', 'lost-events.txt']
+    .map((f) => readFileSync(new URL(`../../../test/fixtures/trace/${f}`, import.meta.url), 'utf8'))
+
+  it('agrees with the reference on every line of the real captures', () => {
+    let n = 0
+    for (const text of fixtures)
+      for (const line of text.split('\n')) {
+        expect(parseTraceLine(line)).toEqual(referenceParse(line))
+        n++
+      }
+    expect(n).toBeGreaterThan(1000)
+  })
+
+  it('agrees with the reference on generated lines', () => {
+    const taskChar = fc.constantFrom('a', 'z', 'K', '-', ' ', '/', ':', '0', '9', '[', ']', '(', ')', '.')
+    const task = fc.array(taskChar, { minLength: 1, maxLength: 20 }).map((cs) => cs.join(''))
+    const eventName = fc.constantFrom('mm_page_alloc', 'mm_page_free', 'mm_page_free_batched', 'mm_filemap_add_to_page_cache', 'tracing_mark_write', 'sys_splice', 'sys_tee', 'sys_vmsplice', 'sched_switch', 'sys_', 'x')
+    const line = fc.record({
+      pad: fc.integer({ min: 0, max: 16 }),
+      task,
+      pid: fc.integer({ min: 0, max: 4194304 }),
+      gap: fc.constantFrom(' ', '    ', '\t'),
+      tgid: fc.option(fc.oneof(fc.integer({ min: 1, max: 99999 }).map(String), fc.constant('-------')), { nil: undefined }),
+      cpu: fc.integer({ min: 0, max: 512 }),
+      flags: fc.constantFrom('.....', 'd..2.', 'dN.1.', '....'),
+      ts: fc.tuple(fc.integer({ min: 0, max: 99999999 }), fc.integer({ min: 0, max: 999999 })).map(([s, us]) => `${s}.${String(us).padStart(6, '0')}`),
+      name: eventName,
+      tail: fc.constantFrom(': page=0 pfn=0x1 order=3', '(fd_in: 4, len: 0x1000)', ' -> 0x1000', ' -> 0xfffffffffffffff5', ':   padded body ', '', ': '),
+      junk: fc.constantFrom('', 'x', '-'),
+    }).map((l) => `${' '.repeat(l.pad)}${l.task}-${l.pid}${l.gap}${l.tgid === undefined ? '' : `(${l.tgid})${l.gap}`}[${String(l.cpu).padStart(3, '0')}]${l.gap}${l.flags}${l.gap}${l.junk}${l.ts}: ${l.name}${l.tail}`)
+    fc.assert(
+      fc.property(line, (l) => {
+        expect(parseTraceLine(l)).toEqual(referenceParse(l))
+      }),
+      { numRuns: 3000 },
+    )
+  })
+})
+
+describe('series inferred from tracepoints', () => {
+  it('counts copies, steals, sharing and reloads of one splice', () => {
+    const lines = [
+      '         probe-42      [001] ..... 100.000001: sys_splice(fd_in: 3, off_in: 0x7ffd16b82560, fd_out: 5, off_out: 0, len: 0x4000, flags: 2)',
+      '         probe-42      [001] ..... 100.000002: mm_page_alloc: page=0000000060da2d79 pfn=0x200ea8 order=1 migratetype=2 gfp_flags=GFP_KERNEL',
+      '         probe-42      [001] ..... 100.000003: mm_filemap_delete_from_page_cache: dev 254:0 ino 20c0c8 pfn=0x16f249 ofs=8192 order=0',
+      '         probe-42      [001] ..... 100.000004: sys_splice -> 0x4000',
+      // Outside a call: no copy. The same page of the same file comes back: a reload; the same offset
+      // of another file (other inode, then other device) does not.
+      '         probe-42      [001] ..... 100.000005: mm_page_alloc: page=0000000060da2d79 pfn=0x200ea9 order=0 migratetype=2 gfp_flags=GFP_KERNEL',
+      '         probe-42      [001] ..... 100.000006: mm_filemap_add_to_page_cache: dev 254:0 ino 20c0c9 pfn=0x16f24a ofs=8192 order=0',
+      '         probe-42      [001] ..... 100.000007: mm_filemap_add_to_page_cache: dev 254:1 ino 20c0c8 pfn=0x16f24a ofs=8192 order=0',
+      '         probe-42      [001] ..... 100.000008: mm_filemap_add_to_page_cache: dev 254:0 ino 20c0c8 pfn=0x16f24b ofs=8192 order=0',
+      '         probe-42      [001] ..... 100.000009: mm_filemap_add_to_page_cache: dev 254:0 ino 20c0c8 pfn=0x16f24b ofs=8192 order=0',
+    ]
+    const agg = new TraceAggregator(4096, 42)
+    for (const r of parseAll([lines.join('\n')])) agg.push(r)
+    const buckets = agg.takeBuckets(true)
+    const sum = (k: string) => buckets.reduce((s, b) => s + (b.counts[k] ?? 0), 0)
+    // 16 KiB = 4 pages: 2 copied (one order-1 allocation), 1 stolen, so 1 shared.
+    expect({ bytes: sum('bytes'), copied: sum('copied'), stolen: sum('stolen'), shared: sum('shared'), reloads: sum('reloads') })
+      .toEqual({ bytes: 16384, copied: 2, stolen: 1, shared: 1, reloads: 1 })
+  })
+
+  it('keeps files apart past the numbered ones, and keys an unexpected body by itself', () => {
+    const agg = new TraceAggregator(4096, 1)
+    const ev = (name: string, body: string) => agg.push({ kind: 'event', task: 't', pid: 1, tgid: null, cpu: 0, flags: '.....', ts: 1, name, body })
+    // 5000 files (more than get a number), each losing page 0, then each read back: 5000 reloads.
+    for (let f = 0; f < 5000; f++) ev('filemap:mm_filemap_delete_from_page_cache', `dev 0:26 ino ${f.toString(16)} pfn=0x1 ofs=0 order=0`)
+    for (let f = 4999; f >= 0; f--) ev('filemap:mm_filemap_add_to_page_cache', `dev 0:26 ino ${f.toString(16)} pfn=0x2 ofs=0 order=0`)
+    ev('filemap:mm_filemap_delete_from_page_cache', 'some other layout')
+    ev('filemap:mm_filemap_add_to_page_cache', 'some other layout')
+    expect(agg.takeBuckets(true).reduce((s, b) => s + (b.counts.reloads ?? 0), 0)).toBe(5001)
   })
 })

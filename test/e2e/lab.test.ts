@@ -111,6 +111,8 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     const opened = page.getByRole('region', { name: 'Opened run' })
     await expect(opened.getByTestId('verdict-policy').textContent()).resolves.toBe('stock')
     await expect(opened.locator('[data-testid="op-table"] tbody tr').count()).resolves.toBe(3)
+    // The kernel series the run recorded is drawn again.
+    await opened.locator('canvas[data-chart="live"]').waitFor()
     await page.screenshot({ path: `${ARTIFACTS}/history.png`, fullPage: true })
 
     // Exports arrive as downloads with the record's content.
@@ -119,9 +121,15 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
       return readFile((await file.path())!, 'utf8')
     }
     expect(JSON.parse(await download(/as JSON/)).comparison.verdict.behavesLike).toBe('stock')
-    expect((await download(/as CSV/)).split('\n')[0]).toBe('op,kind,tracepoint,count')
-    const perfetto = JSON.parse(await download(/as a Perfetto trace/))
-    expect(perfetto.traceEvents.some((e: { ph: string }) => e.ph === 'X')).toBe(true)
+    expect((await download(/^Export \S+ as CSV$/)).split('\n')[0]).toBe('op,kind,tracepoint,count')
+    const series = (await download(/series as CSV/)).trim().split('\n')
+    expect(series[0]).toBe('t_ms,shared,stolen,copied,reloads,bytes')
+    expect(series.length).toBeGreaterThan(1)
+    // Op slices from the markers, the kernel's splice calls as instants, the series as counters.
+    const perfetto = JSON.parse(await download(/as a Perfetto trace/)) as { traceEvents: { ph: string; name: string; args?: Record<string, unknown> }[] }
+    expect(perfetto.traceEvents.filter((e) => e.ph === 'X').map((e) => e.args?.timing)).toEqual(['trace markers', 'trace markers', 'trace markers'])
+    expect(perfetto.traceEvents.some((e) => e.ph === 'i' && e.name === 'sys_enter_splice')).toBe(true)
+    expect(perfetto.traceEvents.some((e) => e.ph === 'C')).toBe(true)
     expect(errors).toEqual([])
   })
 })

@@ -12,7 +12,9 @@ import { runScenario } from '../../src/main/lab/run'
 import { ScratchPool, cleanStaleScratch } from '../../src/main/lab/scratch'
 import { defaultKits } from '../../src/main/lab/kits'
 import { openTracer } from '../../src/main/lab/tracer'
-import { listRunRecords, loadRunRecord } from '../../src/main/lab/records'
+import { listRunRecords, loadRunRecord, loadRunTrace } from '../../src/main/lab/records'
+import { exportRecord } from '../../src/main/api/core'
+import type { TraceFormatFile } from '../../src/shared/trace/export'
 import { listPresets, loadPreset } from '../../src/main/presets'
 import type { RunEvent, RunRecord } from '../../src/shared/run/types'
 import { leftovers, runSkipReason } from './fixtures/lab'
@@ -85,6 +87,60 @@ describe.skipIf(skip !== null)(`every preset on the real kernel${skip ? ` (skipp
     expect(Object.keys(record.trace!.perOp).length).toBeGreaterThan(0)
     const instances = (await target.exec(`ls ${facts.tracefs.path}/instances`)).output
     expect(instances).not.toContain(tracer.instance)
+  })
+
+  it('a traced run keeps its series and raw events beside the record; the Perfetto export puts them in the op slices', async () => {
+    const facts = await target.facts()
+    const dir = mkdtempSync(join(tmpdir(), 'splice-lab-records-traced-'))
+    try {
+      const tracer = await openTracer(target, { pageSize: facts.pageSize })
+      const record = await runScenario(target, loadPreset('write-after-splice'), { fs: 'ext4', scratch: pool, kits, recordsDir: dir, tracer })
+      expect(record.error, record.error?.message).toBeUndefined()
+      const trace = record.trace!
+      expect(trace.buckets!.length).toBeGreaterThan(0)
+      expect(trace.t0).toBeGreaterThan(0)
+      expect(trace.raw!.droppedChars).toBe(0)
+      const raw = await loadRunTrace(record.id, dir)
+      expect(raw!.length).toBe(trace.raw!.chars)
+      // The saved record reads back with its series.
+      expect((await loadRunRecord(join(dir, `${record.id}.json`))).trace!.buckets).toEqual(trace.buckets)
+
+      const file = JSON.parse(await exportRecord(record, 'perfetto', dir)) as TraceFormatFile
+      const slices = file.traceEvents.filter((e) => e.ph === 'X')
+      expect(slices.map((s) => s.args?.path)).toEqual(record.observation.ops.map((o) => o.path))
+      expect(slices.every((s) => s.args?.timing === 'trace markers')).toBe(true)
+      const splices = file.traceEvents.filter((e) => e.ph === 'i' && e.name === 'sys_enter_splice')
+      const counted = Object.values(trace.perOp).reduce((n, c) => n + (c['syscalls:sys_enter_splice'] ?? 0), 0)
+      expect(splices.length).toBe(counted)
+      expect(counted).toBeGreaterThan(0)
+      for (const s of splices) expect(slices.some((o) => s.ts >= o.ts && s.ts <= o.ts + o.dur!), `splice at ${s.ts} µs lies in an op`).toBe(true)
+      const bytes = file.traceEvents.filter((e) => e.ph === 'C' && e.name.startsWith('bytes')).reduce((n, e) => n + Number(e.args!.bytes), 0)
+      expect(bytes).toBe(trace.buckets!.reduce((n, b) => n + (b.counts.bytes ?? 0), 0))
+      expect(bytes).toBeGreaterThanOrEqual(facts.pageSize)
+      const csv = (await exportRecord(record, 'series-csv', dir)).trim().split('\n')
+      expect(csv[0]).toBe('t_ms,shared,stolen,copied,reloads,bytes')
+      expect(csv.length).toBe(trace.buckets!.length + 1)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('keeps only the raw trace that fits its limit, cut at a line end, and says how much was left out', async () => {
+    const facts = await target.facts()
+    const dir = mkdtempSync(join(tmpdir(), 'splice-lab-records-traced-'))
+    try {
+      const tracer = await openTracer(target, { pageSize: facts.pageSize, keepRawChars: 400 })
+      const record = await runScenario(target, loadPreset('write-after-splice'), { fs: 'tmpfs', scratch: pool, kits, recordsDir: dir, tracer })
+      const raw = (await loadRunTrace(record.id, dir))!
+      expect(raw.length).toBeLessThanOrEqual(400)
+      expect(raw.endsWith('\n')).toBe(true)
+      expect(record.trace!.raw).toEqual({ chars: raw.length, droppedChars: expect.any(Number) })
+      expect(record.trace!.raw!.droppedChars).toBeGreaterThan(0)
+      const file = JSON.parse(await exportRecord(record, 'perfetto', dir)) as TraceFormatFile
+      expect(String(file.metadata.rawTraceNotKept)).toContain(`after the first ${raw.length}`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('saved every record, and they read back validated', async () => {

@@ -8,12 +8,12 @@ import { connectTarget, type TargetSpec } from '../target'
 import * as presets from '../presets'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { listRunRecords as listRecordFiles, loadRunRecord } from '../lab/records'
+import { listRunRecords as listRecordFiles, loadRunRecord, loadRunTrace } from '../lab/records'
 import { runsDir } from '../paths'
 import { runScenario } from '../lab/run'
 import { openTracer } from '../lab/tracer'
 import { defaultKits } from '../lab/kits'
-import { perOpCsv, toPerfetto } from '../../shared/trace/export'
+import { bucketsCsv, eventsOfText, perOpCsv, toPerfetto } from '../../shared/trace/export'
 import type { TargetConfig, PresetInfo } from '../../shared/api'
 import { ApiError } from '../../shared/api'
 import type { RunEvent, RunRecord } from '../../shared/run/types'
@@ -93,10 +93,18 @@ export async function loadRun(id: string): Promise<RunRecord> {
 }
 
 /**
- * CSV: the run's per-op tracepoint counts. Perfetto: Chrome's Trace Event Format with op slices from
- * the probe's per-op durations (a saved record keeps neither the live buckets nor raw events).
+ * CSV: the run's per-op tracepoint counts. Series CSV: its live series, one row per 100 ms.
+ * Perfetto: Chrome's Trace Event Format; op slices from the probe's markers, kernel events as
+ * instants and the series as counters when the run kept its raw trace (`<id>.trace.txt`), else op
+ * slices from the probe's per-op durations.
  */
-export function exportRecord(record: RunRecord, format: 'csv' | 'perfetto'): string {
+export async function exportRecord(record: RunRecord, format: 'csv' | 'series-csv' | 'perfetto', dir = runsDir()): Promise<string> {
   if (format === 'csv') return perOpCsv(record)
-  return JSON.stringify(toPerfetto(record, { buckets: [] }))
+  if (format === 'series-csv') return bucketsCsv(record.trace?.buckets ?? [])
+  const raw = await loadRunTrace(record.id, dir)
+  const { events, left } = raw === null ? { events: [], left: 0 } : eventsOfText(raw)
+  const file = toPerfetto(record, { buckets: record.trace?.buckets ?? [], bucketsT0: record.trace?.t0, events, eventsLeftOut: left })
+  const kept = record.trace?.raw
+  if (kept?.droppedChars) file.metadata.rawTraceNotKept = `${kept.droppedChars} characters of trace_pipe text after the first ${kept.chars}`
+  return JSON.stringify(file)
 }

@@ -155,8 +155,9 @@ export class LabService {
       const record = await core.loadRun(id)
       const base = `${record.scenario.name}-${record.id}`
       if (format === 'json') return { filename: `${base}.json`, mime: 'application/json', content: JSON.stringify(record, null, 2) }
-      if (format === 'csv') return { filename: `${base}.csv`, mime: 'text/csv', content: core.exportRecord(record, 'csv') }
-      return { filename: `${base}.perfetto.json`, mime: 'application/json', content: core.exportRecord(record, 'perfetto') }
+      if (format === 'csv') return { filename: `${base}.tracepoints.csv`, mime: 'text/csv', content: await core.exportRecord(record, 'csv') }
+      if (format === 'series-csv') return { filename: `${base}.series.csv`, mime: 'text/csv', content: await core.exportRecord(record, 'series-csv') }
+      return { filename: `${base}.perfetto.json`, mime: 'application/json', content: await core.exportRecord(record, 'perfetto') }
     },
     benchInject: async ({ eventsPerSecond, durationMs }) => {
       if (!this.options.bench) throw new ApiError('refused', 'benchInject is for npm run bench:ui only (splice-lab serve --bench)')

@@ -8,6 +8,7 @@ import { registerServe } from './serve'
 import { registerRun } from './run'
 import { registerPredict } from './predict'
 import { registerTrace } from './trace'
+import { registerExport } from './export'
 
 const program = new Command()
 program
@@ -20,5 +21,6 @@ registerServe(program)
 registerRun(program)
 registerPredict(program)
 registerTrace(program)
+registerExport(program)
 
 await program.parseAsync(process.argv)

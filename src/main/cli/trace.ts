@@ -91,7 +91,7 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
   process.once('SIGINT', onSigint)
   try {
     for (const note of (await target.facts()).notes) console.error(`note: ${note}`)
-    const tracer = await openTracer(target, { events, bufferKb, pids: pid ?? 'all', onRaw: (chunk) => out.write(chunk), onRecord })
+    const tracer = await openTracer(target, { keepRawChars: 0, events, bufferKb, pids: pid ?? 'all', onRaw: (chunk) => out.write(chunk), onRecord })
     try {
       if (!tracer.markerPath) {
         const summary = await tracer.stop()

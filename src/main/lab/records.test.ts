@@ -3,30 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { saveRunRecord, loadRunRecord, listRunRecords, RecordError } from './records'
-import { compare } from '../../shared/compare'
-import { tinyScenario, tinyPredictions, TINY_ENV } from '../../../test/fixtures/tiny-run'
+import { tinyRecord } from '../../../test/fixtures/tiny-run'
 import type { RunRecord } from '../../shared/run/types'
 
-function record(id: string): RunRecord {
-  const scenario = tinyScenario()
-  const env = TINY_ENV
-  const predictions = tinyPredictions()
-  const observation = { ops: [{ path: 'ops[0]', op: 'drain' as const, iterations: 1, outcome: { ret: 0, errno: null, drain: { read: 0, changed: [], changedBytes: 0 } }, ns: 10, stats: null, hw: null }], facts: { spliceStats: false, perf: true, traceMarker: false, notes: [] } }
-  return {
-    version: 1,
-    id,
-    startedAt: `2026-01-01T00:00:0${id.length % 10}Z`,
-    finishedAt: null,
-    scenario,
-    target: { label: 'local', kind: 'local', kernel: '6.18', arch: 'x86_64', pageSize: 4096, root: true, tracefs: true, perf: true, spliceStats: false },
-    fs: 'tmpfs',
-    dir: '/tmp/x',
-    env,
-    predictions,
-    observation,
-    comparison: compare(predictions, observation),
-  }
-}
+const record = (id: string): RunRecord => tinyRecord({ id, startedAt: `2026-01-01T00:00:0${id.length % 10}Z` })
 
 describe('run records', () => {
   it('save and load round-trip, and the list names files that are not records', async () => {

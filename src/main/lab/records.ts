@@ -75,6 +75,10 @@ const Trace = z.object({
   lost: z.number(),
   perOp: z.record(z.string(), z.record(z.string(), z.number())),
   unavailable: z.string().optional(),
+  buckets: z.array(z.object({ t: z.number(), counts: z.record(z.string(), z.number()) })).optional(),
+  t0: z.number().optional(),
+  bucketsDropped: z.number().optional(),
+  raw: z.object({ chars: z.number(), droppedChars: z.number() }).optional(),
 })
 
 export const RunRecordSchema = z.object({
@@ -109,6 +113,29 @@ export async function saveRunRecord(record: RunRecord, dir = runsDir()): Promise
   await writeFile(tmp, JSON.stringify(record, null, 1) + '\n')
   await rename(tmp, path)
   return path
+}
+
+/** Where a run's raw trace text lives: beside its record. */
+export const runTracePath = (id: string, dir = runsDir()): string => join(dir, `${id}.trace.txt`)
+
+/** Saves the raw trace_pipe text of a run beside its record (temp file + rename); returns its path. */
+export async function saveRunTrace(id: string, text: string, dir = runsDir()): Promise<string> {
+  await mkdir(dir, { recursive: true })
+  const path = runTracePath(id, dir)
+  const tmp = `${path}.tmp-${process.pid}`
+  await writeFile(tmp, text)
+  await rename(tmp, path)
+  return path
+}
+
+/** The raw trace text saved with a run, or null when the run kept none. */
+export async function loadRunTrace(id: string, dir = runsDir()): Promise<string | null> {
+  try {
+    return await readFile(runTracePath(id, dir), 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw e
+  }
 }
 
 export function parseRunRecord(text: string, source: string): RunRecord {

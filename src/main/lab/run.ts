@@ -18,7 +18,7 @@ import { DEFAULT_COSTS } from '../../shared/results'
 import { compare } from '../../shared/compare'
 import { ScratchPool, ScratchError, checkWritable, dirFilesystem, modelFs } from './scratch'
 import { buildProbe, ProbeBuildError } from './probe-build'
-import { saveRunRecord } from './records'
+import { saveRunRecord, saveRunTrace } from './records'
 import { defaultKits } from './kits'
 
 /**
@@ -238,6 +238,8 @@ export async function runScenario(target: Target, scenario: Scenario, options: R
     try {
       const path = await saveRunRecord(record, options.recordsDir ?? undefined)
       log('info', `record saved to ${path}`)
+      const raw = tracer?.rawText() ?? ''
+      if (raw) log('info', `raw trace saved to ${await saveRunTrace(record.id, raw, options.recordsDir ?? undefined)}${trace?.raw?.droppedChars ? ` (the run's first ${raw.length} characters; ${trace.raw.droppedChars} more were not kept)` : ''}`)
     } catch (e) {
       log('warn', `could not save the run record: ${errorMessage(e)}`)
     }

@@ -32,6 +32,14 @@ export const DEFAULT_BUFFER_KB = 8192
 /** How often live buckets go to the charts. Default 100 ms (one chart bucket). */
 export const EMIT_MS = 100
 /**
+ * Raw trace_pipe text kept for the run's record (for exports that show every event), in characters.
+ * Default 32 Mi, about 270,000 events: the whole of most runs; of a GiB-scale streaming run, its
+ * beginning.
+ */
+export const KEEP_RAW_CHARS = 32 * 2 ** 20
+/** Live buckets kept for the record. Default 36,000: an hour of 100 ms buckets. */
+export const MAX_KEPT_BUCKETS = 36_000
+/**
  * Draining at stop: a flush marker is written to the instance's trace_marker and trace_pipe is read
  * until it comes back (every event recorded before it has then been read), at most DRAIN_MAX_MS.
  * When no marker can be written (tracing never switched on), reading stops once the pipe has been
@@ -56,6 +64,8 @@ export interface TracerOptions {
   pids?: 'wrapped' | 'all' | number
   /** Receives every parsed record (events and lost-event notices), e.g. to count or keep them. */
   onRecord?: (r: TraceRecord) => void
+  /** How much raw text rawText() keeps. Default KEEP_RAW_CHARS; 0 keeps none. */
+  keepRawChars?: number
 }
 
 const EVENT_RE = /^[a-z0-9_]+\/[a-z0-9_]+$/
@@ -93,6 +103,15 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
   let lastData = Date.now()
   const aggregator = new TraceAggregator(options.pageSize ?? facts.pageSize)
   const onRecord = options.onRecord
+  const raw = new RawKeeper(options.keepRawChars ?? KEEP_RAW_CHARS)
+  const keptBuckets: TraceBucket[] = []
+  let bucketsDropped = 0
+  const keep = (buckets: TraceBucket[]): TraceBucket[] => {
+    const room = Math.max(0, MAX_KEPT_BUCKETS - keptBuckets.length)
+    keptBuckets.push(...buckets.slice(0, room))
+    bucketsDropped += Math.max(0, buckets.length - room)
+    return buckets
+  }
   const flushText = `${FLUSH_MARKER} ${randomBytes(4).toString('hex')}`
   let flushed = false
   const parser = new TraceStreamParser((r) => {
@@ -145,11 +164,12 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
       stream = await target.stream(`exec cat ${q(dir)}/trace_pipe`, (chunk) => {
         lastData = Date.now()
         parser.push(chunk)
+        raw.push(chunk)
         options.onRaw?.(chunk)
       }, { root })
       if (pids !== 'wrapped') await run(`echo 1 > ${q(dir)}/tracing_on`, `starting ${name}`)
       timer = setInterval(() => {
-        const buckets = aggregator.takeBuckets()
+        const buckets = keep(aggregator.takeBuckets())
         if (buckets.length) onBuckets(buckets, aggregator.lost)
       }, EMIT_MS)
     },
@@ -169,7 +189,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
       stream = null
       parser.end()
       // The last (partial) buckets go to the charts too: a run shorter than one bucket has no other.
-      const rest = aggregator.takeBuckets(true)
+      const rest = keep(aggregator.takeBuckets(true))
       if (rest.length) emit?.(rest, aggregator.lost)
       // trace_pipe's "LOST n EVENTS" lines report the very events the per-CPU overrun counters count
       // (measured: their sums are equal), so the two are not added: the larger is taken, in case
@@ -180,8 +200,13 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
         events: aggregator.events,
         lost: Math.max(aggregator.lost, ring) + parser.oversized,
         perOp: aggregator.perOp,
+        buckets: keptBuckets,
+        ...(aggregator.start !== null ? { t0: aggregator.start } : {}),
+        ...(bucketsDropped > 0 ? { bucketsDropped } : {}),
+        ...(raw.limit > 0 ? { raw: { chars: raw.length, droppedChars: raw.dropped } } : {}),
       }
     },
+    rawText: () => raw.text(),
     dispose,
   }
 }
@@ -225,7 +250,42 @@ function unavailableTracer(why: string): RunTracer {
     wrap: (cmd) => cmd,
     start: async () => undefined,
     stop: async () => ({ instance: '', events: 0, lost: 0, perOp: {}, unavailable: why }),
+    rawText: () => '',
     dispose: async () => undefined,
+  }
+}
+
+/** The first `limit` characters of a stream, cut at a line end; the rest is counted, not kept. */
+class RawKeeper {
+  private readonly chunks: string[] = []
+  length = 0
+  dropped = 0
+  private full = false
+
+  constructor(readonly limit: number) {}
+
+  push(chunk: string): void {
+    if (this.full || this.limit <= 0) {
+      this.dropped += chunk.length
+      return
+    }
+    if (this.length + chunk.length <= this.limit) {
+      this.chunks.push(chunk)
+      this.length += chunk.length
+      return
+    }
+    // The first chunk that does not fit: what is kept ends at the last whole line within the limit.
+    const kept = (this.chunks.join('') + chunk).slice(0, this.limit)
+    const text = kept.slice(0, kept.lastIndexOf('\n') + 1)
+    this.chunks.length = 0
+    this.chunks.push(text)
+    this.dropped += this.length + chunk.length - text.length
+    this.length = text.length
+    this.full = true
+  }
+
+  text(): string {
+    return this.chunks.join('')
   }
 }
 

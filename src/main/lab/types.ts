@@ -17,6 +17,8 @@ export interface RunTracer {
   start(onBuckets: (buckets: TraceBucket[], lost: number) => void): Promise<void>
   /** Called after the probe ends (on every path): drain what is left and summarise. */
   stop(): Promise<TraceSummary>
+  /** The raw trace_pipe text kept for the record (TraceSummary.raw says how much did not fit). */
+  rawText(): string
   /** Remove the instance and disable everything this tracer enabled. Idempotent; called in finally. */
   dispose(): Promise<void>
 }

@@ -71,7 +71,7 @@ export interface RunSummary {
   error?: string
 }
 
-export const ExportFormat = z.enum(['json', 'csv', 'perfetto'])
+export const ExportFormat = z.enum(['json', 'csv', 'series-csv', 'perfetto'])
 export type ExportFormat = z.output<typeof ExportFormat>
 export interface ExportedFile {
   filename: string

@@ -30,6 +30,18 @@ export interface TraceSummary {
   perOp: Record<string, Record<string, number>>
   /** Why there is no trace, when there is none. */
   unavailable?: string
+  /** The live series of the whole run (absent in records made before they were kept). */
+  buckets?: TraceBucket[]
+  /** Kernel clock (s) of the series' t = 0, to line the series up with raw events. */
+  t0?: number
+  /** Buckets past MAX_KEPT_BUCKETS, not kept. */
+  bucketsDropped?: number
+  /**
+   * The raw trace_pipe text saved beside the record (`<id>.trace.txt`): its length in characters,
+   * and how much of the stream did not fit under the tracer's keep limit (the text is the run's
+   * beginning).
+   */
+  raw?: { chars: number; droppedChars: number }
 }
 
 export interface RunRecord {

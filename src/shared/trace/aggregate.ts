@@ -168,6 +168,11 @@ export class TraceAggregator {
     return m
   }
 
+  /** Kernel clock (s) of the series' t = 0: the first counted event; null before there is one. */
+  get start(): number | null {
+    return this.t0
+  }
+
   /** Counts per op path, then per "system:event"; events outside any op go under BETWEEN_OPS. */
   get perOp(): Record<string, Record<string, number>> {
     const out: Record<string, Record<string, number>> = {}

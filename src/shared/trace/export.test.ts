@@ -1,35 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
-import { bucketsCsv, perOpCsv, toPerfetto, type TraceFormatEvent, type TraceFormatFile } from './export'
+import { bucketsCsv, eventsOfText, perOpCsv, toPerfetto, type TraceFormatEvent, type TraceFormatFile } from './export'
 import { TraceStreamParser, type TraceEvent } from './parser'
 import { TraceAggregator } from './aggregate'
-import { compare } from '../compare'
-import { tinyScenario, tinyPredictions, TINY_ENV } from '../../../test/fixtures/tiny-run'
+import { tinyRecord } from '../../../test/fixtures/tiny-run'
 import type { RunRecord, TraceBucket } from '../run/types'
 
 const corpus = readFileSync(new URL('../../../test/fixtures/trace/splice-tmpfs.txt', import.meta.url), 'utf8')
 
-function record(): RunRecord {
-  const scenario = tinyScenario()
-  const env = TINY_ENV
-  const predictions = tinyPredictions()
-  const observation = { ops: [{ path: 'ops[0]', op: 'drain' as const, iterations: 1, outcome: { ret: 8192, errno: null, drain: { read: 8192, changed: [], changedBytes: 0 } }, ns: 25_000, stats: null, hw: null }], facts: { spliceStats: false, perf: true, traceMarker: true, notes: [] } }
-  return {
-    version: 1,
-    id: 'r1',
-    startedAt: '2026-01-01T00:00:00Z',
-    finishedAt: null,
-    scenario,
-    target: { label: 'local', kind: 'local', kernel: '6.18', arch: 'x86_64', pageSize: 4096, root: true, tracefs: true, perf: true, spliceStats: false },
-    fs: 'tmpfs',
-    dir: '/tmp/x',
-    env,
-    predictions,
-    observation,
-    comparison: compare(predictions, observation),
-    trace: { instance: 'splice-lab-1-ab', events: 3, lost: 2, perOp: { 'ops[0]': { 'syscalls:sys_enter_splice': 1, 'kmem:mm_page_alloc': 2 } } },
-  }
-}
+const record = (): RunRecord =>
+  tinyRecord({ read: 8192, ns: 25_000, traceMarker: true, trace: { instance: 'splice-lab-1-ab', events: 3, lost: 2, perOp: { 'ops[0]': { 'syscalls:sys_enter_splice': 1, 'kmem:mm_page_alloc': 2 } } } })
 
 function corpusEvents(): { events: TraceEvent[]; buckets: TraceBucket[] } {
   const events: TraceEvent[] = []
@@ -97,6 +77,30 @@ describe('Perfetto / Trace Event Format export', () => {
     expect(ops).toHaveLength(1)
     expect(ops[0]).toMatchObject({ ts: 0, dur: 25 })
     expect(String(ops[0]!.args?.timing)).toContain('gaps unknown')
+  })
+
+  it('parses saved trace text for an export up to a limit, and counts what it leaves out', () => {
+    const all = eventsOfText(corpus)
+    expect(all.left).toBe(0)
+    expect(all.events).toEqual(corpusEvents().events)
+    const few = eventsOfText(corpus, 5)
+    expect(few.events).toEqual(all.events.slice(0, 5))
+    expect(few.left).toBe(all.events.length - 5)
+    const file = toPerfetto(record(), { buckets: [], events: few.events, eventsLeftOut: few.left })
+    expect(file.metadata).toMatchObject({ kernelEvents: 5, kernelEventsLeftOut: all.events.length - 5 })
+  })
+
+  it('lines the counters up with the events: the series starts at its own kernel time', () => {
+    const { events } = corpusEvents()
+    const first = events[0]!.ts
+    // A series that starts 2 ms after the first event: its first counter sits at 2000 µs, not 0.
+    const file = toPerfetto(record(), { events, buckets: [{ t: 0, counts: { bytes: 1 } }, { t: 100, counts: { bytes: 2 } }], bucketsT0: first + 0.002 })
+    const counters = file.traceEvents.filter((e) => e.ph === 'C' && e.name.startsWith('bytes'))
+    expect(counters.map((c) => c.ts)).toEqual([2000, 102_000])
+    // A series that starts before the first event moves time 0 back, so no event is clipped to 0.
+    const earlier = toPerfetto(record(), { events, buckets: [{ t: 0, counts: { bytes: 1 } }], bucketsT0: first - 0.001 })
+    expect(earlier.traceEvents.find((e) => e.ph === 'C')!.ts).toBe(0)
+    expect(Math.min(...earlier.traceEvents.filter((e) => e.ph === 'i').map((e) => e.ts))).toBe(1000)
   })
 
   it('the validator catches a broken file (so the check above can fail)', () => {

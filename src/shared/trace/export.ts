@@ -11,7 +11,7 @@
 import type { RunRecord, TraceBucket } from '../run/types'
 import type { OpOutcome } from '../results'
 import { parseMarker } from '../probe/markers'
-import type { TraceEvent } from './parser'
+import { TraceStreamParser, type TraceEvent } from './parser'
 import { SERIES } from './aggregate'
 
 /** One Trace Event Format record (the subset this export writes). */
@@ -35,10 +35,34 @@ export interface TraceFormatFile {
 }
 
 export interface PerfettoInput {
-  /** Live series as the aggregator produced them (t in ms from the first kernel event). */
+  /** Live series as the aggregator produced them (t in ms from bucketsT0). */
   buckets: readonly TraceBucket[]
+  /** Kernel clock (s) of the series' t = 0 (TraceSummary.t0); default: the first kernel event. */
+  bucketsT0?: number
   /** Kernel events kept for the run, markers included; optional (a run may keep none). */
   events?: readonly TraceEvent[]
+  /** Kernel events of the run that are not in `events` (past an export limit, or never kept). */
+  eventsLeftOut?: number
+}
+
+/**
+ * Kernel events put into one Perfetto export at most. Default 250,000 (about 40 MB of JSON, which
+ * the Perfetto UI opens in seconds); the rest are counted in the file's metadata.
+ */
+export const MAX_EXPORTED_EVENTS = 250_000
+
+/** Parses saved trace_pipe text into events for an export: at most `max`, the rest counted. */
+export function eventsOfText(text: string, max = MAX_EXPORTED_EVENTS): { events: TraceEvent[]; left: number } {
+  const events: TraceEvent[] = []
+  let left = 0
+  const parser = new TraceStreamParser((r) => {
+    if (r.kind !== 'event') return
+    if (events.length < max) events.push(r)
+    else left++
+  })
+  parser.push(text)
+  parser.end()
+  return { events, left }
 }
 
 /** The "process" all op slices and counters live in (Perfetto groups tracks by pid). */
@@ -52,8 +76,12 @@ const OPS_TID = 1
  */
 export function toPerfetto(record: RunRecord, input: PerfettoInput): TraceFormatFile {
   const events = input.events ?? []
-  const t0 = events.length > 0 ? events[0]!.ts : 0
-  const us = (seconds: number): number => Math.max(0, Math.round((seconds - t0) * 1e6))
+  // Time 0 is the earliest of the first kernel event and the series' start, so neither is clipped.
+  const first = events.length > 0 ? events[0]!.ts : undefined
+  const t0 = Math.min(first ?? Infinity, input.bucketsT0 ?? Infinity)
+  const base = Number.isFinite(t0) ? t0 : 0
+  const us = (seconds: number): number => Math.max(0, Math.round((seconds - base) * 1e6))
+  const bucketsAt = us(input.bucketsT0 ?? first ?? base)
   const out: TraceFormatEvent[] = [
     { name: 'process_name', ph: 'M', ts: 0, pid: LAB_PID, tid: OPS_TID, args: { name: `splice-lab ${record.scenario.name}` } },
     { name: 'thread_name', ph: 'M', ts: 0, pid: LAB_PID, tid: OPS_TID, args: { name: 'ops' } },
@@ -101,7 +129,7 @@ export function toPerfetto(record: RunRecord, input: PerfettoInput): TraceFormat
 
   // Counters: pages in one track (shared/stolen/copied/reloads stack well), bytes in its own (other unit).
   for (const b of input.buckets) {
-    const ts = Math.round(b.t * 1000)
+    const ts = bucketsAt + Math.round(b.t * 1000)
     const pages: Record<string, number> = {}
     for (const s of SERIES) if (s !== 'bytes') pages[s] = b.counts[s] ?? 0
     out.push({ name: 'pages per bucket', ph: 'C', ts, pid: LAB_PID, tid: OPS_TID, args: pages })
@@ -119,6 +147,8 @@ export function toPerfetto(record: RunRecord, input: PerfettoInput): TraceFormat
       fs: record.fs,
       startedAt: record.startedAt,
       lostEvents: record.trace?.lost ?? 0,
+      kernelEvents: events.length,
+      kernelEventsLeftOut: input.eventsLeftOut ?? 0,
       ...(record.trace?.unavailable ? { traceUnavailable: record.trace.unavailable } : {}),
     },
   }

@@ -65,12 +65,21 @@ describe.skipIf(skip)('ssh target (real sshd on 127.0.0.1)', () => {
       await t.upload(path, bytes, 0o600)
       expect((await t.exec(`stat -c '%s %a' ${path} && rm -f ${path}`)).output).toBe('70000 600\n')
       let got = ''
-      const s = await t.stream('echo one; echo two; sleep 30', (d) => (got += d))
+      const s = await t.stream('echo one; echo two; exec sleep 30.4321', (d) => (got += d))
       const until = Date.now() + 10_000
       while (!got.includes('two') && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
       expect(got).toBe('one\ntwo\n')
       await s.stop()
       expect(typeof (await s.done)).toBe('number')
+      // Stopping ends the command on the far side too (a left-over `cat trace_pipe` would keep its
+      // ftrace instance busy).
+      const gone = Date.now() + 5_000
+      let left = ''
+      do {
+        left = (await t.exec('pgrep -f "sleep 30.4321" || true')).output.trim()
+        if (left) await new Promise((r) => setTimeout(r, 100))
+      } while (left && Date.now() < gone)
+      expect(left).toBe('')
       // A remote command killed by a signal is not a clean exit.
       let pid = ''
       const k = await t.stream('echo $$; exec sleep 30', (d) => (pid += d))

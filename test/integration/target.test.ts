@@ -6,6 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import fc from 'fast-check'
 import { readFileSync, rmSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
 import { noCompilerPath } from './fixtures/nocc'
 import { connectTarget, shellQuote, TargetError, type Target } from '../../src/main/target'
 import { PtySession, shellBootstrap, HIGH_WATERMARK } from '../../src/main/target/session'
@@ -113,6 +114,28 @@ describe('local pty target', () => {
     } finally {
       off()
     }
+  })
+
+  it('a stream ends when the lab process dies, not only when it is stopped', async () => {
+    // A child node process opens a stream and is then killed with SIGKILL (no cleanup runs).
+    const script = `
+      const { connectTarget } = await import(${JSON.stringify(new URL('../../src/main/target/index.ts', import.meta.url).pathname)})
+      const t = await connectTarget('local')
+      await t.stream('exec sleep 30.6543', () => undefined)
+      console.log('streaming')
+      setInterval(() => undefined, 1000)
+    `
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('streaming') && resolve())
+      child.on('exit', (code) => reject(new Error(`the child exited early (${code})`)))
+    })
+    const running = (): string => spawnSync('pgrep', ['-f', 'sleep 30.6543'], { encoding: 'utf8' }).stdout.trim()
+    expect(running()).not.toBe('')
+    child.kill('SIGKILL')
+    const until = Date.now() + 5000
+    while (running() && Date.now() < until) await new Promise((r) => setTimeout(r, 100))
+    expect(running()).toBe('')
   })
 
   it('reports a stream killed by a signal as 128+signal, never as a clean exit', async () => {

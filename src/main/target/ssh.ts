@@ -98,9 +98,11 @@ export class SshTarget extends ShellTarget {
   }
 
   protected streamSpawn(command: string): SessionSpawn {
+    // -T: no remote pty (a stream is bulk data; its wrapper ends the command when the channel's
+    // input closes). BatchMode: a stream must never wait on a prompt nobody sees.
     return {
       file: this.o.ssh ?? 'ssh',
-      args: ['-tt', ...this.base, '-o', 'ControlMaster=no', '--', this.o.host, `exec sh -c ${shellQuote(command)}`],
+      args: ['-T', ...this.base, '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', '--', this.o.host, `exec sh -c ${shellQuote(command)}`],
     }
   }
 

@@ -238,10 +238,17 @@ export async function runScenario(target: Target, scenario: Scenario, options: R
     try {
       const path = await saveRunRecord(record, options.recordsDir ?? undefined)
       log('info', `record saved to ${path}`)
-      const raw = tracer?.rawText() ?? ''
-      if (raw) log('info', `raw trace saved to ${await saveRunTrace(record.id, raw, options.recordsDir ?? undefined)}${trace?.raw?.droppedChars ? ` (the run's first ${raw.length} characters; ${trace.raw.droppedChars} more were not kept)` : ''}`)
     } catch (e) {
       log('warn', `could not save the run record: ${errorMessage(e)}`)
+    }
+    const raw = tracer?.rawText() ?? ''
+    if (raw) {
+      try {
+        const path = await saveRunTrace(record.id, raw, options.recordsDir ?? undefined)
+        log('info', `raw trace saved to ${path}${trace?.raw?.droppedChars ? ` (the run's first ${raw.length} characters; ${trace.raw.droppedChars} more were not kept)` : ''}`)
+      } catch (e) {
+        log('warn', `could not save the raw trace (exports will lack kernel events): ${errorMessage(e)}`)
+      }
     }
   }
   phase('done', record.comparison.verdict.summary)

@@ -109,7 +109,7 @@ export class TraceAggregator {
       case 'syscalls:sys_enter_splice':
       case 'syscalls:sys_enter_vmsplice':
       case 'syscalls:sys_enter_tee': {
-        const call = this.callOf(pid)
+        const call = this.callOf(pid, true)
         call.active = true
         call.copied = 0
         call.stolen = 0
@@ -154,11 +154,18 @@ export class TraceAggregator {
     }
   }
 
-  private callOf(pid: number): CallState {
+  /**
+   * The call state of a pid. Only an enter event creates one, so the map holds the pids that made
+   * pipe calls (not every task a trace of the whole machine sees); others get an inactive state.
+   */
+  private callOf(pid: number, create = false): CallState {
     const last = this.lastCall
     if (last !== null && last.pid === pid) return last
     let call = this.calls.get(pid)
-    if (call === undefined) this.calls.set(pid, (call = { pid, active: false, copied: 0, stolen: 0 }))
+    if (call === undefined) {
+      if (!create) return NO_CALL
+      this.calls.set(pid, (call = { pid, active: false, copied: 0, stolen: 0 }))
+    }
     return (this.lastCall = call)
   }
 
@@ -211,6 +218,12 @@ interface CallState {
   copied: number
   stolen: number
 }
+
+/**
+ * The state of a pid that never made a pipe call: never active, so never written (callers write only
+ * to an active call). Not frozen: the same shape as the real states keeps their property access fast.
+ */
+const NO_CALL: CallState = { pid: -1, active: false, copied: 0, stolen: 0 }
 
 /** The order of a kmem:mm_page_alloc body ("page=… pfn=0x1 order=2 migratetype=…" → 2); 0 if absent. */
 function orderOf(body: string): number {

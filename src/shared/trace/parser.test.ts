@@ -254,3 +254,17 @@ describe('series inferred from tracepoints', () => {
     expect(agg.takeBuckets(true).reduce((s, b) => s + (b.counts.reloads ?? 0), 0)).toBe(5001)
   })
 })
+
+describe('aggregation state', () => {
+  it('keeps call state only for pids that made pipe calls, however many tasks a whole-machine trace sees', () => {
+    const agg = new TraceAggregator(4096)
+    for (let pid = 1; pid <= 5000; pid++) agg.push({ kind: 'event', task: 't', pid, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'kmem:mm_page_alloc', body: 'page=0 pfn=0x1 order=0' })
+    agg.push({ kind: 'event', task: 't', pid: 7, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'syscalls:sys_enter_splice', body: '(fd_in: 3)' })
+    agg.push({ kind: 'event', task: 't', pid: 7, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'kmem:mm_page_alloc', body: 'page=0 pfn=0x1 order=0' })
+    agg.push({ kind: 'event', task: 't', pid: 8, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'kmem:mm_page_alloc', body: 'page=0 pfn=0x1 order=0' })
+    agg.push({ kind: 'event', task: 't', pid: 7, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'syscalls:sys_exit_splice', body: '0x1000' })
+    expect((agg as unknown as { calls: Map<number, unknown> }).calls.size).toBe(1)
+    // Only pid 7's allocation inside its call counts as a copy.
+    expect(agg.takeBuckets(true).reduce((n, b) => n + (b.counts.copied ?? 0), 0)).toBe(1)
+  })
+})

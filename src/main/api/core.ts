@@ -102,8 +102,8 @@ export async function exportRecord(record: RunRecord, format: 'csv' | 'series-cs
   if (format === 'csv') return perOpCsv(record)
   if (format === 'series-csv') return bucketsCsv(record.trace?.buckets ?? [])
   const raw = await loadRunTrace(record.id, dir)
-  const { events, left } = raw === null ? { events: [], left: 0 } : eventsOfText(raw)
-  const file = toPerfetto(record, { buckets: record.trace?.buckets ?? [], bucketsT0: record.trace?.t0, events, eventsLeftOut: left })
+  const { events, left, lost } = raw === null ? { events: [], left: 0, lost: [] } : eventsOfText(raw)
+  const file = toPerfetto(record, { buckets: record.trace?.buckets ?? [], bucketsT0: record.trace?.t0, events, eventsLeftOut: left, lost })
   const kept = record.trace?.raw
   if (kept?.droppedChars) file.metadata.rawTraceNotKept = `${kept.droppedChars} characters of trace_pipe text after the first ${kept.chars}`
   return JSON.stringify(file)

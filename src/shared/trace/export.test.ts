@@ -90,6 +90,23 @@ describe('Perfetto / Trace Event Format export', () => {
     expect(file.metadata).toMatchObject({ kernelEvents: 5, kernelEventsLeftOut: all.events.length - 5 })
   })
 
+  it('marks where the kernel lost events, at the time of the event after each LOST line', () => {
+    const text = readFileSync(new URL('../../../test/fixtures/trace/lost-events.txt', import.meta.url), 'utf8')
+    const reported = [...text.matchAll(/^CPU:\d+ \[LOST (\d+) EVENTS\]$/gm)].map((m) => Number(m[1]))
+    const { events, lost } = eventsOfText(text)
+    expect(lost.map((l) => l.count)).toEqual(reported)
+    // Each sits at the timestamp of the next event in the text.
+    const lines = text.split('\n')
+    const firstLost = lines.findIndex((l) => l.startsWith('CPU:'))
+    const next = lines.slice(firstLost + 1).find((l) => !l.startsWith('CPU:') && l.trim() && !l.startsWith('#'))!
+    expect(lost[0]!.ts).toBe(Number(/ (\d+\.\d+): /.exec(next)![1]))
+    const file = toPerfetto(record(), { buckets: [], events, lost })
+    expect(traceFormatProblems(file)).toEqual([])
+    const marks = file.traceEvents.filter((e) => e.cat === 'lost')
+    expect(marks.reduce((n, e) => n + Number(e.args!.count), 0)).toBe(reported.reduce((a, b) => a + b, 0))
+    expect(marks.every((e) => e.ph === 'i' && e.s === 'g')).toBe(true)
+  })
+
   it('lines the counters up with the events: the series starts at its own kernel time', () => {
     const { events } = corpusEvents()
     const first = events[0]!.ts

@@ -4,7 +4,8 @@
  *
  * - toPerfetto: Chrome's Trace Event Format (JSON object form), which ui.perfetto.dev and
  *   chrome://tracing open. Ops are complete slices ("X"), kernel events instants ("i", thread scope),
- *   the bucket series counter tracks ("C"). Timestamps are microseconds from the first kernel event.
+ *   LOST reports global instants, the bucket series counter tracks ("C"). Timestamps are
+ *   microseconds from the earliest of the first kernel event and the series' start.
  *   Format: https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU
  * - bucketsCsv / perOpCsv: the counters as CSV for spreadsheets.
  */
@@ -43,6 +44,15 @@ export interface PerfettoInput {
   events?: readonly TraceEvent[]
   /** Kernel events of the run that are not in `events` (past an export limit, or never kept). */
   eventsLeftOut?: number
+  /** Where the kernel reported lost events (LOST lines), so the gaps show on the timeline. */
+  lost?: readonly LostAt[]
+}
+
+/** A "CPU:n [LOST k EVENTS]" line, placed at the kernel time of the event after it (or before it, at the end). */
+export interface LostAt {
+  ts: number
+  cpu: number
+  count: number
 }
 
 /**
@@ -51,18 +61,30 @@ export interface PerfettoInput {
  */
 export const MAX_EXPORTED_EVENTS = 250_000
 
-/** Parses saved trace_pipe text into events for an export: at most `max`, the rest counted. */
-export function eventsOfText(text: string, max = MAX_EXPORTED_EVENTS): { events: TraceEvent[]; left: number } {
+/**
+ * Parses saved trace_pipe text into events for an export: at most `max`, the rest counted; and
+ * where the kernel reported lost events (LOST lines carry no time: they get their neighbour's).
+ */
+export function eventsOfText(text: string, max = MAX_EXPORTED_EVENTS): { events: TraceEvent[]; left: number; lost: LostAt[] } {
   const events: TraceEvent[] = []
+  const lost: LostAt[] = []
   let left = 0
+  let lastTs: number | null = null
+  const waiting: { cpu: number; count: number }[] = []
   const parser = new TraceStreamParser((r) => {
-    if (r.kind !== 'event') return
+    if (r.kind === 'lost') {
+      waiting.push({ cpu: r.cpu, count: r.count })
+      return
+    }
+    lastTs = r.ts
+    for (const w of waiting.splice(0)) lost.push({ ts: r.ts, ...w })
     if (events.length < max) events.push(r)
     else left++
   })
   parser.push(text)
   parser.end()
-  return { events, left }
+  for (const w of waiting) lost.push({ ts: lastTs ?? 0, ...w })
+  return { events, left, lost }
 }
 
 /** The "process" all op slices and counters live in (Perfetto groups tracks by pid). */
@@ -125,6 +147,11 @@ export function toPerfetto(record: RunRecord, input: PerfettoInput): TraceFormat
     }
     const colon = e.name.indexOf(':')
     out.push({ name: e.name.slice(colon + 1), cat: colon > 0 ? e.name.slice(0, colon) : 'kernel', ph: 'i', s: 't', ts: us(e.ts), pid, tid: e.pid, args: { cpu: e.cpu, body: e.body } })
+  }
+
+  // Lost events: global instants where the kernel said so, so a gap in the events is not mistaken for quiet.
+  for (const l of input.lost ?? []) {
+    out.push({ name: `LOST ${l.count} events`, cat: 'lost', ph: 'i', s: 'g', ts: us(l.ts), pid: LAB_PID, tid: OPS_TID, args: { cpu: l.cpu, count: l.count } })
   }
 
   // Counters: pages in one track (shared/stolen/copied/reloads stack well), bytes in its own (other unit).

@@ -132,4 +132,18 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     expect(perfetto.traceEvents.some((e) => e.ph === 'C')).toBe(true)
     expect(errors).toEqual([])
   })
+
+  it('shows the session’s earlier output when the terminal opens again', async () => {
+    const { page } = lab
+    // The terminal was closed while the run printed through the session (other tabs).
+    await page.getByRole('tab', { name: 'Targets' }).click()
+    const rows = page.locator('.xterm-rows')
+    await rows.filter({ hasText: /SPLAB_\w+_E \d+/ }).waitFor({ timeout: 10_000 })
+    // Hidden and shown again: the same backlog comes back.
+    await page.getByRole('button', { name: 'Hide' }).click()
+    await page.getByRole('button', { name: 'Show' }).click()
+    await rows.filter({ hasText: /SPLAB_\w+_E \d+/ }).waitFor({ timeout: 10_000 })
+    await page.screenshot({ path: `${ARTIFACTS}/terminal-replay.png`, fullPage: true })
+    expect(errors).toEqual([])
+  })
 })

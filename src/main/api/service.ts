@@ -121,6 +121,11 @@ export class LabService {
       ;(await this.session(id)).flow.ack(chars)
       return null
     },
+    attachTerminal: async ({ id }) => {
+      const s = await this.session(id)
+      this.emit('onTerminalData', { id, data: s.flow.attach(), replay: true })
+      return null
+    },
     listPresets: () => core.listPresets(),
     startRun: async ({ targetId, scenarioText, source, fs }) => {
       const s = await this.session(targetId)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { HIGH_WATERMARK, LOW_WATERMARK, MAX_HELD, TerminalFlow } from './terminal-flow'
+import { BACKLOG_CHARS, HIGH_WATERMARK, LOW_WATERMARK, MAX_HELD, TerminalFlow } from './terminal-flow'
 
 describe('TerminalFlow', () => {
   it('forwards until the high watermark, holds, and resumes below the low one in order', () => {
@@ -27,5 +27,32 @@ describe('TerminalFlow', () => {
     flow.ack(Number.MAX_SAFE_INTEGER)
     expect(last.length).toBeLessThanOrEqual(MAX_HELD)
     expect(last.length).toBeGreaterThan(0)
+  })
+
+  it('a view that opens gets the recent output and unfreezes a stream nobody acknowledged', () => {
+    const sent: string[] = []
+    const flow = new TerminalFlow((d) => sent.push(d))
+    // Nobody watches: the output is never acknowledged, and the flow pauses.
+    for (let i = 0; i < 30; i++) flow.push(`line ${i}\n`.padEnd(10_000, '.'))
+    expect(flow.isPaused).toBe(true)
+    const backlog = flow.attach()
+    expect(backlog).toContain('line 29')
+    expect(flow.isPaused).toBe(false)
+    const before = sent.length
+    flow.push('fresh')
+    expect(sent.slice(before)).toEqual(['fresh'])
+  })
+
+  it('keeps at most BACKLOG_CHARS of backlog, starting at a line', () => {
+    const flow = new TerminalFlow(() => {})
+    for (let i = 0; i < 2000; i++) flow.push(`${String(i).padStart(6, '0')} ${'x'.repeat(300)}\n`)
+    const backlog = flow.attach()
+    expect(backlog.length).toBeLessThanOrEqual(BACKLOG_CHARS)
+    expect(backlog.length).toBeGreaterThan(BACKLOG_CHARS - 400)
+    expect(backlog).toMatch(/^\d{6} x/)
+    expect(backlog.endsWith(`001999 ${'x'.repeat(300)}\n`)).toBe(true)
+    // One chunk larger than the whole backlog is cut too.
+    flow.push('y'.repeat(BACKLOG_CHARS * 2))
+    expect(flow.attach().length).toBe(BACKLOG_CHARS)
   })
 })

@@ -12,6 +12,7 @@ export const METHODS = [
   'writeTerminal',
   'resizeTerminal',
   'ackTerminal',
+  'attachTerminal',
   'listPresets',
   'startRun',
   'cancelRun',

@@ -93,6 +93,11 @@ export const INPUTS = {
   resizeTerminal: z.strictObject({ id: SafeId, cols: z.number().int().min(2).max(1000), rows: z.number().int().min(1).max(500) }),
   /** Flow control: the renderer acknowledges characters it has written into the terminal. */
   ackTerminal: z.strictObject({ id: SafeId, chars: z.number().int().min(0).max(100_000_000) }),
+  /**
+   * A terminal view opened: flow control starts afresh and the recent output comes as one
+   * onTerminalData event marked `replay` (an event, so it is ordered with the live output).
+   */
+  attachTerminal: z.strictObject({ id: SafeId }),
   listPresets: z.undefined(),
   startRun: z.strictObject({ targetId: SafeId, scenarioText: ScenarioText, source: z.string().max(200).default('<editor>'), fs: Filesystem.optional() }),
   cancelRun: z.strictObject({ runId: SafeId }),
@@ -115,6 +120,7 @@ export interface Outputs {
   writeTerminal: null
   resizeTerminal: null
   ackTerminal: null
+  attachTerminal: null
   listPresets: PresetInfo[]
   startRun: { runId: string }
   cancelRun: null
@@ -126,7 +132,8 @@ export interface Outputs {
 
 export interface EventPayloads {
   onTargetStatus: TargetState
-  onTerminalData: { id: string; data: string }
+  /** `replay`: the backlog sent on attachTerminal; what came before it is in it. */
+  onTerminalData: { id: string; data: string; replay?: boolean }
   onRunEvent: RunEvent
 }
 

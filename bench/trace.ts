@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { TraceStreamParser } from '../src/shared/trace/parser'
 import { TraceAggregator } from '../src/shared/trace/aggregate'
+import { DEFAULT_EVENTS } from '../src/main/lab/tracer'
 
 const TRACEFS = '/sys/kernel/tracing'
 const GLOBAL_SETTINGS = ['tracing_on', 'current_tracer', 'buffer_size_kb', 'trace_clock', 'set_event', 'set_event_pid', 'trace_options']
@@ -57,7 +58,7 @@ int main(int argc, char **argv) {
 
 interface Workload {
   name: string
-  events: string[]
+  events: readonly string[]
   run: (work: string) => void
 }
 
@@ -74,8 +75,8 @@ const WORKLOADS: Workload[] = [
   },
   {
     name: 'splice loop (pwrite, splice, tee, vmsplice, truncate × 25,000)',
-    events: ['kmem/mm_page_alloc', 'kmem/mm_page_free', 'filemap/mm_filemap_add_to_page_cache', 'filemap/mm_filemap_delete_from_page_cache',
-      ...['splice', 'tee', 'vmsplice'].flatMap((c) => [`syscalls/sys_enter_${c}`, `syscalls/sys_exit_${c}`])],
+    // The events a run traces.
+    events: DEFAULT_EVENTS,
     run: (work) => {
       const exe = join(work, 'splice-loop')
       writeFileSync(`${exe}.c`, SPLICE_LOOP_C)

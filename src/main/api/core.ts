@@ -14,7 +14,7 @@ import { runScenario } from '../lab/run'
 import { openTracer } from '../lab/tracer'
 import { defaultKits } from '../lab/kits'
 import { bucketsCsv, eventsOfText, perOpCsv, toPerfetto } from '../../shared/trace/export'
-import type { TargetConfig, PresetInfo } from '../../shared/api'
+import type { ExportFormat, TargetConfig, PresetInfo } from '../../shared/api'
 import { ApiError } from '../../shared/api'
 import type { RunEvent, RunRecord } from '../../shared/run/types'
 import type { Scenario, Filesystem } from '../../shared/scenario'
@@ -93,12 +93,13 @@ export async function loadRun(id: string): Promise<RunRecord> {
 }
 
 /**
- * CSV: the run's per-op tracepoint counts. Series CSV: its live series, one row per 100 ms.
+ * JSON: the record itself. CSV: the run's per-op tracepoint counts. Series CSV: its live series, one row per 100 ms.
  * Perfetto: Chrome's Trace Event Format; op slices from the probe's markers, kernel events as
  * instants and the series as counters when the run kept its raw trace (`<id>.trace.txt`), else op
  * slices from the probe's per-op durations.
  */
-export async function exportRecord(record: RunRecord, format: 'csv' | 'series-csv' | 'perfetto', dir = runsDir()): Promise<string> {
+export async function exportRecord(record: RunRecord, format: ExportFormat, dir = runsDir()): Promise<string> {
+  if (format === 'json') return JSON.stringify(record, null, 2) + '\n'
   if (format === 'csv') return perOpCsv(record)
   if (format === 'series-csv') return bucketsCsv(record.trace?.buckets ?? [])
   const raw = await loadRunTrace(record.id, dir)

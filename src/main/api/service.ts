@@ -159,7 +159,7 @@ export class LabService {
     exportRun: async ({ id, format }) => {
       const record = await core.loadRun(id)
       const base = `${record.scenario.name}-${record.id}`
-      if (format === 'json') return { filename: `${base}.json`, mime: 'application/json', content: JSON.stringify(record, null, 2) }
+      if (format === 'json') return { filename: `${base}.json`, mime: 'application/json', content: await core.exportRecord(record, 'json') }
       if (format === 'csv') return { filename: `${base}.tracepoints.csv`, mime: 'text/csv', content: await core.exportRecord(record, 'csv') }
       if (format === 'series-csv') return { filename: `${base}.series.csv`, mime: 'text/csv', content: await core.exportRecord(record, 'series-csv') }
       return { filename: `${base}.perfetto.json`, mime: 'application/json', content: await core.exportRecord(record, 'perfetto') }

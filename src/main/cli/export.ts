@@ -10,25 +10,24 @@ import { Option, type Command } from 'commander'
 import { exportRecord } from '../api/core'
 import { loadRunRecord } from '../lab/records'
 import { runsDir } from '../paths'
+import { ExportFormat, SafeId } from '../../shared/api'
 
-const FORMATS = ['perfetto', 'csv', 'series-csv', 'json'] as const
-type Format = (typeof FORMATS)[number]
 
 /** A run given as a record file's path, or as an id under the lab's runs directory. */
 export function recordPath(run: string): string {
   if (run.endsWith('.json')) return run
-  if (!/^[A-Za-z0-9_-]+$/.test(run)) throw new Error(`"${run}" is neither a record file (.json) nor a run id`)
+  if (!SafeId.safeParse(run).success) throw new Error(`"${run}" is neither a record file (.json) nor a run id`)
   return `${runsDir()}/${run}.json`
 }
 
 /** Writes the export to `out` (or standard output); returns the exit status. */
-export async function runExport(run: string, o: { format: Format; out?: string }): Promise<number> {
+export async function runExport(run: string, o: { format: ExportFormat; out?: string }): Promise<number> {
   try {
     const path = recordPath(run)
     const record = await loadRunRecord(path).catch((e: unknown) => {
       throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? new Error(`no run record at ${path}`) : e
     })
-    const text = o.format === 'json' ? JSON.stringify(record, null, 2) + '\n' : await exportRecord(record, o.format, dirname(path))
+    const text = await exportRecord(record, o.format, dirname(path))
     if (o.out) {
       await writeFile(o.out, text)
       console.error(`${basename(path)} → ${o.out} (${o.format}, ${(text.length / 1024).toFixed(0)} KiB)`)
@@ -45,9 +44,9 @@ export function registerExport(program: Command): void {
     .command('export')
     .description('write a saved run as a Perfetto trace, CSV or JSON (the raw trace saved beside the record gives the Perfetto file its kernel events)')
     .argument('<run>', `run id (a record under ${runsDir()}) or a record file (.json)`)
-    .addOption(new Option('--format <format>', 'perfetto: Chrome/Perfetto trace JSON; csv: tracepoint counts per op; series-csv: shared/stolen/copied/reloads/bytes per 100 ms; json: the record').choices(FORMATS).default('perfetto'))
+    .addOption(new Option('--format <format>', 'perfetto: Chrome/Perfetto trace JSON; csv: tracepoint counts per op; series-csv: shared/stolen/copied/reloads/bytes per 100 ms; json: the record').choices(ExportFormat.options).default('perfetto'))
     .option('--out <file>', 'write here instead of standard output')
-    .action(async (run: string, o: { format: Format; out?: string }) => {
+    .action(async (run: string, o: { format: ExportFormat; out?: string }) => {
       process.exitCode = await runExport(run, o)
     })
 }

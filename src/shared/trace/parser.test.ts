@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
-import { parseTraceLine, TraceStreamParser, syscallReturn, MAX_LINE, type TraceRecord } from './parser'
+import { parseTraceLine, TraceStreamParser, syscallReturn, MAX_LINE, type TraceEvent, type TraceRecord } from './parser'
 import { MAX_REMEMBERED_REMOVALS, TraceAggregator } from './aggregate'
 
 const corpus = readFileSync(new URL('../../../test/fixtures/trace/splice-tmpfs.txt', import.meta.url), 'utf8')
@@ -12,6 +12,11 @@ function parseAll(chunks: string[]): TraceRecord[] {
   for (const c of chunks) p.push(c)
   p.end()
   return out
+}
+
+/** A parsed event for the aggregator tests: only name, body and pid matter to it here. */
+function event(name: string, body: string, pid = 1): TraceEvent {
+  return { kind: 'event', task: 't', pid, tgid: null, cpu: 0, flags: '.....', ts: 1, name, body }
 }
 
 describe('ftrace text parser', () => {
@@ -143,11 +148,11 @@ describe('aggregation memory', () => {
   it('remembers a bounded number of removed pages however many are deleted', () => {
     const agg = new TraceAggregator(4096)
     for (let i = 0; i < MAX_REMEMBERED_REMOVALS + 1000; i++)
-      agg.push({ kind: 'event', task: 't', pid: 1, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'filemap:mm_filemap_delete_from_page_cache', body: `dev 0:26 ino 2 pfn=0x1 ofs=${i * 4096} order=0` })
+      agg.push(event('filemap:mm_filemap_delete_from_page_cache', `dev 0:26 ino 2 pfn=0x1 ofs=${i * 4096} order=0`))
     expect((agg as unknown as { removed: Set<string> }).removed.size).toBe(MAX_REMEMBERED_REMOVALS)
     // The newest removal is still known: its re-add counts as a reload; the oldest is forgotten.
-    agg.push({ kind: 'event', task: 't', pid: 1, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'filemap:mm_filemap_add_to_page_cache', body: `dev 0:26 ino 2 pfn=0x1 ofs=${(MAX_REMEMBERED_REMOVALS + 999) * 4096} order=0` })
-    agg.push({ kind: 'event', task: 't', pid: 1, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'filemap:mm_filemap_add_to_page_cache', body: 'dev 0:26 ino 2 pfn=0x1 ofs=0 order=0' })
+    agg.push(event('filemap:mm_filemap_add_to_page_cache', `dev 0:26 ino 2 pfn=0x1 ofs=${(MAX_REMEMBERED_REMOVALS + 999) * 4096} order=0`))
+    agg.push(event('filemap:mm_filemap_add_to_page_cache', 'dev 0:26 ino 2 pfn=0x1 ofs=0 order=0'))
     expect(agg.takeBuckets(true).reduce((s, b) => s + (b.counts.reloads ?? 0), 0)).toBe(1)
   })
 })
@@ -245,7 +250,7 @@ describe('series inferred from tracepoints', () => {
 
   it('keeps files apart past the numbered ones, and keys an unexpected body by itself', () => {
     const agg = new TraceAggregator(4096, 1)
-    const ev = (name: string, body: string) => agg.push({ kind: 'event', task: 't', pid: 1, tgid: null, cpu: 0, flags: '.....', ts: 1, name, body })
+    const ev = (name: string, body: string) => agg.push(event(name, body))
     // 5000 files (more than get a number), each losing page 0, then each read back: 5000 reloads.
     for (let f = 0; f < 5000; f++) ev('filemap:mm_filemap_delete_from_page_cache', `dev 0:26 ino ${f.toString(16)} pfn=0x1 ofs=0 order=0`)
     for (let f = 4999; f >= 0; f--) ev('filemap:mm_filemap_add_to_page_cache', `dev 0:26 ino ${f.toString(16)} pfn=0x2 ofs=0 order=0`)
@@ -258,11 +263,11 @@ describe('series inferred from tracepoints', () => {
 describe('aggregation state', () => {
   it('keeps call state only for pids that made pipe calls, however many tasks a whole-machine trace sees', () => {
     const agg = new TraceAggregator(4096)
-    for (let pid = 1; pid <= 5000; pid++) agg.push({ kind: 'event', task: 't', pid, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'kmem:mm_page_alloc', body: 'page=0 pfn=0x1 order=0' })
-    agg.push({ kind: 'event', task: 't', pid: 7, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'syscalls:sys_enter_splice', body: '(fd_in: 3)' })
-    agg.push({ kind: 'event', task: 't', pid: 7, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'kmem:mm_page_alloc', body: 'page=0 pfn=0x1 order=0' })
-    agg.push({ kind: 'event', task: 't', pid: 8, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'kmem:mm_page_alloc', body: 'page=0 pfn=0x1 order=0' })
-    agg.push({ kind: 'event', task: 't', pid: 7, tgid: null, cpu: 0, flags: '.....', ts: 1, name: 'syscalls:sys_exit_splice', body: '0x1000' })
+    for (let pid = 1; pid <= 5000; pid++) agg.push(event('kmem:mm_page_alloc', 'page=0 pfn=0x1 order=0', pid))
+    agg.push(event('syscalls:sys_enter_splice', '(fd_in: 3)', 7))
+    agg.push(event('kmem:mm_page_alloc', 'page=0 pfn=0x1 order=0', 7))
+    agg.push(event('kmem:mm_page_alloc', 'page=0 pfn=0x1 order=0', 8))
+    agg.push(event('syscalls:sys_exit_splice', '0x1000', 7))
     expect((agg as unknown as { calls: Map<number, unknown> }).calls.size).toBe(1)
     // Only pid 7's allocation inside its call counts as a copy.
     expect(agg.takeBuckets(true).reduce((n, b) => n + (b.counts.copied ?? 0), 0)).toBe(1)

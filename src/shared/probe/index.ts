@@ -5,3 +5,4 @@
 export * from './output'
 export * from './markers'
 export * from './program'
+export * from './limits'

@@ -18,14 +18,12 @@
  * Sizes are resolved to bytes here (resolveSize with the target's page size); files, buffers and
  * pipes are referred to by index in declaration order. The scratch directory is not in the program:
  * it is the probe's command-line argument, so one program runs on any filesystem.
- *
- * Written by the output-half engineer (COORDINATION.md) because the probe half had not started by
- * 08:20; the C parser in probe.c reads exactly this.
  */
 import { resolveSize, type SizeSpec } from '../scenario/size'
 import type { LeafOp, Op, Scenario } from '../scenario/schema'
 import type { Pattern } from '../scenario/pattern'
 import { assertNever } from '../scenario/validate'
+import { compiledOpCount, PROBE_LIMITS } from './limits'
 
 export const PROGRAM_VERSION = 1
 
@@ -47,6 +45,20 @@ function patternText(p: Pattern): string {
   return 'fill' in p ? `fill:${p.fill}` : `seq:${p.seq}`
 }
 
+/** The probe would refuse these after connect and setup: say so here, naming the field. */
+function checkLimits(scenario: Scenario): void {
+  const tables = [
+    ['files', scenario.files.length, PROBE_LIMITS.maxFiles],
+    ['buffers', scenario.buffers.length, PROBE_LIMITS.maxBuffers],
+    ['pipes', scenario.pipes.length, PROBE_LIMITS.maxPipes],
+  ] as const
+  for (const [field, n, max] of tables) if (n > max) throw new ProgramError(field, `${n} declared, the probe takes at most ${max}`)
+  const ops = compiledOpCount(scenario.ops)
+  if (ops > PROBE_LIMITS.maxOps)
+    throw new ProgramError('ops', `${ops} op lines (each repeat and each op of its body count once), the probe takes at most ${PROBE_LIMITS.maxOps}`)
+  if (scenario.runs > PROBE_LIMITS.maxRuns) throw new ProgramError('runs', `${scenario.runs}, the probe takes at most ${PROBE_LIMITS.maxRuns}`)
+}
+
 export function compileProgram(scenario: Scenario, opts: CompileOptions): string {
   const { pageSize } = opts
   if (!Number.isInteger(pageSize) || pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) throw new ProgramError('pageSize', `expected a power of two ≥ 512, got ${pageSize}`)
@@ -59,6 +71,7 @@ export function compileProgram(scenario: Scenario, opts: CompileOptions): string
       return i
     }
   }
+  checkLimits(scenario)
   const fileIx = index('file', scenario.files)
   const bufIx = index('buffer', scenario.buffers)
   const pipeIx = index('pipe', scenario.pipes)

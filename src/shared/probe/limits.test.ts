@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest'
+import { validateScenario, type Scenario, type ScenarioInput } from '../scenario'
+import { compiledOpCount, PROBE_LIMITS } from './limits'
+import { compileProgram, ProgramError } from './program'
+
+function scenario(input: ScenarioInput): Scenario {
+  const r = validateScenario(input, '<test>')
+  if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join('\n'))
+  return r.scenario
+}
+
+const drain = { op: 'drain', pipe: 'p' } as const
+
+describe('probe limits', () => {
+  it('count a repeat line and each op of its body as compiled op lines', () => {
+    expect(compiledOpCount([drain, { op: 'repeat', body: [drain, drain] }, drain])).toBe(5)
+  })
+
+  it('compile a program of exactly maxOps op lines', () => {
+    const s = scenario({ name: 'full', pipes: [{ id: 'p' }], ops: [{ op: 'repeat', times: 2, body: Array(PROBE_LIMITS.maxOps - 1).fill(drain) }] })
+    const text = compileProgram(s, { pageSize: 4096 })
+    expect(text.split('\n').filter((l) => l.startsWith('op ') || l.startsWith('repeat ')).length).toBe(PROBE_LIMITS.maxOps)
+  })
+
+  it('refuse one op line more than the probe takes, naming the field', () => {
+    const s = scenario({ name: 'over', pipes: [{ id: 'p' }], ops: [drain, { op: 'repeat', times: 2, body: Array(PROBE_LIMITS.maxOps - 1).fill(drain) }] })
+    expect(() => compileProgram(s, { pageSize: 4096 })).toThrow(ProgramError)
+    expect(() => compileProgram(s, { pageSize: 4096 })).toThrow(/^ops: 4097 op lines/)
+  })
+
+  it('refuse more pipes than the probe declares room for', () => {
+    const pipes = Array.from({ length: PROBE_LIMITS.maxPipes + 1 }, (_, i) => ({ id: `p${i}` }))
+    const s = scenario({ name: 'pipes', pipes, ops: [{ op: 'drain', pipe: 'p0' }] })
+    expect(() => compileProgram(s, { pageSize: 4096 })).toThrow(/^pipes: 65 declared, the probe takes at most 64/)
+  })
+})

@@ -176,17 +176,4 @@ export interface Comparison {
   verdict: Verdict
 }
 
-/**
- * The tracepoints both sides speak of: the model predicts counts (as ranges) for those it can, the
- * probe counts them per op with perf_event_open, the tracer counts them per op from trace_pipe.
- * Names as ftrace spells them ("system:event").
- */
-export const TRACEPOINTS = [
-  'syscalls:sys_enter_splice',
-  'syscalls:sys_enter_vmsplice',
-  'syscalls:sys_enter_tee',
-  'filemap:mm_filemap_add_to_page_cache',
-  'filemap:mm_filemap_delete_from_page_cache',
-  'kmem:mm_page_alloc',
-  'kmem:mm_page_free',
-] as const
+export { TRACEPOINTS } from './vocabulary'

@@ -3,7 +3,8 @@
  * the target layer (src/main/target) fills it, the API contract carries it, the renderer explains it.
  */
 
-export type Filesystem = 'tmpfs' | 'ext4' | 'xfs' | 'btrfs' | string
+import type { BlockFilesystem } from './vocabulary'
+export type { Filesystem } from './vocabulary'
 
 /** What a connect finds out; each missing piece becomes a message and a reduced run, not a crash. */
 export interface TargetFacts {
@@ -19,10 +20,10 @@ export interface TargetFacts {
   compiler: { path: string | null; why?: string }
   /** /proc/fs/splice exists (a kernel with the RFC's statistics patch). */
   spliceStats: boolean
-  /** Filesystem of the default scratch directory. */
-  scratch: { dir: string; fs: Filesystem }
+  /** The default scratch directory and its filesystem as `stat -f` names it (the model may not know it). */
+  scratch: { dir: string; fs: string }
   /** Loop-backed scratch filesystems can be made (root + losetup + the mkfs tools present). */
-  mkfs: Partial<Record<'ext4' | 'xfs' | 'btrfs', boolean>>
+  mkfs: Partial<Record<BlockFilesystem, boolean>>
   /** For people: what the connect found missing or did (e.g. "mounted tracefs at /sys/kernel/tracing"). */
   notes: string[]
 }

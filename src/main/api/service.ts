@@ -14,7 +14,8 @@ import {
   type TargetState,
 } from '../../shared/api'
 import { parseScenarioText, formatProblem } from '../../shared/scenario'
-import type { RunEvent, RunRecord, TraceBucket } from '../../shared/run/types'
+import type { RunEvent, RunRecord } from '../../shared/run/types'
+import { syntheticStream } from './bench'
 import type { Target, TerminalInput } from '../target/types'
 import * as core from './core'
 import { newId, readTargets, writeTargets } from './targets-store'
@@ -167,7 +168,7 @@ export class LabService {
     benchInject: async ({ eventsPerSecond, durationMs }) => {
       if (!this.options.bench) throw new ApiError('refused', 'benchInject is for npm run bench:ui only (splice-lab serve --bench)')
       const runId = `bench-${newRunId()}`
-      void this.injectSynthetic(runId, eventsPerSecond, durationMs)
+      void syntheticStream(runId, eventsPerSecond, durationMs, (e) => this.emit('onRunEvent', e), () => this.disposed)
       return { runId }
     },
   }
@@ -230,30 +231,6 @@ export class LabService {
 
   private async readRecords(): Promise<RunRecord[]> {
     return core.listRunRecords((message) => console.warn(`splice-lab: ${message}`))
-  }
-
-  /**
-   * BENCHMARK ONLY: synthetic trace buckets at `eventsPerSecond`, batched every 50 ms as a live
-   * run's trace events would be. The counts are labelled synthetic by the run id prefix "bench-".
-   */
-  private async injectSynthetic(runId: string, eventsPerSecond: number, durationMs: number): Promise<void> {
-    const BATCH_MS = 50
-    const start = Date.now()
-    let t = 0
-    this.emit('onRunEvent', { type: 'phase', runId, phase: 'trace', message: `synthetic stream: ${eventsPerSecond} events/s (benchmark)` })
-    while (Date.now() - start < durationMs && !this.disposed) {
-      await new Promise((r) => setTimeout(r, BATCH_MS))
-      const perBatch = Math.round((eventsPerSecond * BATCH_MS) / 1000)
-      const buckets: TraceBucket[] = []
-      // One event per synthetic trace record; buckets of 10 ms so the chart gets many points.
-      for (let i = 0; i < 5; i++) {
-        const n = Math.round(perBatch / 5)
-        buckets.push({ t: t + i * 10, counts: { shared: n >> 2, stolen: n >> 4, copied: n >> 3, reloads: n >> 5, bytes: n * 64, events: n, sentAt: Date.now() } })
-      }
-      t += BATCH_MS
-      this.emit('onRunEvent', { type: 'trace', runId, buckets, lost: 0 })
-    }
-    this.emit('onRunEvent', { type: 'phase', runId, phase: 'done', message: 'synthetic stream ended' })
   }
 }
 

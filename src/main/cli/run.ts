@@ -13,10 +13,9 @@ import { openTracer } from '../lab/tracer'
 import { defaultKits } from '../lab/kits'
 import { formatRun, formatTable, type RunRow } from './run-format'
 import { POLICIES } from '../../shared/results'
-import type { Filesystem, Scenario } from '../../shared/scenario/schema'
+import type { Scenario } from '../../shared/scenario/schema'
+import { FILESYSTEMS, isFilesystem, type Filesystem } from '../../shared/vocabulary'
 import type { RunRecord } from '../../shared/run/types'
-
-const FILESYSTEMS = ['tmpfs', 'ext4', 'xfs', 'btrfs'] as const
 
 interface RunCliOptions {
   target: string
@@ -32,8 +31,8 @@ interface RunCliOptions {
 export function parseFsList(text: string): Filesystem[] {
   const out: Filesystem[] = []
   for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    if (!(FILESYSTEMS as readonly string[]).includes(part)) throw new Error(`--fs: unknown filesystem "${part}" (expected ${FILESYSTEMS.join(', ')})`)
-    if (!out.includes(part as Filesystem)) out.push(part as Filesystem)
+    if (!isFilesystem(part)) throw new Error(`--fs: unknown filesystem "${part}" (expected ${FILESYSTEMS.join(', ')})`)
+    if (!out.includes(part)) out.push(part)
   }
   if (!out.length) throw new Error('--fs: give at least one filesystem')
   return out

@@ -9,9 +9,10 @@ import { z } from 'zod'
 import { runsDir } from '../paths'
 import { ScenarioSchema } from '../../shared/scenario/schema'
 import { POLICIES } from '../../shared/results'
+import { FILESYSTEMS } from '../../shared/vocabulary'
 import { RUN_RECORD_VERSION, type RunRecord } from '../../shared/run/types'
 
-const Filesystem = z.string().min(1)
+const Filesystem = z.enum(FILESYSTEMS)
 const Stats = z.object({ filemapCopied: z.number(), filemapMoved: z.number(), directCopied: z.number(), vmspliceCopied: z.number(), vmspliceStole: z.number() })
 const Range = z.object({ start: z.number().int(), end: z.number().int(), holds: z.enum(['zero', 'current', 'other']) })
 const Outcome = z.object({

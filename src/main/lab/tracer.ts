@@ -15,17 +15,12 @@ import type { RunTracer } from './types'
 import type { TraceBucket, TraceSummary } from '../../shared/run/types'
 import { TraceStreamParser, type TraceRecord } from '../../shared/trace/parser'
 import { TraceAggregator } from '../../shared/trace/aggregate'
+import { TRACED_EVENTS } from '../../shared/vocabulary'
 
 export const INSTANCE_PREFIX = 'splice-lab-'
 
 /** Events that show sharing, stealing, copying and reloading (system/event, as under events/). */
-export const DEFAULT_EVENTS = [
-  'syscalls/sys_enter_splice', 'syscalls/sys_exit_splice',
-  'syscalls/sys_enter_vmsplice', 'syscalls/sys_exit_vmsplice',
-  'syscalls/sys_enter_tee', 'syscalls/sys_exit_tee',
-  'filemap/mm_filemap_add_to_page_cache', 'filemap/mm_filemap_delete_from_page_cache',
-  'kmem/mm_page_alloc', 'kmem/mm_page_free',
-] as const
+export const DEFAULT_EVENTS = TRACED_EVENTS
 
 /** Per-CPU ring size. Default 8 MiB: a 1 GiB streaming run at ~1 event per page fits between reads. */
 export const DEFAULT_BUFFER_KB = 8192

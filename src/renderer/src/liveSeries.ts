@@ -4,11 +4,11 @@
  * once a series exceeds MAX_POINTS, so drawing cost stays flat however long a run streams.
  */
 import type { TraceBucket } from '../../shared/run/types'
+import { LIVE_SERIES, emptyLiveCounts, type LiveSeriesName } from '../../shared/vocabulary'
 
 /** Points kept per series. 1 200 ≈ one per pixel on a wide chart; beyond that nothing is visible. */
 export const MAX_POINTS = 1200
-export const LIVE_SERIES = ['shared', 'stolen', 'copied', 'reloads', 'bytes'] as const
-export type LiveSeriesName = (typeof LIVE_SERIES)[number]
+export { LIVE_SERIES, type LiveSeriesName }
 
 export interface Point {
   x: number
@@ -17,13 +17,10 @@ export interface Point {
 
 export class LiveSeries {
   readonly points: Record<LiveSeriesName, Point[]> = { shared: [], stolen: [], copied: [], reloads: [], bytes: [] }
-  readonly totals: Record<LiveSeriesName, number> = { shared: 0, stolen: 0, copied: 0, reloads: 0, bytes: 0 }
-  events = 0
+  readonly totals: Record<LiveSeriesName, number> = emptyLiveCounts()
   lost = 0
   /** Latest bucket time seen (ms since the first event). */
   lastT = 0
-  /** For the benchmark: wall-clock time the newest bucket was sent, when the stream says so. */
-  lastSentAt: number | null = null
   version = 0
 
   push(buckets: TraceBucket[], lost: number): void {
@@ -37,8 +34,6 @@ export class LiveSeries {
         else arr.push({ x: b.t, y: this.totals[name] })
         if (arr.length > MAX_POINTS) decimate(arr)
       }
-      this.events += b.counts.events ?? 0
-      if (b.counts.sentAt !== undefined) this.lastSentAt = b.counts.sentAt
       this.lastT = Math.max(this.lastT, b.t)
     }
     this.version++

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { compare, sameOutcome } from './compare'
+import { compare, sameOutcome, VocabularyError } from './compare'
 import { DEFAULT_COSTS, POLICIES, type Observation, type OpObservation, type OpOutcome, type OpPrediction, type Policy, type Prediction } from '../results'
 
 const ZERO_STATS = { filemapCopied: 0, filemapMoved: 0, directCopied: 0, vmspliceCopied: 0, vmspliceStole: 0 }
@@ -93,6 +93,15 @@ describe('compare', () => {
     const c2 = compare(preds2, observation([obsOp('ops[2]', 'drain', cleanDrain, { histogram: [{ outcome: cleanDrain, count: 9 }, { outcome: changedDrain, count: 1 }] })]))
     expect(c2.ops[0]!.byPolicy.stock.agreement).toBe('disagree')
     expect(c2.ops[0]!.byPolicy.copy.agreement).toBe('disagree')
+  })
+
+  it('refuses, naming it, a tracepoint only one side knows instead of skipping it', () => {
+    const preds = writeAfterSplice()
+    const probeSide = () => compare(preds, observation([obsOp('ops[0]', 'splice', spliced, { tracepoints: { 'filemap:mm_filemap_delete_from_page_cache': 0, 'kmem:mm_page_evict': 3 } })]))
+    expect(probeSide).toThrow(VocabularyError)
+    expect(probeSide).toThrow('the probe reported tracepoint "kmem:mm_page_evict", which is not in the lab\'s vocabulary')
+    preds.copy.ops[0]!.tracepoints = { 'filemap:mm_filemap_steal': { min: 1, max: 1 } }
+    expect(() => compare(preds, observation([obsOp('ops[0]', 'splice', spliced)]))).toThrow('the model reported tracepoint "filemap:mm_filemap_steal"')
   })
 
   it('compares only tracepoints both predicted and observed, against min..max', () => {

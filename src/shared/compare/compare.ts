@@ -2,13 +2,36 @@
  * Comparing a model's predictions with what a kernel did, the herdtools way (DESIGN.md): for every
  * op and policy, an observed outcome outside the predicted set is a disagreement; an allowed outcome
  * never observed is only a note. Return values and errno, drained changed ranges (exact: start,
- * end and what the bytes hold), tracepoint counts (only tracepoints both predicted and observed) and
- * /proc/fs/splice deltas (only when the kernel reported them) are compared. Pure: no I/O, no clock.
+ * end and what the bytes hold), tracepoint counts (those the model predicts, where the probe could
+ * count them) and /proc/fs/splice deltas (only when the kernel reported them) are compared. A
+ * tracepoint name outside the vocabulary on either side is refused (VocabularyError), never skipped.
+ * Pure: no I/O, no clock.
  *
  * A disagreement is a finding about the model or the kernel; it is never loosened here.
  */
 import { POLICIES, type Comparison, type OpComparison, type OpObservation, type OpOutcome, type OpPrediction, type Observation, type Policy, type Prediction, type SpliceStats, type Verdict, type Agreement } from '../results'
 import { describeOutcome } from './describe'
+import { TRACEPOINTS, isTracepoint } from '../vocabulary'
+
+/**
+ * A tracepoint name outside the lab's vocabulary on either side: the model and the probe no longer
+ * speak of the same events, so counts cannot be compared at all (src/shared/vocabulary.ts).
+ */
+export class VocabularyError extends Error {
+  constructor(
+    readonly side: 'model' | 'probe',
+    readonly tracepoint: string,
+  ) {
+    super(`the ${side} reported tracepoint "${tracepoint}", which is not in the lab's vocabulary (${TRACEPOINTS.join(', ')}); the model and the probe have drifted apart — nothing was compared`)
+    this.name = 'VocabularyError'
+  }
+}
+
+/** Throws VocabularyError for the first name only one side can know. */
+export function checkVocabulary(predictions: Record<Policy, Prediction>, observation: Observation): void {
+  for (const p of POLICIES) for (const op of predictions[p].ops) for (const name of Object.keys(op.tracepoints)) if (!isTracepoint(name)) throw new VocabularyError('model', name)
+  for (const op of observation.ops) for (const name of Object.keys(op.tracepoints ?? {})) if (!isTracepoint(name)) throw new VocabularyError('probe', name)
+}
 
 const STAT_NAMES: Record<keyof SpliceStats, string> = {
   filemapCopied: 'filemap copied',
@@ -91,6 +114,7 @@ export function compareOp(policy: Policy, pred: OpPrediction | undefined, obs: O
 }
 
 export function compare(predictions: Record<Policy, Prediction>, observation: Observation): Comparison {
+  checkVocabulary(predictions, observation)
   const byPath = Object.fromEntries(POLICIES.map((p) => [p, new Map(predictions[p].ops.map((o) => [o.path, o]))])) as Record<Policy, Map<string, OpPrediction>>
   const ops: OpComparison[] = observation.ops.map((obs) => ({
     path: obs.path,

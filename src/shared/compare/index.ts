@@ -1,2 +1,2 @@
-export { compare, compareOp, sameOutcome, verdictOf } from './compare'
+export { compare, compareOp, checkVocabulary, sameOutcome, verdictOf, VocabularyError } from './compare'
 export { describeOutcome, describeRange } from './describe'

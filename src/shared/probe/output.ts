@@ -30,22 +30,7 @@ import { OP_KINDS, type OpKind } from '../scenario/schema'
 /** Version of the line format; the hello line carries it so a stale cached probe is recognised. */
 export const PROBE_PROTOCOL = 1
 
-/** The probe's exit codes (documented at the top of probe.c too). */
-export const PROBE_EXIT = {
-  /** Every op ran (ops may still have returned errors: those are outcomes, not failures). */
-  ok: 0,
-  /** Bad command line or program text: nothing ran. */
-  usage: 2,
-  /** Setup failed (scratch dir not writable, a file/buffer/pipe could not be created): nothing ran. */
-  setup: 3,
-  /** An op exceeded its time limit; the probe stopped cleanly after reporting it. */
-  timeout: 4,
-  /** An internal failure of the probe itself (out of memory, a shadow inconsistency). */
-  internal: 5,
-  /** Stopped by SIGINT / SIGTERM after cleaning up (128 + signal number, shell convention). */
-  sigint: 130,
-  sigterm: 143,
-} as const
+export { PROBE_EXIT } from '../vocabulary'
 
 export interface ProbeFacts {
   spliceStats: boolean

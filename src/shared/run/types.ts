@@ -4,6 +4,7 @@
  * Saved as JSON so the app and the CLI can reopen it; live runs stream RunEvents while they go.
  */
 import type { Scenario, Filesystem } from '../scenario/schema'
+import type { LiveCounts } from '../vocabulary'
 import type { Comparison, ModelEnv, Observation, OpObservation, Policy, Prediction } from '../results'
 
 export const RUN_RECORD_VERSION = 1
@@ -68,8 +69,8 @@ export interface RunRecord {
 export interface TraceBucket {
   /** Bucket start, ms since the first event. */
   t: number
-  /** Counts per series name in this bucket, e.g. { shared: 3, stolen: 0, copied: 1, reloads: 0, bytes: 4096 }. */
-  counts: Record<string, number>
+  /** Counts per series in this bucket, e.g. { shared: 3, stolen: 0, copied: 1, reloads: 0, bytes: 4096 }. */
+  counts: LiveCounts
 }
 
 export type RunPhase = 'preflight' | 'upload' | 'compile' | 'prepare' | 'trace' | 'probe' | 'compare' | 'cleanup' | 'done'

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { checkSize } from './size'
+import { FILESYSTEMS } from '../vocabulary'
 
 export const Size = z
   .union([z.number(), z.string()])
@@ -22,7 +23,7 @@ export const PatternSchema = z.union([
 
 const Id = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected an identifier: a letter, then letters, digits, _ or -')
 
-export const Filesystem = z.enum(['tmpfs', 'ext4', 'xfs', 'btrfs'])
+export const Filesystem = z.enum(FILESYSTEMS)
 
 export const FileSpec = z.strictObject({
   id: Id,

@@ -17,6 +17,7 @@
  */
 import type { TraceBucket } from '../run/types'
 import { syscallReturn, type TraceRecord } from './parser'
+import { emptyLiveCounts, type LiveCounts } from '../vocabulary'
 
 export const MARKER_PREFIX = 'splicelab:'
 export const BETWEEN_OPS = '(between ops)'
@@ -30,8 +31,6 @@ export const MAX_REMEMBERED_REMOVALS = 65536
 /** Width of a live-chart bucket. Default 100 ms: smooth enough to watch, few enough points to draw. */
 export const BUCKET_MS = 100
 
-export const SERIES = ['shared', 'stolen', 'copied', 'reloads', 'bytes'] as const
-export type SeriesName = (typeof SERIES)[number]
 
 export class TraceAggregator {
   /** Per op, per event: a box per count, so counting is one map lookup, not a get and a set. */
@@ -50,9 +49,9 @@ export class TraceAggregator {
   private readonly removed = new Set<number | string>()
   private readonly pageKeys = new PageKeys()
   private t0: number | null = null
-  private readonly buckets = new Map<number, Record<string, number>>()
+  private readonly buckets = new Map<number, LiveCounts>()
   private lastBucketIndex = -1
-  private lastBucket: Record<string, number> | null = null
+  private lastBucket: LiveCounts | null = null
 
   constructor(private readonly pageSize = 4096, rootPid: number | null = null) {
     if (rootPid !== null) this.pids.add(rootPid)
@@ -190,8 +189,8 @@ export class TraceAggregator {
     return out
   }
 
-  private newBucket(index: number): Record<string, number> {
-    const b: Record<string, number> = { shared: 0, stolen: 0, copied: 0, reloads: 0, bytes: 0 }
+  private newBucket(index: number): LiveCounts {
+    const b = emptyLiveCounts()
     this.buckets.set(index, b)
     return b
   }

@@ -5,6 +5,7 @@ import { TraceStreamParser, type TraceEvent } from './parser'
 import { TraceAggregator } from './aggregate'
 import { tinyRecord } from '../../../test/fixtures/tiny-run'
 import type { RunRecord, TraceBucket } from '../run/types'
+import { emptyLiveCounts, type LiveCounts } from '../vocabulary'
 
 const corpus = readFileSync(new URL('../../../test/fixtures/trace/splice-tmpfs.txt', import.meta.url), 'utf8')
 
@@ -111,11 +112,11 @@ describe('Perfetto / Trace Event Format export', () => {
     const { events } = corpusEvents()
     const first = events[0]!.ts
     // A series that starts 2 ms after the first event: its first counter sits at 2000 µs, not 0.
-    const file = toPerfetto(record(), { events, buckets: [{ t: 0, counts: { bytes: 1 } }, { t: 100, counts: { bytes: 2 } }], bucketsT0: first + 0.002 })
+    const file = toPerfetto(record(), { events, buckets: [{ t: 0, counts: { ...emptyLiveCounts(), bytes: 1 } }, { t: 100, counts: { ...emptyLiveCounts(), bytes: 2 } }], bucketsT0: first + 0.002 })
     const counters = file.traceEvents.filter((e) => e.ph === 'C' && e.name.startsWith('bytes'))
     expect(counters.map((c) => c.ts)).toEqual([2000, 102_000])
     // A series that starts before the first event moves time 0 back, so no event is clipped to 0.
-    const earlier = toPerfetto(record(), { events, buckets: [{ t: 0, counts: { bytes: 1 } }], bucketsT0: first - 0.001 })
+    const earlier = toPerfetto(record(), { events, buckets: [{ t: 0, counts: { ...emptyLiveCounts(), bytes: 1 } }], bucketsT0: first - 0.001 })
     expect(earlier.traceEvents.find((e) => e.ph === 'C')!.ts).toBe(0)
     expect(Math.min(...earlier.traceEvents.filter((e) => e.ph === 'i').map((e) => e.ts))).toBe(1000)
   })
@@ -128,8 +129,9 @@ describe('Perfetto / Trace Event Format export', () => {
 
 describe('CSV export', () => {
   it('one row per bucket with every series, zeros where missing', () => {
-    const csv = bucketsCsv([{ t: 0, counts: { shared: 2, bytes: 8192 } }, { t: 100, counts: { stolen: 1, odd: 3 } }])
-    expect(csv).toBe('t_ms,shared,stolen,copied,reloads,bytes,odd\n0,2,0,0,0,8192,0\n100,0,1,0,0,0,3\n')
+    const partial = (counts: Partial<LiveCounts>): TraceBucket => ({ t: 0, counts: counts as LiveCounts })
+    const csv = bucketsCsv([partial({ shared: 2, bytes: 8192 }), { ...partial({ stolen: 1 }), t: 100 }])
+    expect(csv).toBe('t_ms,shared,stolen,copied,reloads,bytes\n0,2,0,0,0,8192\n100,0,1,0,0,0\n')
   })
 
   it('per-op tracepoint counts with the op kind', () => {

@@ -13,7 +13,7 @@ import type { RunRecord, TraceBucket } from '../run/types'
 import type { OpOutcome } from '../results'
 import { parseMarker } from '../probe/markers'
 import { TraceStreamParser, type TraceEvent } from './parser'
-import { SERIES } from './aggregate'
+import { LIVE_SERIES } from '../vocabulary'
 
 /** One Trace Event Format record (the subset this export writes). */
 export interface TraceFormatEvent {
@@ -158,7 +158,7 @@ export function toPerfetto(record: RunRecord, input: PerfettoInput): TraceFormat
   for (const b of input.buckets) {
     const ts = bucketsAt + Math.round(b.t * 1000)
     const pages: Record<string, number> = {}
-    for (const s of SERIES) if (s !== 'bytes') pages[s] = b.counts[s] ?? 0
+    for (const s of LIVE_SERIES) if (s !== 'bytes') pages[s] = b.counts[s] ?? 0
     out.push({ name: 'pages per bucket', ph: 'C', ts, pid: LAB_PID, tid: OPS_TID, args: pages })
     out.push({ name: 'bytes moved per bucket', ph: 'C', ts, pid: LAB_PID, tid: OPS_TID, args: { bytes: b.counts.bytes ?? 0 } })
   }
@@ -192,12 +192,10 @@ function csvField(v: string | number): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
 }
 
-/** The live series as CSV: one row per bucket, `t_ms` then every series (0 where a bucket lacks it). */
+/** The live series as CSV: one row per bucket, `t_ms` then every series (0 where a bucket lacks it: older records). */
 export function bucketsCsv(buckets: readonly TraceBucket[]): string {
-  const extra = [...new Set(buckets.flatMap((b) => Object.keys(b.counts)))].filter((k) => !(SERIES as readonly string[]).includes(k)).sort()
-  const columns = [...SERIES, ...extra]
-  const rows = [['t_ms', ...columns].join(',')]
-  for (const b of buckets) rows.push([b.t, ...columns.map((c) => b.counts[c] ?? 0)].map(csvField).join(','))
+  const rows = [['t_ms', ...LIVE_SERIES].join(',')]
+  for (const b of buckets) rows.push([b.t, ...LIVE_SERIES.map((c) => b.counts[c] ?? 0)].map(csvField).join(','))
   return rows.join('\n') + '\n'
 }
 

@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
 import { parseTraceLine, TraceStreamParser, syscallReturn, MAX_LINE, type TraceEvent, type TraceRecord } from './parser'
 import { MAX_REMEMBERED_REMOVALS, TraceAggregator } from './aggregate'
+import type { LiveSeriesName } from '../vocabulary'
 
 const corpus = readFileSync(new URL('../../../test/fixtures/trace/splice-tmpfs.txt', import.meta.url), 'utf8')
 
@@ -106,7 +107,7 @@ describe('trace aggregation', () => {
     expect(agg.perOp['ops[0]']?.['syscalls:sys_exit_splice']).toBe(1)
     expect(agg.perOp['(between ops)']?.['syscalls:sys_enter_splice']).toBeUndefined()
     const buckets = agg.takeBuckets(true)
-    const sum = (k: string) => buckets.reduce((s, b) => s + (b.counts[k] ?? 0), 0)
+    const sum = (k: LiveSeriesName) => buckets.reduce((s, b) => s + b.counts[k], 0)
     expect(sum('bytes')).toBe(8192)
     expect(sum('shared')).toBe(2)
     expect(sum('stolen')).toBe(0)
@@ -242,7 +243,7 @@ describe('series inferred from tracepoints', () => {
     const agg = new TraceAggregator(4096, 42)
     for (const r of parseAll([lines.join('\n')])) agg.push(r)
     const buckets = agg.takeBuckets(true)
-    const sum = (k: string) => buckets.reduce((s, b) => s + (b.counts[k] ?? 0), 0)
+    const sum = (k: LiveSeriesName) => buckets.reduce((s, b) => s + b.counts[k], 0)
     // 16 KiB = 4 pages: 2 copied (one order-1 allocation), 1 stolen, so 1 shared.
     expect({ bytes: sum('bytes'), copied: sum('copied'), stolen: sum('stolen'), shared: sum('shared'), reloads: sum('reloads') })
       .toEqual({ bytes: 16384, copied: 2, stolen: 1, shared: 1, reloads: 1 })

@@ -11,6 +11,7 @@
  * The task name is right-aligned in 16 columns and may itself contain spaces and dashes, so the pid
  * is the "-<digits>" directly followed by the "[cpu]" field, not the first "-".
  */
+import { TRACE_EVENTS } from '../vocabulary'
 
 export interface TraceEvent {
   kind: 'event'
@@ -98,20 +99,7 @@ const LOST = /^CPU:(\d+) \[LOST (\d+) EVENTS\]/
  * Known event names → "system:event". The text format prints only the event name. The values are
  * literals, so the names the aggregator switches on compare by identity.
  */
-const KNOWN_NAMES: Record<string, string> = {
-  mm_filemap_add_to_page_cache: 'filemap:mm_filemap_add_to_page_cache',
-  mm_filemap_delete_from_page_cache: 'filemap:mm_filemap_delete_from_page_cache',
-  mm_page_alloc: 'kmem:mm_page_alloc',
-  mm_page_free: 'kmem:mm_page_free',
-  mm_page_free_batched: 'kmem:mm_page_free_batched',
-  tracing_mark_write: 'ftrace:tracing_mark_write',
-  sys_enter_splice: 'syscalls:sys_enter_splice',
-  sys_exit_splice: 'syscalls:sys_exit_splice',
-  sys_enter_vmsplice: 'syscalls:sys_enter_vmsplice',
-  sys_exit_vmsplice: 'syscalls:sys_exit_vmsplice',
-  sys_enter_tee: 'syscalls:sys_enter_tee',
-  sys_exit_tee: 'syscalls:sys_exit_tee',
-}
+const KNOWN_NAMES: Record<string, string> = Object.fromEntries(TRACE_EVENTS.map((e) => [e.slice(e.indexOf(':') + 1), e]))
 
 /** "mm_page_alloc" → "kmem:mm_page_alloc"; "sys_enter_x" → "syscalls:sys_enter_x"; others as they are. */
 function qualified(raw: string): string {

@@ -6,7 +6,7 @@ import type { Policy, Prediction } from '../../../shared/results'
 import { call, messageOf } from '../api'
 import { createWorkerModel, type ModelClient } from '../modelClient'
 
-export const FILESYSTEMS = ['tmpfs', 'ext4', 'xfs', 'btrfs'] as const
+export { FILESYSTEMS } from '../../../shared/vocabulary'
 
 /** Scenarios: the preset library, the editor's text with its problems, and the model's preview. */
 export const useScenariosStore = defineStore('scenarios', () => {

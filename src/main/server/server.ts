@@ -86,6 +86,30 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     })
   })
 
+  /**
+   * The file a URL path names under the renderer, or the status to answer: 400 for a path that is
+   * not valid percent-encoding (decodeURIComponent throws URIError), 403 outside the root, 404 for
+   * anything that is not a regular file (a directory serves its index.html if it has one).
+   */
+  async function staticFile(pathname: string): Promise<string | 400 | 403 | 404> {
+    let decoded: string
+    try {
+      decoded = decodeURIComponent(pathname)
+    } catch {
+      return 400
+    }
+    if (decoded.includes('\0')) return 400
+    const rel = normalize(decoded).replace(/^(\.\.(\/|\\|$))+/, '')
+    let file = join(root, rel === '/' || rel === '' ? 'index.html' : rel)
+    if (file !== root && !file.startsWith(root + sep)) return 403
+    try {
+      if ((await stat(file)).isDirectory()) file = join(file, 'index.html')
+      return (await stat(file)).isFile() ? file : 404
+    } catch {
+      return 404
+    }
+  }
+
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const verdict = checkRequest(guardOf(req), token, port)
     if (!verdict.ok) {
@@ -106,16 +130,10 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
       }).end()
       return
     }
-    const rel = normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.(\/|\\|$))+/, '')
-    let file = join(root, rel === '/' || rel === '' ? 'index.html' : rel)
-    if (file !== root && !file.startsWith(root + sep)) {
-      res.writeHead(403).end()
-      return
-    }
-    try {
-      if ((await stat(file)).isDirectory()) file = join(file, 'index.html')
-    } catch {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`not found${rel === '/' ? ': build the renderer first (npm run build)' : ''}\n`)
+    const file = await staticFile(url.pathname)
+    if (typeof file === 'number') {
+      const why = file === 400 ? 'bad request: the path is not valid percent-encoded UTF-8' : file === 403 ? 'forbidden' : `not found${url.pathname === '/' ? ': build the renderer first (npm run build)' : ''}`
+      res.writeHead(file, { 'content-type': 'text/plain; charset=utf-8' }).end(`${why}\n`)
       return
     }
     const body = await readFile(file)
@@ -130,7 +148,10 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
   }
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE })
+  wss.on('error', (e) => log(`serve: WebSocket server: ${e.message}`))
   server.on('upgrade', (req, socket, head) => {
+    // Errors on the raw socket before ws owns it (a reset mid-handshake) end that socket only.
+    socket.on('error', () => socket.destroy())
     const verdict = checkRequest(guardOf(req), token, port)
     if (!verdict.ok || new URL(req.url ?? '/', 'http://x').pathname !== '/api') {
       socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n403 forbidden: ${verdict.ok ? 'not the API path' : verdict.why}\n`)
@@ -139,6 +160,13 @@ export async function startLabServer(options: LabServerOptions): Promise<LabServ
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws)
       ws.on('close', () => sockets.delete(ws))
+      // A malformed frame (too large, bad UTF-8, unmasked, unknown opcode, RSV bits) is an 'error'
+      // on that socket; ws has already started closing it with the matching status code. Without
+      // a listener the error would be thrown and end the whole server, runs in flight included.
+      ws.on('error', (e) => {
+        log(`serve: closed a WebSocket after a protocol error: ${e.message}`)
+        ws.terminate()
+      })
       ws.on('message', (raw) => void onMessage(ws, raw.toString()))
     })
   })

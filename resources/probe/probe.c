@@ -32,11 +32,11 @@
  *   vmsplice buffer=I offset=B len=B pipe=I gift=0|1
  *   tee from=I to=I len=B
  *   pwrite|write_other_process|odirect_write|mmap_store file=I offset=B len=B pattern=P
- *   punch_hole|zero_range|fadvise_dontneed file=I offset=B len=B
- *   mmap|fsync file=I          munmap file=I | buffer=I          truncate file=I size=B
+ *   punch_hole|fadvise_dontneed file=I offset=B len=B          zero_range file=I offset=B len=B keep_size=0|1
+ *   mmap file=I fault=none|read          fsync file=I          munmap file=I | buffer=I          truncate file=I size=B
  *   buf_store buffer=I offset=B len=B pattern=P                madvise_dontneed buffer=I offset=B len=B
  *   fork store=child|parent buffer=I|file=I offset=B len=B pattern=P
- *   drain pipe=I len=B|all
+ *   drain pipe=I len=B|all          close pipe=I end=read|write
  * Pattern bytes are taken at the absolute position in the file, or in the buffer (0 = its first byte).
  *
  * OUTPUT: one JSON line per item on stdout, flushed at once; shapes in src/shared/probe/output.ts
@@ -324,13 +324,13 @@ static uint64_t now_ns(void)
 
 enum kind {
 	K_SPLICE, K_VMSPLICE, K_TEE, K_PWRITE, K_WRITE_OTHER, K_ODIRECT, K_MMAP, K_MMAP_STORE, K_MUNMAP,
-	K_BUF_STORE, K_PUNCH, K_ZERO, K_TRUNCATE, K_FADVISE, K_FSYNC, K_MADVISE, K_FORK, K_DRAIN, K_REPEAT,
+	K_BUF_STORE, K_PUNCH, K_ZERO, K_TRUNCATE, K_FADVISE, K_FSYNC, K_MADVISE, K_FORK, K_DRAIN, K_CLOSE, K_REPEAT,
 	K_COUNT
 };
 static const char *const kind_names[K_COUNT] = {
 	"splice", "vmsplice", "tee", "pwrite", "write_other_process", "odirect_write", "mmap", "mmap_store", "munmap",
 	"buf_store", "punch_hole", "zero_range", "truncate", "fadvise_dontneed", "fsync", "madvise_dontneed", "fork",
-	"drain", "repeat",
+	"drain", "close", "repeat",
 };
 
 enum { END_NONE = 0, END_FILE, END_PIPE, END_BUF };
@@ -343,7 +343,7 @@ struct op {
 	int64_t src_off, dst_off;
 	int64_t offset, len, size; /* len -1: all (drain) */
 	struct pattern pat;
-	int gift, store_parent;
+	int gift, store_parent, keep_size, fault_read, close_write;
 	int64_t times;
 	int body; /* repeat: number of body ops following */
 	int depth; /* 0 top level, 1 repeat body */
@@ -435,7 +435,7 @@ static int op_arg(struct op *o, const char *key, const char *val)
 {
 	int64_t v = 0;
 	int numeric = !strcmp(key, "file") || !strcmp(key, "buffer") || !strcmp(key, "pipe") || !strcmp(key, "from") ||
-		      !strcmp(key, "to") || !strcmp(key, "offset") || !strcmp(key, "size") || !strcmp(key, "gift") ||
+		      !strcmp(key, "to") || !strcmp(key, "offset") || !strcmp(key, "size") || !strcmp(key, "gift") || !strcmp(key, "keep_size") ||
 		      !strcmp(key, "times") || !strcmp(key, "body") || (!strcmp(key, "len") && strcmp(val, "all"));
 	if (numeric && parse_int(val, &v))
 		return PERR("%s: %s=%s: expected a non-negative integer", o->path, key, val);
@@ -447,6 +447,7 @@ static int op_arg(struct op *o, const char *key, const char *val)
 	else if (!strcmp(key, "offset")) o->offset = v;
 	else if (!strcmp(key, "size")) o->size = v;
 	else if (!strcmp(key, "gift")) o->gift = v != 0;
+	else if (!strcmp(key, "keep_size")) o->keep_size = v != 0;
 	else if (!strcmp(key, "times")) o->times = v;
 	else if (!strcmp(key, "body")) o->body = (int)v;
 	else if (!strcmp(key, "len")) o->len = strcmp(val, "all") ? v : -1;
@@ -457,6 +458,14 @@ static int op_arg(struct op *o, const char *key, const char *val)
 		if (strcmp(val, "child") && strcmp(val, "parent"))
 			return PERR("%s: store=%s: expected child or parent", o->path, val);
 		o->store_parent = !strcmp(val, "parent");
+	} else if (!strcmp(key, "fault")) {
+		if (strcmp(val, "none") && strcmp(val, "read"))
+			return PERR("%s: fault=%s: expected none or read", o->path, val);
+		o->fault_read = !strcmp(val, "read");
+	} else if (!strcmp(key, "end")) {
+		if (strcmp(val, "read") && strcmp(val, "write"))
+			return PERR("%s: end=%s: expected read or write", o->path, val);
+		o->close_write = !strcmp(val, "write");
 	} else if (!strcmp(key, "src")) {
 		if (parse_end(val, &o->src_kind, &o->src_idx, &o->src_off))
 			return PERR("%s: src=%s: expected file:I:OFFSET or pipe:I:0", o->path, val);
@@ -497,7 +506,7 @@ static int check_op(const struct op *o)
 		if (o->file >= 0) { NEED_FILE(o->file); } else { NEED_BUF(o->buffer); }
 		NEED_LEN();
 		break;
-	case K_DRAIN: NEED_PIPE(o->pipe); break;
+	case K_DRAIN: case K_CLOSE: NEED_PIPE(o->pipe); break;
 	case K_REPEAT:
 		if (o->times < 1) return PERR("%s: repeat needs times>=1", o->path);
 		if (o->body < 1) return PERR("%s: repeat needs body>=1", o->path);
@@ -657,7 +666,7 @@ static int parse_program(char *text)
 			if (o->kind == K_FADVISE && o->offset < 0)
 				o->offset = 0;
 			if (o->len == -2 && o->kind != K_REPEAT && o->kind != K_MMAP && o->kind != K_FSYNC && o->kind != K_MUNMAP &&
-			    o->kind != K_TRUNCATE)
+			    o->kind != K_TRUNCATE && o->kind != K_CLOSE)
 				return PERR("line %d: %s: %s needs len=", lineno, o->path, kind_names[o->kind]);
 			if (o->len == -2)
 				o->len = 0;
@@ -1074,6 +1083,23 @@ static int guarded_copy(uint8_t *dst, const uint8_t *src, size_t n)
 	guard_on = 1;
 	memcpy(dst, src, n);
 	guard_on = 0;
+	return 0;
+}
+
+/* Reads one byte of every page of [p, p+n) (read faults): 0, or ERR_SIGBUS/ERR_SIGSEGV. */
+static int guarded_touch(const uint8_t *p, size_t n, size_t step)
+{
+	volatile uint8_t sink = 0;
+	int sig = sigsetjmp(guard_jmp, 1);
+	if (sig) {
+		guard_on = 0;
+		return sig == SIGBUS ? ERR_SIGBUS : ERR_SIGSEGV;
+	}
+	guard_on = 1;
+	for (size_t off = 0; off < n; off += step)
+		sink += p[off];
+	guard_on = 0;
+	(void)sink;
 	return 0;
 }
 
@@ -1821,12 +1847,19 @@ static void run_leaf(const struct op *op, struct outcome *o)
 		}
 		size_t len = f->sh.size;
 		void *m = TIMED(mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0));
-		if (m == MAP_FAILED)
+		if (m == MAP_FAILED) {
 			set_ret(o, -1);
-		else {
-			f->map = m;
-			f->map_len = len;
-			o->ret = 0;
+			break;
+		}
+		f->map = m;
+		f->map_len = len;
+		o->ret = 0;
+		if (op->fault_read) {
+			int r = TIMED(guarded_touch(m, len, (size_t)page_size));
+			if (r) {
+				o->ret = -1;
+				o->err = r;
+			}
 		}
 		break;
 	}
@@ -1866,9 +1899,10 @@ static void run_leaf(const struct op *op, struct outcome *o)
 	}
 	case K_ZERO: {
 		struct file_rt *f = &files[op->file];
-		set_ret(o, TIMED(fallocate(f->fd, FALLOC_FL_ZERO_RANGE, op->offset, op->len)));
+		int mode = FALLOC_FL_ZERO_RANGE | (op->keep_size ? FALLOC_FL_KEEP_SIZE : 0);
+		set_ret(o, TIMED(fallocate(f->fd, mode, op->offset, op->len)));
 		if (!o->ret) {
-			if ((uint64_t)(op->offset + op->len) > f->sh.size)
+			if (!op->keep_size && (uint64_t)(op->offset + op->len) > f->sh.size)
 				shadow_resize(&f->sh, (size_t)(op->offset + op->len));
 			shadow_zero(&f->sh, (uint64_t)op->offset, (uint64_t)op->len);
 		}
@@ -1907,6 +1941,18 @@ static void run_leaf(const struct op *op, struct outcome *o)
 	case K_DRAIN:
 		op_drain(op, o);
 		break;
+	case K_CLOSE: {
+		/* The end stays closed for the rest of the run: later ops on it fail with EBADF. */
+		int *fd = op->close_write ? &pipes[op->pipe].w : &pipes[op->pipe].r;
+		if (*fd < 0) {
+			o->ret = -1;
+			o->err = EBADF;
+			break;
+		}
+		set_ret(o, TIMED(close(*fd)));
+		*fd = -1;
+		break;
+	}
 	default:
 		o->ret = -1;
 		o->err = ENOSYS;

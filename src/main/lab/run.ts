@@ -17,6 +17,7 @@ import type { ModelEnv, Observation, OpObservation, Policy, Prediction, UnitCost
 import { DEFAULT_COSTS } from '../../shared/results'
 import { compare } from '../../shared/compare'
 import { ScratchPool, ScratchError, checkWritable, dirFilesystem, modelFs } from './scratch'
+import { scratchSetup } from '../../shared/scenario/mount'
 import { buildProbe, ProbeBuildError } from './probe-build'
 import { saveRunRecord, saveRunTrace } from './records'
 import { defaultKits } from './kits'
@@ -154,7 +155,10 @@ export async function runScenario(target: Target, scenario: Scenario, options: R
     if (!baseDir) {
       if (!privileged) throw new RunError('scratch', `a ${fs} scratch mount needs root or passwordless sudo on ${target.label}; give a writable directory with --dir`)
       const pool = options.scratch ?? (ownPool = new ScratchPool(target, runId))
-      baseDir = await pool.ensure(fs)
+      baseDir = await pool.ensure(fs, scenario.mount)
+    } else {
+      const options = scratchSetup(fs, scenario.mount).describe
+      if (options) log('warn', `${options} not applied: the run uses the given directory ${baseDir} as it is`)
     }
     await checkWritable(target, baseDir)
     runDir = `${baseDir}/splice-lab-run-${runId}`

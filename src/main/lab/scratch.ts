@@ -10,7 +10,8 @@
  */
 import type { Target } from '../target/types'
 import { shellQuote } from '../target/quote'
-import type { Filesystem } from '../../shared/scenario/schema'
+import type { Filesystem, MountOptions } from '../../shared/scenario/schema'
+import { scratchSetup } from '../../shared/scenario/mount'
 
 export const SCRATCH_PREFIX = '/tmp/splice-lab-scratch-'
 /** Loop image size: sparse, so it costs only what is written. xfs needs ≥ 300 MiB. */
@@ -82,7 +83,8 @@ export async function dirFilesystem(target: Target, dir: string): Promise<string
 /** The scratch mounts of one batch of runs. dispose() removes them all, on every path. */
 export class ScratchPool {
   readonly base: string
-  private readonly mounted = new Map<Filesystem, string>()
+  /** Mount points by variant ("ext4", "ext4-b1024"): scenarios with the same options share one. */
+  private readonly mounted = new Map<string, string>()
   private created = false
   private disposed = false
 
@@ -94,9 +96,10 @@ export class ScratchPool {
     this.base = `${SCRATCH_PREFIX}${id}`
   }
 
-  /** The mount point for `fs`, made on first use. */
-  async ensure(fs: Filesystem): Promise<string> {
-    const have = this.mounted.get(fs)
+  /** The mount point for `fs` made with a scenario's mkfs/mount options (Scenario.mount), made on first use. */
+  async ensure(fs: Filesystem, mount: MountOptions = {}): Promise<string> {
+    const setup = scratchSetup(fs, mount)
+    const have = this.mounted.get(setup.variant)
     if (have) return have
     if (this.disposed) throw new ScratchError('scratch pool already disposed')
     const facts = await this.target.facts()
@@ -110,26 +113,29 @@ export class ScratchPool {
       if (r.code !== 0) throw new ScratchError(`cannot create ${this.base}: ${r.output.trim()}`)
       this.created = true
     }
-    const mnt = `${this.base}/${fs}`
+    const mnt = `${this.base}/${setup.variant}`
     const m = shellQuote(mnt)
     let script: string
     if (fs === 'tmpfs') script = `mkdir -p -- ${m} && mount -t tmpfs -o size=${TMPFS_SIZE} splice-lab-scratch ${m}`
     else {
-      const img = shellQuote(`${this.base}/${fs}.img`)
+      const img = shellQuote(`${this.base}/${setup.variant}.img`)
+      const mkfs = [MKFS[fs], ...setup.mkfsArgs.map(shellQuote)].join(' ')
+      const opts = setup.mountOptions.length ? ` -o ${shellQuote(setup.mountOptions.join(','))}` : ''
       script = [
         `truncate -s ${IMAGE_BYTES} ${img}`,
-        `${MKFS[fs]} ${img} >/dev/null`,
+        `${mkfs} ${img} >/dev/null`,
         `dev=$(losetup -f --show ${img})`,
         `mkdir -p -- ${m}`,
-        `mount -t ${fs} "$dev" ${m} || { losetup -d "$dev"; exit 1; }`,
+        `mount -t ${fs}${opts} "$dev" ${m} || { losetup -d "$dev"; exit 1; }`,
       ].join(' && ')
       script = `( ${script} )`
     }
     const r = await this.target.exec(script, { root: true, timeoutMs: 120_000 })
-    if (r.code !== 0) throw new ScratchError(`could not make the ${fs} scratch filesystem: ${r.output.trim() || `exit ${r.code}`}`)
+    const what = setup.describe ? `${fs} scratch filesystem (${setup.describe})` : `${fs} scratch filesystem`
+    if (r.code !== 0) throw new ScratchError(`could not make the ${what}: ${r.output.trim() || `exit ${r.code}`}`)
     // Runs as root write here; let a non-root probe write too.
     await this.target.exec(`chmod 1777 ${m}`, { root: true })
-    this.mounted.set(fs, mnt)
+    this.mounted.set(setup.variant, mnt)
     return mnt
   }
 

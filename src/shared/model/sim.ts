@@ -25,6 +25,9 @@ import { largeFoliosFromOneWrite, oneWriteFolios } from './folios'
 import { stealFilePage, stealUserPage } from './policy'
 
 /** A physical page. `content` changes only for in-place mutations while the page is still in use by its owner. */
+/** Data put into a pipe whose read end is closed (wait_for_space in fs/splice.c; the probe ignores SIGPIPE). */
+const epipe = (): OpOutcome => ({ ret: -1, errno: 'EPIPE' })
+
 export class Page {
   pipeRefs = 0
   constructor(public content: Content) {}
@@ -92,6 +95,9 @@ export interface PipeState {
   capacity: number
   slots: Slot[]
   head: number
+  /** An end closed by a close op: its fd is gone for the rest of the run. */
+  readClosed: boolean
+  writeClosed: boolean
 }
 
 /** Per-op accumulator, summed over the iterations of a repeat body. */
@@ -195,7 +201,7 @@ export class Simulator {
       // F_SETPIPE_SZ rounds up to a power-of-two number of pages (fs/pipe.c round_pipe_size).
       let capacity = 1
       while (capacity * this.P < bytes) capacity *= 2
-      this.pipes.set(p.id, { id: p.id, capacity, slots: [], head: 0 })
+      this.pipes.set(p.id, { id: p.id, capacity, slots: [], head: 0, readClosed: false, writeClosed: false })
     }
   }
 
@@ -537,6 +543,7 @@ export class Simulator {
 
   private spliceFileToPipe(f: FileState, off: number, len: number, p: PipeState): OpOutcome {
     const P = this.P
+    if (p.readClosed) return epipe()
     if (this.used(p) >= p.capacity) return { ret: -1, errno: 'EAGAIN' }
     const end = Math.min(off + len, f.size)
     if (off >= end) return { ret: 0, errno: null }
@@ -610,6 +617,7 @@ export class Simulator {
 
   private vmsplice(b: BufferState, off: number, len: number, p: PipeState, gift: boolean): OpOutcome {
     const P = this.P
+    if (p.readClosed) return epipe()
     if (this.used(p) >= p.capacity) return { ret: -1, errno: 'EAGAIN' }
     const s0 = b.base + off
     const end = s0 + len
@@ -657,7 +665,11 @@ export class Simulator {
   }
 
   private tee(from: PipeState, to: PipeState, len: number): OpOutcome {
-    if (this.used(from) === 0) return { ret: -1, errno: 'EAGAIN' }
+    // do_tee: ipipe_prep (an empty input with writers: EAGAIN; without: go on), then link_pipe,
+    // whose first check is the output's readers (fs/splice.c)
+    if (this.used(from) === 0 && !from.writeClosed) return { ret: -1, errno: 'EAGAIN' }
+    if (to.readClosed) return epipe()
+    if (this.used(from) === 0) return { ret: 0, errno: null }
     if (this.used(to) >= to.capacity) return { ret: -1, errno: 'EAGAIN' }
     let n = 0
     for (let j = from.head; j < from.slots.length && n < len && this.used(to) < to.capacity; j++) {
@@ -681,7 +693,8 @@ export class Simulator {
 
   private drain(p: PipeState, len: number | 'all'): OpOutcome {
     // slots are popped as soon as they are empty, so an empty ring is head === length
-    if (this.used(p) === 0) return { ret: -1, errno: 'EAGAIN', drain: { read: 0, changed: [], changedBytes: 0 } }
+    // an empty pipe with no writer left reads as end of file (pipe_read)
+    if (this.used(p) === 0) return p.writeClosed ? { ret: 0, errno: null, drain: { read: 0, changed: [], changedBytes: 0 } } : { ret: -1, errno: 'EAGAIN', drain: { read: 0, changed: [], changedBytes: 0 } }
     const want = len === 'all' ? Infinity : len
     const acc = new DiffAcc()
     let done = 0
@@ -712,7 +725,8 @@ export class Simulator {
   }
 
   private spliceToFile(p: PipeState, f: FileState, off: number, len: number): OpOutcome {
-    if (this.used(p) === 0) return { ret: -1, errno: 'EAGAIN' }
+    // splice_from_pipe_next: an empty pipe with no writer left ends the splice (0) before NONBLOCK's EAGAIN
+    if (this.used(p) === 0) return p.writeClosed ? { ret: 0, errno: null } : { ret: -1, errno: 'EAGAIN' }
     let done = 0
     while (done < len && this.used(p) > 0) {
       const slot = p.slots[p.head]!
@@ -737,6 +751,32 @@ export class Simulator {
   private readonly bufOf = (id: string): BufferState => this.buffers.get(id)!
   private readonly pipeOf = (id: string): PipeState => this.pipes.get(id)!
 
+  /** The pipe ends an op reads from and writes to (close: the end it closes). */
+  private pipeEnds(op: LeafOp): { reads: PipeState[]; writes: PipeState[] } {
+    const pipe = this.pipeOf
+    switch (op.op) {
+      case 'splice':
+        return { reads: 'pipe' in op.from ? [pipe(op.from.pipe)] : [], writes: 'pipe' in op.to ? [pipe(op.to.pipe)] : [] }
+      case 'vmsplice':
+        return { reads: [], writes: [pipe(op.pipe)] }
+      case 'tee':
+        return { reads: [pipe(op.from)], writes: [pipe(op.to)] }
+      case 'drain':
+        return { reads: [pipe(op.pipe)], writes: [] }
+      case 'close':
+        return op.end === 'read' ? { reads: [pipe(op.pipe)], writes: [] } : { reads: [], writes: [pipe(op.pipe)] }
+      default:
+        return { reads: [], writes: [] }
+    }
+  }
+
+  /** A use of a closed end: the probe's fd is gone, so the call fails with EBADF before anything else. */
+  private closedEnd(op: LeafOp): OpOutcome | null {
+    const { reads, writes } = this.pipeEnds(op)
+    if (!reads.some((p) => p.readClosed) && !writes.some((p) => p.writeClosed)) return null
+    return op.op === 'drain' ? { ret: -1, errno: 'EBADF', drain: { read: 0, changed: [], changedBytes: 0 } } : { ret: -1, errno: 'EBADF' }
+  }
+
   run(op: LeafOp, acc: OpAcc): void {
     this.acc = acc
     acc.iterations++
@@ -744,6 +784,12 @@ export class Simulator {
     const file = this.fileOf
     const buf = this.bufOf
     const pipe = this.pipeOf
+    const badFd = this.closedEnd(op)
+    if (badFd) {
+      if (op.op === 'splice' || op.op === 'vmsplice' || op.op === 'tee') acc.tpAdd(`syscalls:sys_enter_${op.op}`, 1)
+      acc.outcome(badFd)
+      return
+    }
     switch (op.op) {
       case 'splice': {
         acc.tpAdd('syscalls:sys_enter_splice', 1)
@@ -939,6 +985,13 @@ export class Simulator {
       case 'drain':
         acc.outcome(this.drain(pipe(op.pipe), op.len === 'all' ? 'all' : this.size(op.len)))
         return
+      case 'close': {
+        const p = pipe(op.pipe)
+        if (op.end === 'read') p.readClosed = true
+        else p.writeClosed = true
+        acc.outcome(ok)
+        return
+      }
       default:
         assertNever(op)
     }

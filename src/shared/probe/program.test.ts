@@ -59,6 +59,9 @@ describe('compileProgram', () => {
         { op: 'repeat', times: 5, body: [{ op: 'truncate', file: 'b', size: 0 }, { op: 'drain', pipe: 'q', len: 100 }] },
         { op: 'munmap', file: 'b' },
         { op: 'drain', pipe: 'p' },
+        { op: 'mmap', file: 'a', fault: 'read' },
+        { op: 'zero_range', file: 'a', offset: 0, len: '1p', keep_size: true },
+        { op: 'close', pipe: 'q', end: 'write' },
       ],
     })
     const lines = compileProgram(s, { pageSize: 4096 }).trimEnd().split('\n')
@@ -74,13 +77,16 @@ describe('compileProgram', () => {
       'op ops[0] vmsplice buffer=0 offset=0 len=4096 pipe=1 gift=1',
       'op ops[1] tee from=1 to=0 len=4096',
       'op ops[2] splice src=pipe:0:0 dst=file:1:4096 len=10',
-      'op ops[3] mmap file=1',
+      'op ops[3] mmap file=1 fault=none',
       'op ops[4] fork store=parent file=1 offset=0 len=10 pattern=fill:70',
       'repeat ops[5] times=5 body=2',
       'op ops[5].body[0] truncate file=1 size=0',
       'op ops[5].body[1] drain pipe=1 len=100',
       'op ops[6] munmap file=1',
       'op ops[7] drain pipe=0 len=all',
+      'op ops[8] mmap file=0 fault=read',
+      'op ops[9] zero_range file=0 offset=0 len=4096 keep_size=1',
+      'op ops[10] close pipe=1 end=write',
       'end',
     ])
   })

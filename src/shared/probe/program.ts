@@ -102,9 +102,11 @@ export function compileProgram(scenario: Scenario, opts: CompileOptions): string
       case 'mmap_store':
         return `${head} file=${f(op.file)} offset=${size(op.offset)} len=${size(op.len)} pattern=${patternText(op.pattern)}`
       case 'punch_hole':
-      case 'zero_range':
         return `${head} file=${f(op.file)} offset=${size(op.offset)} len=${size(op.len)}`
+      case 'zero_range':
+        return `${head} file=${f(op.file)} offset=${size(op.offset)} len=${size(op.len)} keep_size=${op.keep_size ? 1 : 0}`
       case 'mmap':
+        return `${head} file=${f(op.file)} fault=${op.fault}`
       case 'fsync':
         return `${head} file=${f(op.file)}`
       case 'munmap':
@@ -127,6 +129,8 @@ export function compileProgram(scenario: Scenario, opts: CompileOptions): string
       }
       case 'drain':
         return `${head} pipe=${pipeIx(op.pipe, `${path}.pipe`)} len=${op.len === 'all' ? 'all' : size(op.len)}`
+      case 'close':
+        return `${head} pipe=${pipeIx(op.pipe, `${path}.pipe`)} end=${op.end}`
       default:
         return assertNever(op)
     }

@@ -66,12 +66,22 @@ const opTee = z.strictObject({ op: z.literal('tee'), from: Id, to: Id, len: Size
 const opPwrite = z.strictObject({ op: z.literal('pwrite'), ...FileRange, pattern: PatternSchema.default({ fill: 0x42 }) })
 const opWriteOther = z.strictObject({ op: z.literal('write_other_process'), ...FileRange, pattern: PatternSchema.default({ fill: 0x43 }) })
 const opOdirect = z.strictObject({ op: z.literal('odirect_write'), ...FileRange, pattern: PatternSchema.default({ fill: 0x44 }) })
-const opMmap = z.strictObject({ op: z.literal('mmap'), file: Id })
+const opMmap = z.strictObject({
+  op: z.literal('mmap'),
+  file: Id,
+  /** read: after mapping, read one byte of every page (read faults: each page is cached and mapped into the process). */
+  fault: z.enum(['none', 'read']).default('none'),
+})
 const opMmapStore = z.strictObject({ op: z.literal('mmap_store'), ...FileRange, pattern: PatternSchema.default({ fill: 0x4d }) })
 const opMunmap = z.strictObject({ op: z.literal('munmap'), file: Id.optional(), buffer: Id.optional() })
 const opBufStore = z.strictObject({ op: z.literal('buf_store'), ...BufRange, pattern: PatternSchema.default({ fill: 0x55 }) })
 const opPunch = z.strictObject({ op: z.literal('punch_hole'), ...FileRange })
-const opZero = z.strictObject({ op: z.literal('zero_range'), ...FileRange })
+const opZero = z.strictObject({
+  op: z.literal('zero_range'),
+  ...FileRange,
+  /** FALLOC_FL_KEEP_SIZE: a range past the end of the file allocates zeroed blocks but leaves its size. */
+  keep_size: z.boolean().default(false),
+})
 const opTruncate = z.strictObject({ op: z.literal('truncate'), file: Id, size: Size })
 const opFadvise = z.strictObject({ op: z.literal('fadvise_dontneed'), file: Id, offset: Size.default(0), len: Size.default(0) })
 const opFsync = z.strictObject({ op: z.literal('fsync'), file: Id })
@@ -87,10 +97,16 @@ const opFork = z.strictObject({
   pattern: PatternSchema.default({ fill: 0x46 }),
 })
 const opDrain = z.strictObject({ op: z.literal('drain'), pipe: Id, len: z.union([Size, z.literal('all')]).default('all') })
+/**
+ * Closes one end of a pipe for the rest of the run. With the write end closed, a drain of the empty
+ * pipe returns 0 (end of file) instead of EAGAIN; with the read end closed, putting data in fails
+ * with EPIPE; any later use of a closed end fails with EBADF.
+ */
+const opClose = z.strictObject({ op: z.literal('close'), pipe: Id, end: z.enum(['read', 'write']) })
 
 const leafOps = [
   opSplice, opVmsplice, opTee, opPwrite, opWriteOther, opOdirect, opMmap, opMmapStore, opMunmap, opBufStore,
-  opPunch, opZero, opTruncate, opFadvise, opFsync, opMadvise, opFork, opDrain,
+  opPunch, opZero, opTruncate, opFadvise, opFsync, opMadvise, opFork, opDrain, opClose,
 ] as const
 
 export const LeafOp = z.discriminatedUnion('op', leafOps)
@@ -106,12 +122,33 @@ export const Op = z.discriminatedUnion('op', [...leafOps, opRepeat])
 
 export const OP_KINDS = [...leafOps.map((o) => o.shape.op.value), 'repeat'] as const
 
+/**
+ * mkfs and mount options of the run's scratch filesystem, per filesystem: the run applies the entry
+ * of the filesystem it runs on (a run on tmpfs ignores the ext4 entry), and the model takes the same
+ * entry as part of its environment.
+ */
+export const MountOptions = z.strictObject({
+  ext4: z
+    .strictObject({
+      /** mkfs.ext4 -b: a block smaller than a page makes partial-page blocks (zeroing and punching go by block). */
+      block_size: z.union([z.literal(1024), z.literal(2048), z.literal(4096)]).default(4096),
+    })
+    .optional(),
+  btrfs: z
+    .strictObject({
+      /** mount -o nodatasum: new files have no data checksums, so O_DIRECT is real direct I/O, not a buffered fallback. */
+      nodatasum: z.boolean().default(false),
+    })
+    .optional(),
+})
+
 export const ScenarioSchema = z.strictObject({
   name: Id,
   title: z.string().min(1).optional(),
   description: z.string().default(''),
   /** Filesystem this scenario is about; a run may override it. */
   fs: Filesystem.optional(),
+  mount: MountOptions.default({}),
   files: z.array(FileSpec).default([]),
   buffers: z.array(BufferSpec).default([]),
   pipes: z.array(PipeSpec).min(1),
@@ -130,3 +167,4 @@ export type BufferSpec = z.output<typeof BufferSpec>
 export type PipeSpec = z.output<typeof PipeSpec>
 export type Filesystem = z.output<typeof Filesystem>
 export type PatternSpec = z.output<typeof PatternSchema>
+export type MountOptions = z.output<typeof MountOptions>

@@ -179,7 +179,7 @@ function crossCheck(s: Scenario, source: string, pageSize: number): ScenarioProb
         } else if (known('file', op.file, `${path}.file`) && !mapped.has(op.file!))
           add(`${path}.file`, `file "${op.file}" is not mapped here; add { op: mmap, file: ${op.file} } before this op`)
         break
-      case 'drain':
+      case 'drain': case 'close':
         known('pipe', op.pipe, `${path}.pipe`)
         break
       case 'repeat':

@@ -107,8 +107,11 @@ describe.skipIf(skip !== null)(`tracer on the real kernel${skip ? ` (skipped: ${
     expect(orphans).toEqual([])
   })
 
-  it('attributes splice and vmsplice to the ops bracketed by the markers; the instance exists only while tracing', async () => {
-    const tracer = await openTracer(target)
+  it.each([
+    ['binary trace_pipe_raw (the default)', false],
+    ['text trace_pipe (--text)', true],
+  ])('%s: attributes splice and vmsplice to the ops bracketed by the markers; the instance exists only while tracing', async (_, text) => {
+    const tracer = await openTracer(target, { text })
     made.add(tracer.instance)
     try {
       expect(tracer.markerPath).toBe(`${TRACEFS}/instances/${tracer.instance}/trace_marker`)
@@ -119,6 +122,7 @@ describe.skipIf(skip !== null)(`tracer on the real kernel${skip ? ` (skipped: ${
       expect(r.code, r.output).toBe(0)
       const summary = await tracer.stop()
       expect(summary.unavailable).toBeUndefined()
+      expect(summary.reader?.kind).toBe(text ? 'text' : 'binary')
       expect(summary.lost).toBe(0)
       expect(summary.perOp['ops[0]']).toMatchObject({ 'syscalls:sys_enter_splice': 1, 'syscalls:sys_exit_splice': 1 })
       expect(summary.perOp['ops[0]']?.['syscalls:sys_enter_vmsplice']).toBeUndefined()
@@ -159,15 +163,19 @@ describe.skipIf(skip !== null)(`tracer on the real kernel${skip ? ` (skipped: ${
     expect(instances()).not.toContain(tracer.instance)
   })
 
-  it('reports lost events when a tiny ring buffer is flooded', async () => {
-    const tracer = await openTracer(target, { bufferKb: 4, events: ['syscalls/sys_enter_splice', 'syscalls/sys_exit_splice'] })
+  it.each([
+    ['binary', false],
+    ['text', true],
+  ])('%s: reports lost events when a tiny ring buffer is flooded', async (_, text) => {
+    const tracer = await openTracer(target, { bufferKb: 4, events: ['syscalls/sys_enter_splice', 'syscalls/sys_exit_splice'], text })
     made.add(tracer.instance)
     try {
       await tracer.start(() => undefined)
       const r = await target.exec(tracer.wrap([binary, tracer.markerPath!, data, '200000'].map(shellQuote).join(' ')), { timeoutMs: 120_000 })
       expect(r.code, r.output).toBe(0)
       const summary = await tracer.stop()
-      // 400 000 events through a 4 KiB per-CPU ring read over a pty: the kernel must have overwritten some.
+      expect(summary.reader?.kind).toBe(text ? 'text' : 'binary')
+      // 400 000 events through a 4 KiB per-CPU ring: the kernel must have overwritten some.
       expect(summary.lost).toBeGreaterThan(0)
       // Every one of the 200 000 calls' enter and exit is either read or counted lost, once.
       expect(summary.events + summary.lost).toBe(400_000)
@@ -175,6 +183,44 @@ describe.skipIf(skip !== null)(`tracer on the real kernel${skip ? ` (skipped: ${
       await tracer.dispose()
     }
     expect(instances()).not.toContain(tracer.instance)
+  })
+
+  it('falls back to text, saying why, when the layout of an event cannot be decoded', async () => {
+    // ras/non_standard_event prints a UUID (%pU), which the binary reader does not print; it never fires here.
+    const tracer = await openTracer(target, { events: ['syscalls/sys_enter_splice', 'syscalls/sys_exit_splice', 'ras/non_standard_event'] })
+    made.add(tracer.instance)
+    try {
+      await tracer.start(() => undefined)
+      const r = await target.exec(tracer.wrap([binary, tracer.markerPath!, data, '0'].map(shellQuote).join(' ')))
+      expect(r.code, r.output).toBe(0)
+      const summary = await tracer.stop()
+      expect(summary.reader).toEqual({ kind: 'text', why: expect.stringMatching(/binary trace_pipe_raw unavailable: events\/ras\/non_standard_event\/format: print fmt has %pU/) })
+      expect(summary.perOp['ops[0]']).toMatchObject({ 'syscalls:sys_enter_splice': 1 })
+    } finally {
+      await tracer.dispose()
+    }
+  })
+
+  it('falls back to text mid-run when an event it has no layout for arrives, and keeps tracing', async () => {
+    const tracer = await openTracer(target, { events: ['syscalls/sys_enter_splice', 'syscalls/sys_exit_splice'] })
+    made.add(tracer.instance)
+    try {
+      await tracer.start(() => undefined)
+      // Someone enables another event in the instance behind the tracer's back.
+      await target.exec(`echo 1 > ${shellQuote(`${TRACEFS}/instances/${tracer.instance}/events/syscalls/sys_enter_read/enable`)}`, { root: true })
+      for (let i = 0; i < 3; i++) {
+        const r = await target.exec(tracer.wrap([binary, tracer.markerPath!, data, '0'].map(shellQuote).join(' ')))
+        expect(r.code, r.output).toBe(0)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      const summary = await tracer.stop()
+      expect(summary.reader?.kind).toBe('text')
+      expect(summary.reader?.why).toMatch(/the binary reader stopped: cpu \d+: event id \d+ is not among the formats read at start/)
+      // The text reader went on: later runs' splices were still counted.
+      expect(summary.perOp['ops[0]']?.['syscalls:sys_enter_splice']).toBeGreaterThanOrEqual(1)
+    } finally {
+      await tracer.dispose()
+    }
   })
 
   it('cleans instances left by a session that is gone, and leaves live ones alone', async () => {

@@ -20,7 +20,7 @@ export function formatRun(r: RunRecord): string {
     }
   }
   if (r.observation.incomplete) lines.push(`  incomplete: ${r.observation.incomplete.reason}`)
-  if (r.trace) lines.push(r.trace.unavailable ? `  trace: none (${r.trace.unavailable})` : `  trace: ${r.trace.events} events, ${r.trace.lost} lost (instance ${r.trace.instance})`)
+  if (r.trace) lines.push(r.trace.unavailable ? `  trace: none (${r.trace.unavailable})` : `  trace: ${r.trace.events} events, ${r.trace.lost} lost (instance ${r.trace.instance}${r.trace.reader ? `; ${r.trace.reader.kind}${r.trace.reader.why ? `: ${r.trace.reader.why}` : ''}` : ''})`)
   if (r.error) lines.push(`  ERROR (${r.error.code}): ${r.error.message}`)
   lines.push(`  verdict: ${r.comparison.verdict.summary}`)
   return lines.join('\n')

@@ -24,6 +24,7 @@ interface RunCliOptions {
   fs?: string
   dir?: string
   trace?: boolean
+  text?: boolean
   json?: boolean
   out?: string
 }
@@ -102,6 +103,7 @@ export function registerRun(program: Command): void {
     .option('--fs <list>', 'filesystems to run on (comma-separated: tmpfs,ext4,xfs,btrfs); loop-backed scratch mounts need root')
     .option('--dir <path>', 'run in this directory on the target instead of scratch mounts')
     .option('--trace', 'trace the probe in a private ftrace instance')
+    .option('--text', 'with --trace: read the text trace_pipe instead of the binary per-CPU trace_pipe_raw')
     .option('--json', 'print the run records as JSON instead of text')
     .option('--out <file>', 'also write the run records (JSON) to this file')
     .action(async (which: string, o: RunCliOptions) => {
@@ -149,7 +151,7 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
         if (abort.signal.aborted) break
         const fs = fsWanted ?? (o.dir ? undefined : (scenario.fs ?? 'tmpfs'))
         const tag = `${scenario.name}${fs ? ` on ${fs}` : ''}`
-        const tracer = o.trace ? await openTracer(target, { pageSize: facts.pageSize }) : undefined
+        const tracer = o.trace ? await openTracer(target, { pageSize: facts.pageSize, text: o.text }) : undefined
         let done = 0
         const record = await runScenario(target, scenario, {
           fs,

@@ -19,6 +19,7 @@ interface TraceCliOptions {
   pid?: string
   bufferKb: string
   out: string
+  text?: boolean
 }
 
 export function registerTrace(program: Command): void {
@@ -32,7 +33,8 @@ export function registerTrace(program: Command): void {
     .option('--events <list>', `comma-separated system:event or system/event names (default: ${DEFAULT_EVENTS.join(',')})`)
     .option('--pid <pid>', 'trace only this pid and the children it forks (default: every task)')
     .option('--buffer-kb <kb>', 'per-CPU ring buffer size in KiB', String(DEFAULT_BUFFER_KB))
-    .requiredOption('--out <file>', 'where to write the raw trace_pipe text')
+    .requiredOption('--out <file>', 'where to write the events, as trace_pipe text lines')
+    .option('--text', 'read the text trace_pipe instead of the binary per-CPU trace_pipe_raw')
     .action(async (o: TraceCliOptions) => {
       process.exitCode = await traceCommand(o)
     })
@@ -91,7 +93,7 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
   process.once('SIGINT', onSigint)
   try {
     for (const note of (await target.facts()).notes) console.error(`note: ${note}`)
-    const tracer = await openTracer(target, { keepRawChars: 0, events, bufferKb, pids: pid ?? 'all', onRaw: (chunk) => out.write(chunk), onRecord })
+    const tracer = await openTracer(target, { keepRawChars: 0, events, bufferKb, pids: pid ?? 'all', onRaw: (chunk) => out.write(chunk), onRecord, text: o.text })
     try {
       if (!tracer.markerPath) {
         const summary = await tracer.stop()
@@ -105,12 +107,13 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
         stopEarly = () => (clearTimeout(timer), resolve())
       })
       const summary = await tracer.stop()
+      console.error(`read ${summary.reader?.kind === 'binary' ? 'binary pages' : 'text'}${summary.reader?.why ? `: ${summary.reader.why}` : ''}`)
       const total = [...counts.values()].reduce((a, b) => a + b, 0)
       const width = Math.max(5, ...[...counts.keys()].map((k) => k.length))
       for (const [name, n] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`${name.padEnd(width)}  ${n}`)
       console.log(`${'total'.padEnd(width)}  ${total}`)
       // summary.lost adds the per-CPU overrun/dropped counters and oversized lines to the LOST lines.
-      console.log(`lost events: ${summary.lost}${summary.lost > 0 ? ` (trace_pipe LOST lines: ${lostLines}; raise --buffer-kb)` : ''}`)
+      console.log(`lost events: ${summary.lost}${summary.lost > 0 ? ` (lost-event notices: ${lostLines}; raise --buffer-kb)` : ''}`)
       console.error(`raw events written to ${o.out}`)
       return 0
     } finally {

@@ -80,6 +80,7 @@ const Trace = z.object({
   t0: z.number().optional(),
   bucketsDropped: z.number().optional(),
   raw: z.object({ chars: z.number(), droppedChars: z.number() }).optional(),
+  reader: z.object({ kind: z.enum(['binary', 'text']), why: z.string().optional() }).optional(),
 })
 
 export const RunRecordSchema = z.object({

@@ -16,6 +16,8 @@ import type { TraceBucket, TraceSummary } from '../../shared/run/types'
 import { TraceStreamParser, type TraceRecord } from '../../shared/trace/parser'
 import { TraceAggregator } from '../../shared/trace/aggregate'
 import { TRACED_EVENTS } from '../../shared/vocabulary'
+import { traceLine } from '../../shared/trace/raw/text'
+import { openRawReader, type RawReader } from './trace-raw'
 
 export const INSTANCE_PREFIX = 'splice-lab-'
 
@@ -61,6 +63,11 @@ export interface TracerOptions {
   onRecord?: (r: TraceRecord) => void
   /** How much raw text rawText() keeps. Default KEEP_RAW_CHARS; 0 keeps none. */
   keepRawChars?: number
+  /**
+   * Read the text trace_pipe even where the binary per-CPU trace_pipe_raw could be read (`--text`).
+   * Default false: binary, falling back to text (and saying why) when it cannot be read or decoded.
+   */
+  text?: boolean
 }
 
 const EVENT_RE = /^[a-z0-9_]+\/[a-z0-9_]+$/
@@ -109,20 +116,51 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
   }
   const flushText = `${FLUSH_MARKER} ${randomBytes(4).toString('hex')}`
   let flushed = false
-  const parser = new TraceStreamParser((r) => {
+  const handle = (r: TraceRecord): void => {
     if (r.kind === 'event' && r.name === 'ftrace:tracing_mark_write' && r.body.startsWith(FLUSH_MARKER)) {
       if (r.body.trim() === flushText) flushed = true
       return
     }
     aggregator.push(r)
     onRecord?.(r)
-  })
+  }
+  const parser = new TraceStreamParser(handle)
+  // The binary reader's records reach the kept raw text and onRaw as trace_pipe lines (traceLine).
+  let rawLines: string[] = []
+  let rawLinesChars = 0
+  const flushRawLines = (): void => {
+    if (!rawLines.length) return
+    const chunk = rawLines.join('')
+    rawLines = []
+    rawLinesChars = 0
+    raw.push(chunk)
+    options.onRaw?.(chunk)
+  }
+  let formattedLines = 0
+  let formattedChars = 0
+  const handleBinary = (r: TraceRecord): void => {
+    handle(r)
+    if (raw.full && !options.onRaw) {
+      // Not printed once nothing more is kept: the characters dropped are estimated from the lines printed.
+      raw.dropped += Math.round(formattedChars / Math.max(1, formattedLines))
+      return
+    }
+    const line = traceLine(r) + '\n'
+    formattedLines++
+    formattedChars += line.length
+    rawLines.push(line)
+    rawLinesChars += line.length
+    if (rawLinesChars >= RAW_LINES_BATCH) flushRawLines()
+  }
+  let binary: RawReader | null = null
+  let reader: NonNullable<TraceSummary['reader']> = { kind: 'text', why: 'forced (--text)' }
 
   const dispose = async (): Promise<void> => {
     if (disposed) return
     disposed = true
     if (timer) clearInterval(timer)
     await stream?.stop().catch(() => undefined)
+    await binary?.stop().catch(() => undefined)
     // Disabling first is not needed for rmdir, but a failed rmdir must not leave events running.
     await target.exec(`echo 0 > ${q(dir)}/events/enable; rmdir ${q(dir)}`, { root }).catch(() => undefined)
   }
@@ -156,21 +194,47 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
     },
     async start(onBuckets: (buckets: TraceBucket[], lost: number) => void): Promise<void> {
       emit = onBuckets
-      stream = await target.stream(`exec cat ${q(dir)}/trace_pipe`, (chunk) => {
-        lastData = Date.now()
-        parser.push(chunk)
-        raw.push(chunk)
-        options.onRaw?.(chunk)
-      }, { root })
+      const startText = async (): Promise<void> => {
+        stream = await target.stream(`exec cat ${q(dir)}/trace_pipe`, (chunk) => {
+          lastData = Date.now()
+          parser.push(chunk)
+          raw.push(chunk)
+          options.onRaw?.(chunk)
+        }, { root })
+      }
+      if (!options.text) {
+        try {
+          binary = await openRawReader({
+            target,
+            tracefs: facts.tracefs.path!,
+            dir,
+            events,
+            onRecord: handleBinary,
+            onError: (e) => {
+              // The ring keeps what was not read yet: trace_pipe goes on from there.
+              reader = { kind: 'text', why: `the binary reader stopped: ${e.message}` }
+              binary = null
+              if (!disposed) void startText().catch(() => undefined)
+            },
+          })
+          reader = { kind: 'binary', why: binary.transport }
+          binary.start()
+        } catch (e) {
+          reader = { kind: 'text', why: `binary trace_pipe_raw unavailable: ${e instanceof Error ? e.message : String(e)}` }
+          binary = null
+        }
+      }
+      if (!binary) await startText()
       if (pids !== 'wrapped') await run(`echo 1 > ${q(dir)}/tracing_on`, `starting ${name}`)
       timer = setInterval(() => {
+        flushRawLines()
         const buckets = keep(aggregator.takeBuckets())
         if (buckets.length) onBuckets(buckets, aggregator.lost)
       }, EMIT_MS)
     },
     async stop(): Promise<TraceSummary> {
       const started = Date.now()
-      if (stream) {
+      if (stream || binary) {
         const marked = await target.exec(`[ "$(cat ${q(dir)}/tracing_on)" = 1 ] && echo ${q(flushText)} > ${q(dir)}/trace_marker`, { root })
         if (marked.code === 0) while (!flushed && Date.now() - started < DRAIN_MAX_MS) await sleep(20)
         else {
@@ -183,6 +247,8 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
       await stream?.stop()
       stream = null
       parser.end()
+      await binary?.stop()
+      flushRawLines()
       // The last (partial) buckets go to the charts too: a run shorter than one bucket has no other.
       const rest = keep(aggregator.takeBuckets(true))
       if (rest.length) emit?.(rest, aggregator.lost)
@@ -199,6 +265,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
         ...(aggregator.start !== null ? { t0: aggregator.start } : {}),
         ...(bucketsDropped > 0 ? { bucketsDropped } : {}),
         ...(raw.limit > 0 ? { raw: { chars: raw.length, droppedChars: raw.dropped } } : {}),
+        reader,
       }
     },
     rawText: () => raw.text(),
@@ -250,17 +317,21 @@ function unavailableTracer(why: string): RunTracer {
   }
 }
 
+/** Characters of trace lines the binary reader batches before they go to the kept text and onRaw. Default 64 Ki. */
+const RAW_LINES_BATCH = 64 * 1024
+
 /** The first `limit` characters of a stream, cut at a line end; the rest is counted, not kept. */
 class RawKeeper {
   private readonly chunks: string[] = []
   length = 0
   dropped = 0
-  private full = false
+  full = false
 
   constructor(readonly limit: number) {}
 
   push(chunk: string): void {
     if (this.full || this.limit <= 0) {
+      this.full = true
       this.dropped += chunk.length
       return
     }

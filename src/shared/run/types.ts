@@ -43,6 +43,11 @@ export interface TraceSummary {
    * beginning).
    */
   raw?: { chars: number; droppedChars: number }
+  /**
+   * How the events were read: 'binary' (per-CPU trace_pipe_raw pages; `why` says over what) or
+   * 'text' (trace_pipe; `why` says why not binary: --text, or what failed).
+   */
+  reader?: { kind: 'binary' | 'text'; why?: string }
 }
 
 export interface RunRecord {

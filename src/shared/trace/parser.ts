@@ -101,8 +101,11 @@ const LOST = /^CPU:(\d+) \[LOST (\d+) EVENTS\]/
  */
 const KNOWN_NAMES: Record<string, string> = Object.fromEntries(TRACE_EVENTS.map((e) => [e.slice(e.indexOf(':') + 1), e]))
 
-/** "mm_page_alloc" → "kmem:mm_page_alloc"; "sys_enter_x" → "syscalls:sys_enter_x"; others as they are. */
-function qualified(raw: string): string {
+/**
+ * "mm_page_alloc" → "kmem:mm_page_alloc"; "sys_enter_x" → "syscalls:sys_enter_x"; others as they
+ * are. The binary reader names its events with it too, so both readers give the same names.
+ */
+export function qualified(raw: string): string {
   return Object.hasOwn(KNOWN_NAMES, raw) ? KNOWN_NAMES[raw]! : raw.length > 4 && raw.startsWith('sys_') ? `syscalls:${raw}` : raw
 }
 

@@ -1,0 +1,250 @@
+/**
+ * Reading an ftrace instance's binary ring buffer (per_cpu/cpuN/trace_pipe_raw) on this machine,
+ * straight from the files: one non-blocking reader per CPU, every CPU read until empty each round,
+ * the round's pages decoded and merged by time (RawTraceDecoder.sync). The kernel formats nothing:
+ * a page read is a copy of the ring's sub-buffer (tracing_buffers_read → ring_buffer_read_page), so
+ * the lab keeps up with what the kernel records where trace_pipe's text formatting could not.
+ *
+ * O_NONBLOCK: a read of an empty trace_pipe_raw otherwise sleeps in the kernel (wait_on_pipe) and
+ * would hold one of libuv's few threads per CPU; non-blocking reads return EAGAIN and the reader polls.
+ */
+import { closeSync, constants, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
+import { endianness } from 'node:os'
+import { join } from 'node:path'
+import type { Target } from '../target/types'
+import { shellQuote } from '../target/quote'
+import { parseFormatBundle, type TraceFormats } from '../../shared/trace/raw/format'
+import { RawTraceDecoder } from '../../shared/trace/raw/decoder'
+import type { TraceRecord } from '../../shared/trace/parser'
+
+/** How long an idle reader waits before looking again. Default 20 ms: under a fifth of a chart bucket. */
+export const POLL_MS = 20
+/**
+ * Pages read from one CPU per round before the others get their turn. Default 256 (1 MiB of 4 KiB
+ * pages, ~25 k events): a round stays a few ms, and a busy CPU cannot starve the event loop.
+ */
+export const PAGES_PER_ROUND = 256
+/** How often the task-name table (saved_cmdlines) is read again while tracing. Default 250 ms. */
+export const CMDLINES_MS = 250
+
+/** The tracefs files (relative to events/) whose layouts decoding `events` needs; ftrace/print is trace_marker's. */
+export function layoutFiles(events: readonly string[]): string[] {
+  return ['header_page', 'header_event', ...new Set([...events, 'ftrace/print'].map((e) => `${e}/format`))]
+}
+
+/** Reads every layout with one command on the target (`tail -n +1` prints each file under "==> path <=="). */
+export async function readFormatsText(target: Target, tracefs: string, events: readonly string[]): Promise<string> {
+  const files = layoutFiles(events).map(shellQuote).join(' ')
+  const r = await target.exec(`cd ${shellQuote(`${tracefs}/events`)} && tail -n +1 ${files}`, { root: true })
+  if (r.code !== 0) throw new Error(`reading the event layouts failed: ${r.output.trim() || `exit ${r.code}`}`)
+  return r.output
+}
+
+export async function readFormats(target: Target, tracefs: string, events: readonly string[]): Promise<TraceFormats> {
+  return parseFormatBundle(await readFormatsText(target, tracefs, events))
+}
+
+/** The CPUs an instance has buffers for (per_cpu/cpuN). */
+export function instanceCpus(instanceDir: string): number[] {
+  return readdirSync(join(instanceDir, 'per_cpu'))
+    .map((d) => /^cpu(\d+)$/.exec(d)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b)
+}
+
+export interface LocalRawOptions {
+  /** The instance directory (…/instances/<name>). */
+  dir: string
+  /** tracefs root, for saved_cmdlines. */
+  tracefs: string
+  /** Made first, so a layout it cannot decode is told apart from files it cannot open. */
+  decoder: RawTraceDecoder
+  /** A decode or read failure while running: the reader has stopped itself; the caller falls back. */
+  onError: (e: Error) => void
+}
+
+/**
+ * The local reader. Opening checks what a fallback needs to know early: the files exist and this
+ * process may read them (the lab runs as root, or the files are readable), and every format compiles.
+ */
+export class LocalRawReader {
+  readonly decoder: RawTraceDecoder
+  private readonly fds: Array<{ cpu: number; fd: number }> = []
+  private timer: ReturnType<typeof setTimeout> | null = null
+  private stopped = false
+  private lastCmdlines = 0
+  private readonly pageSize: number
+  /** Bytes read from the ring buffers. */
+  bytes = 0
+
+  constructor(private readonly o: LocalRawOptions) {
+    this.decoder = o.decoder
+    this.pageSize = this.decoder.pageSize
+    try {
+      for (const cpu of instanceCpus(o.dir)) {
+        this.fds.push({ cpu, fd: openSync(join(o.dir, 'per_cpu', `cpu${cpu}`, 'trace_pipe_raw'), constants.O_RDONLY | constants.O_NONBLOCK) })
+      }
+    } catch (e) {
+      this.closeAll()
+      throw e
+    }
+    if (!this.fds.length) throw new Error(`${o.dir}/per_cpu has no cpuN directories`)
+    this.refreshCmdlines(true)
+  }
+
+  start(): void {
+    this.schedule(0)
+  }
+
+  get cpus(): number {
+    return this.fds.length
+  }
+
+  /** Reads every CPU until empty (or PAGES_PER_ROUND), then hands out the round's records. Returns whether a CPU had more. */
+  round(): boolean {
+    this.refreshCmdlines(false)
+    let more = false
+    for (const { cpu, fd } of this.fds) {
+      for (let n = 0; ; n++) {
+        if (n === PAGES_PER_ROUND) {
+          more = true
+          break
+        }
+        // A fresh page each read: records print their bodies from it later.
+        const page = new Uint8Array(this.pageSize)
+        let got: number
+        try {
+          got = readSync(fd, page, 0, page.length, null)
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break
+          throw e
+        }
+        if (got <= 0) break
+        this.bytes += got
+        this.decoder.page(cpu, page.subarray(0, got))
+      }
+    }
+    this.decoder.sync()
+    return more
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      let more = false
+      try {
+        more = this.round()
+      } catch (e) {
+        this.stopped = true
+        this.closeAll()
+        this.o.onError(e instanceof Error ? e : new Error(String(e)))
+        return
+      }
+      this.schedule(more ? 0 : POLL_MS)
+    }, ms)
+  }
+
+  private refreshCmdlines(force: boolean): void {
+    const now = Date.now()
+    if (!force && now - this.lastCmdlines < CMDLINES_MS) return
+    this.lastCmdlines = now
+    try {
+      this.decoder.cmdlines.update(readFileSync(join(this.o.tracefs, 'saved_cmdlines'), 'latin1'))
+    } catch {
+      // Names are cosmetic: records keep their pids, and unknown ones print as "<...>" as in trace_pipe.
+    }
+  }
+
+  /** Reads what is left (rounds until every CPU is empty), then closes. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    try {
+      this.refreshCmdlines(true)
+      while (this.round()) {
+        // more pages than one round holds
+      }
+    } finally {
+      this.stopped = true
+      this.closeAll()
+    }
+  }
+
+  private closeAll(): void {
+    for (const { fd } of this.fds.splice(0)) {
+      try {
+        closeSync(fd)
+      } catch {
+        // already closed
+      }
+    }
+  }
+}
+
+/** Every page the instance's CPUs hold now, read (consumed) until each is empty: for captures and benchmarks. */
+export function readPagesNow(dir: string, pageSize: number): Array<{ cpu: number; page: Uint8Array }> {
+  const out: Array<{ cpu: number; page: Uint8Array }> = []
+  for (const cpu of instanceCpus(dir)) {
+    const fd = openSync(join(dir, 'per_cpu', `cpu${cpu}`, 'trace_pipe_raw'), constants.O_RDONLY | constants.O_NONBLOCK)
+    try {
+      for (;;) {
+        const page = new Uint8Array(pageSize)
+        let got: number
+        try {
+          got = readSync(fd, page, 0, pageSize, null)
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break
+          throw e
+        }
+        if (got <= 0) break
+        out.push({ cpu, page: page.subarray(0, got) })
+      }
+    } finally {
+      closeSync(fd)
+    }
+  }
+  return out
+}
+
+/** A running binary reader, however its pages travel. */
+export interface RawReader {
+  /** For people: how the pages are read ("local trace_pipe_raw, 2 CPUs"). */
+  readonly transport: string
+  start(): void
+  /** Reads what is left, then releases everything. Idempotent. */
+  stop(): Promise<void>
+}
+
+export interface OpenRawOptions {
+  target: Target
+  tracefs: string
+  /** The instance directory. */
+  dir: string
+  events: readonly string[]
+  onRecord: (r: TraceRecord) => void
+  onError: (e: Error) => void
+}
+
+/**
+ * A binary reader for an instance, or an error saying why there is none (the tracer then reads the
+ * text trace_pipe): the layouts are read and every event's print fmt compiled before anything runs.
+ */
+export async function openRawReader(o: OpenRawOptions): Promise<RawReader> {
+  const formats = await readFormats(o.target, o.tracefs, o.events)
+  if (o.target.kind === 'local') {
+    const decoder = new RawTraceDecoder({ formats, littleEndian: endianness() === 'LE', onRecord: o.onRecord })
+    let local: LocalRawReader
+    try {
+      local = new LocalRawReader({ dir: o.dir, tracefs: o.tracefs, decoder, onError: o.onError })
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      throw new Error(`cannot open ${o.dir}/per_cpu/cpuN/trace_pipe_raw from the lab process${code === 'EACCES' || code === 'EPERM' ? ' (it is not root)' : ''}: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    const cpus = local.cpus
+    return { transport: `local per-CPU trace_pipe_raw (${cpus} CPUs)`, start: () => local.start(), stop: () => local.stop() }
+  }
+  throw new Error(`reading trace_pipe_raw on a ${o.target.kind} target needs the tracepipe helper`)
+}

@@ -1,0 +1,55 @@
+/**
+ * The process's memory: buffer pages, private (copy-on-write after fork, dropped by MADV_DONTNEED)
+ * or shared (shmem). A store changes the page the process maps now; a pipe slot that references an
+ * older page of the buffer keeps that page's bytes.
+ */
+import type { Pattern } from '../scenario/pattern'
+import { fresh, overwrite } from './content'
+import type { OpAcc } from './acc'
+import { Page, type BufferState } from './state'
+
+/** The page the process maps at index k, faulted in (or copied for a write after fork) first. */
+export function touchUserPage(acc: OpAcc, b: BufferState, k: number, write: boolean): Page {
+  if (b.zapped[k]) {
+    b.zapped[k] = false
+    b.pages[k] = new Page(b.logical[k]!)
+    b.cow[k] = false
+    acc.faults++
+    acc.note('the page had left the process: the access faults a zero page in')
+  }
+  if (write && b.kind === 'private' && b.cow[k]) {
+    // do_wp_page: a COW-shared page (or one the pipe still references) is copied for the writer
+    b.pages[k] = new Page(b.pages[k]!.content)
+    b.cow[k] = false
+    acc.faults++
+    acc.note('copy-on-write after fork: the store goes to a new page, the pipe keeps the old one')
+  }
+  return b.pages[k]!
+}
+
+/** A store of `pat` into the buffer bytes [off, off + len). */
+export function storeBuffer(acc: OpAcc, b: BufferState, P: number, off: number, len: number, pat: Pattern): void {
+  const s = b.base + off
+  const e = s + len
+  for (let k = Math.floor(s / P); k * P < e; k++) {
+    const page = touchUserPage(acc, b, k, true)
+    const old = b.logical[k]!
+    const next = overwrite(old, s, e, pat, b.base)
+    page.content = page.content === old ? next : overwrite(page.content, s, e, pat, b.base)
+    b.logical[k] = next
+    acc.pageEvents++
+  }
+}
+
+/** The page at k leaves the process (MADV_DONTNEED on private memory, or a steal): it reads zeros from now on. */
+export function dropUserPage(b: BufferState, k: number, P: number): void {
+  b.pages[k] = new Page(fresh(k * P, (k + 1) * P, null, 0))
+  b.logical[k] = b.pages[k]!.content
+  b.zapped[k] = true
+}
+
+/** munmap of the buffer: the process no longer writes the old pages (the pipe keeps its references). */
+export function unmapBuffer(b: BufferState): void {
+  b.unmapped = true
+  b.pages = b.pages.map((pg) => new Page(pg.content))
+}

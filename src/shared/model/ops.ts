@@ -1,0 +1,212 @@
+/**
+ * One handler per op kind: it reads its operands, changes the world and returns the op's outcome;
+ * counts, tracepoints and notes go to the op's accumulator, which every handler gets as an argument.
+ */
+import type { LeafOp } from '../scenario/schema'
+import { resolveSize } from '../scenario/size'
+import type { OpOutcome } from '../results'
+import type { OpAcc } from './acc'
+import { fadviseDontneed, logicalOf, odirectWrite, patternPatch, punch, truncate, writeFile } from './pagecache'
+import { dropUserPage, storeBuffer, unmapBuffer } from './memory'
+import { drain, spliceFileToPipe, spliceToFile, tee, vmsplice } from './pipe'
+import type { PolicyRules } from './policy'
+import type { BufferState, FileState, PipeState, World } from './state'
+
+/** One simulation: the world it changes and the policy it runs. */
+export interface Sim {
+  readonly world: World
+  readonly policy: PolicyRules
+}
+
+type OpOf<K extends LeafOp['op']> = Extract<LeafOp, { op: K }>
+type Handler<K extends LeafOp['op']> = (sim: Sim, acc: OpAcc, op: OpOf<K>) => OpOutcome
+
+/** A fresh success outcome (outcomes end up in predictions, which callers own). */
+const ok = (): OpOutcome => ({ ret: 0, errno: null })
+
+const size = (sim: Sim, s: string | number): number => resolveSize(s, sim.world.pageSize)
+const fileOf = (sim: Sim, id: string): FileState => sim.world.files.get(id)!
+const bufOf = (sim: Sim, id: string): BufferState => sim.world.buffers.get(id)!
+const pipeOf = (sim: Sim, id: string): PipeState => sim.world.pipes.get(id)!
+
+/** A buffered write of `pattern` (pwrite, or another process's write(): the same page cache). */
+function pwrite(sim: Sim, acc: OpAcc, op: OpOf<'pwrite' | 'write_other_process'>): OpOutcome {
+  const s = size(sim, op.offset)
+  const len = size(sim, op.len)
+  writeFile(sim.world, acc, fileOf(sim, op.file), s, s + len, patternPatch(s, s + len, op.pattern), false)
+  return { ret: len, errno: null }
+}
+
+/** punch_hole keeps the size (FALLOC_FL_KEEP_SIZE); zero_range without it extends the file. */
+function fallocate(sim: Sim, acc: OpAcc, op: OpOf<'punch_hole' | 'zero_range'>): OpOutcome {
+  const w = sim.world
+  if (op.op === 'zero_range' && w.fs === 'tmpfs') {
+    acc.note('tmpfs does not support FALLOC_FL_ZERO_RANGE')
+    return { ret: -1, errno: 'EOPNOTSUPP' }
+  }
+  const s = size(sim, op.offset)
+  const f = fileOf(sim, op.file)
+  const e = s + size(sim, op.len)
+  if (op.op === 'zero_range' && e > f.size) {
+    logicalOf(f, Math.ceil(e / w.pageSize) - 1, w.pageSize)
+    f.size = e
+  }
+  punch(w, acc, f, s, e)
+  return ok()
+}
+
+const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
+  splice(sim, acc, op) {
+    acc.tpAdd('syscalls:sys_enter_splice', 1)
+    if ('file' in op.from && 'pipe' in op.to)
+      return spliceFileToPipe(sim.world, sim.policy, acc, fileOf(sim, op.from.file), size(sim, op.from.offset), size(sim, op.len), pipeOf(sim, op.to.pipe))
+    if ('pipe' in op.from && 'file' in op.to)
+      return spliceToFile(sim.world, acc, pipeOf(sim, op.from.pipe), fileOf(sim, op.to.file), size(sim, op.to.offset), size(sim, op.len))
+    return { ret: -1, errno: 'EINVAL' }
+  },
+  vmsplice(sim, acc, op) {
+    acc.tpAdd('syscalls:sys_enter_vmsplice', 1)
+    return vmsplice(sim.world, sim.policy, acc, bufOf(sim, op.buffer), size(sim, op.offset), size(sim, op.len), pipeOf(sim, op.pipe), op.gift)
+  },
+  tee(sim, acc, op) {
+    acc.tpAdd('syscalls:sys_enter_tee', 1)
+    return tee(sim.policy, acc, pipeOf(sim, op.from), pipeOf(sim, op.to), size(sim, op.len))
+  },
+  pwrite,
+  write_other_process: pwrite,
+  odirect_write(sim, acc, op) {
+    const len = size(sim, op.len)
+    odirectWrite(sim.world, acc, fileOf(sim, op.file), size(sim, op.offset), len, op.pattern)
+    return { ret: len, errno: null }
+  },
+  mmap(sim, _acc, op) {
+    fileOf(sim, op.file).mapped = true
+    return ok()
+  },
+  mmap_store(sim, acc, op) {
+    const f = fileOf(sim, op.file)
+    const s = size(sim, op.offset)
+    const e = Math.min(s + size(sim, op.len), f.size)
+    writeFile(sim.world, acc, f, s, e, patternPatch(s, e, op.pattern), true)
+    return ok()
+  },
+  munmap(sim, acc, op) {
+    if (op.file !== undefined) {
+      const f = fileOf(sim, op.file)
+      f.mapped = false
+      f.mappedPage.fill(false)
+    } else if (op.buffer !== undefined) {
+      unmapBuffer(bufOf(sim, op.buffer))
+      acc.note('unmapped: the pipe keeps its page references')
+    }
+    return ok()
+  },
+  buf_store(sim, acc, op) {
+    const b = bufOf(sim, op.buffer)
+    // the probe does not store into an unmapped buffer (the address may have been reused)
+    if (b.unmapped) return { ret: -1, errno: 'ENXIO' }
+    storeBuffer(acc, b, sim.world.pageSize, size(sim, op.offset), size(sim, op.len), op.pattern)
+    return ok()
+  },
+  punch_hole: fallocate,
+  zero_range: fallocate,
+  truncate(sim, acc, op) {
+    truncate(acc, fileOf(sim, op.file), sim.world.pageSize, size(sim, op.size))
+    return ok()
+  },
+  fadvise_dontneed(sim, acc, op) {
+    const f = fileOf(sim, op.file)
+    // shmem pages have nowhere to go: tmpfs ignores DONTNEED
+    if (sim.world.fs !== 'tmpfs') {
+      const s = size(sim, op.offset)
+      const len = size(sim, op.len)
+      fadviseDontneed(acc, f, sim.world.pageSize, s, len === 0 ? f.size : s + len)
+    }
+    return ok()
+  },
+  fsync(sim, _acc, op) {
+    fileOf(sim, op.file).dirty.fill(false)
+    return ok()
+  },
+  madvise_dontneed(sim, acc, op) {
+    const P = sim.world.pageSize
+    const b = bufOf(sim, op.buffer)
+    const s = b.base + size(sim, op.offset)
+    const e = s + size(sim, op.len)
+    if (s % P !== 0) {
+      // madvise(2): the start must be page aligned, else EINVAL and nothing happens (a buffer
+      // that starts `offset` bytes into its page needs an op offset that brings it back to a
+      // page boundary). Found by running random scenarios against the kernel.
+      acc.note('madvise needs a page-aligned start: EINVAL, nothing dropped')
+      return { ret: -1, errno: 'EINVAL' }
+    }
+    if (b.kind === 'private') {
+      for (let k = Math.floor(s / P); k * P < e; k++) {
+        dropUserPage(b, k, P)
+        b.cow[k] = false
+      }
+      acc.note('MADV_DONTNEED drops private pages: the pipe keeps the old ones, the buffer reads zeros')
+    } else acc.note('MADV_DONTNEED on shared memory only unmaps: the page stays in shmem and comes back')
+    return ok()
+  },
+  fork(sim, acc, op) {
+    const s = size(sim, op.offset)
+    const len = size(sim, op.len)
+    if (op.buffer !== undefined) {
+      const b = bufOf(sim, op.buffer)
+      if (b.kind === 'private') {
+        b.cow.fill(true)
+        if (op.store === 'parent') storeBuffer(acc, b, sim.world.pageSize, s, len, op.pattern)
+        else acc.note("the child's store copies its COW page: neither the parent's buffer nor the pipe change")
+      } else storeBuffer(acc, b, sim.world.pageSize, s, len, op.pattern)
+    } else if (op.file !== undefined) {
+      const f = fileOf(sim, op.file)
+      const e = Math.min(s + len, f.size)
+      writeFile(sim.world, acc, f, s, e, patternPatch(s, e, op.pattern), true)
+      acc.note('shared file mappings are not copy-on-write: the store writes the page cache')
+    }
+    return ok()
+  },
+  drain(sim, acc, op) {
+    return drain(sim.world, acc, pipeOf(sim, op.pipe), op.len === 'all' ? 'all' : size(sim, op.len))
+  },
+  close(sim, _acc, op) {
+    const p = pipeOf(sim, op.pipe)
+    if (op.end === 'read') p.readClosed = true
+    else p.writeClosed = true
+    return ok()
+  },
+}
+
+/** The pipe ends an op reads from and writes to (close: the end it closes). */
+function pipeEnds(sim: Sim, op: LeafOp): { reads: PipeState[]; writes: PipeState[] } {
+  switch (op.op) {
+    case 'splice':
+      return { reads: 'pipe' in op.from ? [pipeOf(sim, op.from.pipe)] : [], writes: 'pipe' in op.to ? [pipeOf(sim, op.to.pipe)] : [] }
+    case 'vmsplice':
+      return { reads: [], writes: [pipeOf(sim, op.pipe)] }
+    case 'tee':
+      return { reads: [pipeOf(sim, op.from)], writes: [pipeOf(sim, op.to)] }
+    case 'drain':
+      return { reads: [pipeOf(sim, op.pipe)], writes: [] }
+    case 'close':
+      return op.end === 'read' ? { reads: [pipeOf(sim, op.pipe)], writes: [] } : { reads: [], writes: [pipeOf(sim, op.pipe)] }
+    default:
+      return { reads: [], writes: [] }
+  }
+}
+
+/** A use of a closed end: the probe's fd is gone, so the call fails with EBADF before anything else. */
+function closedEnd(sim: Sim, acc: OpAcc, op: LeafOp): OpOutcome | null {
+  const { reads, writes } = pipeEnds(sim, op)
+  if (!reads.some((p) => p.readClosed) && !writes.some((p) => p.writeClosed)) return null
+  if (op.op === 'splice' || op.op === 'vmsplice' || op.op === 'tee') acc.tpAdd(`syscalls:sys_enter_${op.op}`, 1)
+  return op.op === 'drain' ? { ret: -1, errno: 'EBADF', drain: { read: 0, changed: [], changedBytes: 0 } } : { ret: -1, errno: 'EBADF' }
+}
+
+/** Runs one leaf op once, recording into `acc`. */
+export function runOp(sim: Sim, acc: OpAcc, op: LeafOp): void {
+  acc.iterations++
+  const handler = HANDLERS[op.op] as Handler<LeafOp['op']>
+  acc.outcome(closedEnd(sim, acc, op) ?? handler(sim, acc, op))
+}

@@ -1,0 +1,311 @@
+/**
+ * A file's page cache under the stock kernel's rules (docs/stock-rules.md): reading pages in,
+ * writing through it, and the ways pages leave it (punch hole and zero range, truncate, O_DIRECT,
+ * fadvise DONTNEED). A page that leaves keeps its object and content, so a pipe slot that holds it
+ * keeps the old bytes; a change in place gives the page a new content, which a pipe slot sees.
+ */
+import type { Pattern } from '../scenario/pattern'
+import { overlay, overwrite, fresh, type Seg } from './content'
+import { largeFoliosFromOneWrite } from './folios'
+import type { OpAcc } from './acc'
+import { Page, type FileState, type World } from './state'
+
+/** Files up to this many pages were read back in order-0 folios in every experiment. */
+export const READAHEAD_ORDER0_PAGES = 512
+
+/** What a read of page `i` returns now, growing the file's arrays with zero pages past its end. */
+export function logicalOf(f: FileState, i: number, P: number): (typeof f.logical)[number] {
+  const c = f.logical[i]
+  if (c) return c
+  // a page past the end of the file as it was created: zeros
+  while (f.logical.length <= i) {
+    const j = f.logical.length
+    f.logical.push(fresh(j * P, (j + 1) * P, null, 0))
+    f.cache.push(null)
+    f.folioStart.push(j)
+    f.folioPages.push(1)
+    f.dirty.push(false)
+    f.onDisk.push(false)
+    f.mappedPage.push(false)
+  }
+  return f.logical[i]!
+}
+
+/** The cached page of `i`, reading it in (order-0 folio) when it is not cached. */
+export function load(w: World, acc: OpAcc, f: FileState, i: number, needData: boolean): Page {
+  const P = w.pageSize
+  logicalOf(f, i, P)
+  const cached = f.cache[i]
+  if (cached) return cached
+  const group = w.readaheadFolioPages
+  if (group > 1 && needData && f.onDisk[i] && largeFoliosFromOneWrite(w.fs) && f.size > READAHEAD_ORDER0_PAGES * P) {
+    // the other world: readahead reads an aligned group of pages into one folio
+    const start = i - (i % group)
+    const end = Math.min(start + group, Math.ceil(f.size / P))
+    if (f.cache.slice(start, end).every((c) => c === null)) {
+      for (let j = start; j < end; j++) {
+        logicalOf(f, j, P)
+        f.cache[j] = new Page(f.logical[j]!)
+        f.folioStart[j] = start
+        f.folioPages[j] = end - start
+        if (f.onDisk[j]) acc.reloads++
+        f.onDisk[j] = false
+      }
+      acc.pcAdd++
+      acc.note('readahead may give a large folio here (the kernel chooses; both worlds allowed)')
+      return f.cache[i]!
+    }
+  }
+  const p = new Page(f.logical[i]!)
+  f.cache[i] = p
+  f.folioStart[i] = i
+  f.folioPages[i] = 1
+  acc.pageEvents++
+  // shmem adds its pages without the filemap tracepoint (docs/stock-rules.md section 8)
+  if (w.fs !== 'tmpfs') acc.pcAdd++
+  if (needData && f.onDisk[i]) {
+    acc.reloads++
+    acc.note('a page that had left the page cache is read back (reload)')
+  }
+  f.onDisk[i] = false
+  return p
+}
+
+/** Removes the whole folio holding page i from the page cache; pipe slots keep the pages as they are. */
+export function removeFolio(acc: OpAcc, f: FileState, i: number, keepsData: (j: number) => boolean): void {
+  const start = f.folioStart[i]!
+  const n = f.folioPages[i]!
+  for (let j = start; j < start + n; j++) {
+    if (!f.cache[j]) continue
+    f.cache[j] = null
+    f.onDisk[j] = keepsData(j)
+    f.mappedPage[j] = false
+    f.folioStart[j] = j
+    f.folioPages[j] = 1
+    acc.pageEvents++
+  }
+}
+
+/**
+ * Who holds the folio of page i besides the page cache: 'held' when a pipe or a mapping references
+ * one of its pages, 'dirty' when only unwritten data keeps it, 'free' when nothing does.
+ */
+export function folioUse(f: FileState, i: number): 'held' | 'dirty' | 'free' {
+  const start = f.folioStart[i]!
+  let dirty = false
+  for (let j = start; j < start + f.folioPages[i]!; j++) {
+    const pj = f.cache[j]
+    if (!pj) continue
+    if (pj.pipeRefs > 0 || f.mappedPage[j]) return 'held'
+    if (f.dirty[j]) dirty = true
+  }
+  return dirty ? 'dirty' : 'free'
+}
+
+/** An in-place change of the bytes [s, e) of the file to `patch` (a buffered write or a store). */
+export function writeFile(w: World, acc: OpAcc, f: FileState, s: number, e: number, patch: Seg[], viaMapping: boolean): void {
+  if (e <= s) return
+  const P = w.pageSize
+  const first = Math.floor(s / P)
+  const last = Math.floor((e - 1) / P)
+  for (let i = first; i <= last; i++) {
+    const ps = i * P
+    const pe = ps + P
+    const partial = s > ps || (e < pe && e < f.size)
+    const page = load(w, acc, f, i, partial)
+    const old = f.logical[i]!
+    const next = overlay(old, patch)
+    page.content = page.content === old ? next : overlay(page.content, patch)
+    f.logical[i] = next
+    f.dirty[i] = true
+    if (viaMapping) f.mappedPage[i] = true
+    acc.pageEvents++
+  }
+  if (e > f.size) f.size = e
+}
+
+/** The bytes of `pat` over [s, e), as a patch for writeFile. */
+export function patternPatch(s: number, e: number, pat: Pattern): Seg[] {
+  return [{ s, e, pat, shift: 0 }]
+}
+
+/**
+ * fallocate punch hole / zero range (docs/stock-rules.md section 3): folios wholly inside the
+ * removal range leave the page cache (pipe copies stay intact); the rest of the range is zeroed in
+ * place. ext4/btrfs/tmpfs remove whole blocks inside the range (truncate_pagecache_range on the
+ * block-aligned inner range) and zero partial blocks in place; xfs (xfs_flush_unmap_range) rounds
+ * the range OUT to pages and removes/zeroes that.
+ */
+export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number): void {
+  const end = Math.min(b, f.size)
+  if (end <= a) return
+  const P = w.pageSize
+  const outward = w.fs === 'xfs'
+  const rs = outward ? Math.floor(a / P) * P : Math.ceil(a / P) * P
+  const re = outward ? Math.ceil(end / P) * P : Math.floor(end / P) * P
+  if (!outward && w.fs !== 'tmpfs') {
+    // ext4 (ext4_zero_partial_blocks) and btrfs (btrfs_truncate_block) zero a partial edge block
+    // through the page cache, reading it in when it is not cached (seen on 6.18: one page-cache
+    // add during a 1-byte punch of an uncached file, none on the next splice of that page).
+    for (const x of [a, end]) {
+      const i = Math.floor(x / P)
+      if (x % P !== 0 && x < f.size && !f.cache[i] && f.onDisk[i]) load(w, acc, f, i, true)
+    }
+  }
+  removeOrZeroFolios(acc, f, P, a, end, outward ? rs : a, outward ? re : end, rs, re)
+  for (let i = Math.floor(a / P); i * P < end; i++) {
+    const old = logicalOf(f, i, P)
+    const next = overwrite(old, a, end, null, 0)
+    const page = f.cache[i]
+    if (page && page.content === old) page.content = next
+    f.logical[i] = next
+    if (!page && i * P >= a && (i + 1) * P <= end) f.onDisk[i] = false
+  }
+  if (outward) xfsZeroEdges(acc, f, P, a, end)
+}
+
+/**
+ * The page-cache half of a punch over [a, end): folios wholly inside [rs, re) leave (the pages
+ * of [a, end) lose their data on disk too); the cached pages that stay are zeroed in place over
+ * [zs, ze) ∩ the page.
+ */
+function removeOrZeroFolios(acc: OpAcc, f: FileState, P: number, a: number, end: number, zs0: number, ze0: number, rs: number, re: number): void {
+  const first = Math.floor(Math.min(a, rs) / P)
+  const last = Math.ceil(Math.max(end, re) / P)
+  for (let i = first; i < last && i < f.cache.length; i++) {
+    const page = f.cache[i]
+    if (!page) continue
+    const fs0 = f.folioStart[i]! * P
+    const fe = fs0 + f.folioPages[i]! * P
+    if (fs0 >= rs && fe <= re) {
+      removeFolio(acc, f, i, (j) => !(j * P >= a && (j + 1) * P <= end))
+      acc.note('whole folio inside the range: removed from the page cache, the pipe keeps its page intact')
+      continue
+    }
+    const zs = Math.max(zs0, i * P)
+    const ze = Math.min(ze0, (i + 1) * P)
+    if (ze > zs) {
+      page.content = overwrite(page.content === f.logical[i] ? f.logical[i]! : page.content, zs, ze, null, 0)
+      acc.note(f.folioPages[i]! > 1 ? 'part of a large folio: zeroed in place (mm/truncate.c truncate_inode_partial_folio)' : 'partial page: zeroed in place')
+      acc.pageEvents++
+    }
+  }
+}
+
+/**
+ * xfs then zeroes the unaligned edges through the page cache (xfs_free_file_space →
+ * xfs_zero_range → iomap_zero_range), which reads the edge pages back in: new pages, dirty,
+ * holding the zeroed bytes. The pipe keeps the old ones. Seen on 6.18 as one page-cache add per
+ * unaligned edge during the punch, and no add on the next splice of that page.
+ */
+function xfsZeroEdges(acc: OpAcc, f: FileState, P: number, a: number, end: number): void {
+  for (const x of [a, end]) {
+    if (x % P === 0 || x >= f.size) continue
+    const i = Math.floor(x / P)
+    if (f.cache[i]) continue
+    f.cache[i] = new Page(f.logical[i]!)
+    f.folioStart[i] = i
+    f.folioPages[i] = 1
+    f.dirty[i] = true
+    f.onDisk[i] = false
+    acc.pageEvents++
+    acc.note('xfs zeroes the unaligned edge through the page cache: the page is read back in')
+  }
+}
+
+/**
+ * fadvise(POSIX_FADV_DONTNEED) over [s, e): invalidate_mapping_pages → mapping_evict_folio evicts
+ * only clean, unmapped folios nobody else references. Dirty ones start writeback and may or may not
+ * go (maybeGone).
+ */
+export function fadviseDontneed(acc: OpAcc, f: FileState, P: number, s: number, e: number): void {
+  for (let i = Math.ceil(s / P); (i + 1) * P <= Math.ceil(e / P) * P && i < f.cache.length; i++) {
+    if (!f.cache[i]) continue
+    const use = folioUse(f, i)
+    if (use === 'free') {
+      removeFolio(acc, f, i, () => true)
+      continue
+    }
+    acc.note('fadvise DONTNEED cannot evict a page the pipe (or a mapping, or dirt) holds')
+    if (use === 'dirty') {
+      const start = f.folioStart[i]!
+      for (let j = start; j < start + f.folioPages[i]!; j++) (f.maybeGone ??= new Set()).add(j)
+    }
+  }
+}
+
+/**
+ * O_DIRECT write of `pat` over [s, s + len). ext4 and xfs go around the page cache:
+ * kiocb_invalidate_pages → invalidate_inode_pages2_range makes cached folios leave, the data goes
+ * to disk. tmpfs has no direct I/O (a buffered write); btrfs falls back to a buffered write for
+ * checksummed files, then writes back and invalidates (btrfsDirectFallbackInvalidate).
+ */
+export function odirectWrite(w: World, acc: OpAcc, f: FileState, s: number, len: number, pat: Pattern): void {
+  const P = w.pageSize
+  if (w.fs === 'ext4' || w.fs === 'xfs') {
+    for (let i = Math.floor(s / P); i * P < s + len && i < f.cache.length; i++) {
+      if (f.cache[i]) {
+        removeFolio(acc, f, i, () => true)
+        acc.note('O_DIRECT: the cached folio is invalidated; the pipe keeps the old page')
+      }
+    }
+    for (let i = Math.floor(s / P); i * P < s + len; i++) {
+      logicalOf(f, i, P)
+      f.logical[i] = overwrite(f.logical[i]!, s, s + len, pat, 0)
+      if (!f.cache[i]) f.onDisk[i] = true
+    }
+    if (s + len > f.size) f.size = s + len
+    return
+  }
+  acc.note(w.fs === 'tmpfs' ? 'O_DIRECT on tmpfs is a buffered write' : 'btrfs falls back to buffered writes for checksummed files')
+  writeFile(w, acc, f, s, s + len, patternPatch(s, s + len, pat), false)
+  if (w.fs === 'btrfs') btrfsDirectFallbackInvalidate(acc, f, P, s, s + len)
+}
+
+/**
+ * btrfs_direct_write() after its buffered fallback keeps O_DIRECT's promise: it writes the range
+ * back and waits (filemap_fdatawrite_range + filemap_fdatawait_range), then
+ * invalidate_mapping_pages() over the pages it touched. That evicts only folios nobody else
+ * holds (mapping_evict_folio: not mapped, no extra reference such as a pipe's), so a page in the
+ * pipe stays cached and keeps the write in place, and the others leave (a later access reloads
+ * them). Seen on 6.18 as page-cache deletions during the write and additions on the next splice.
+ */
+function btrfsDirectFallbackInvalidate(acc: OpAcc, f: FileState, P: number, s: number, e: number): void {
+  for (let i = Math.floor(s / P); i * P < e && i < f.cache.length; i++) f.dirty[i] = false
+  for (let i = Math.floor(s / P); i * P < e && i < f.cache.length; i++) {
+    if (!f.cache[i] || folioUse(f, i) !== 'free') continue
+    removeFolio(acc, f, i, () => true)
+    acc.note('btrfs O_DIRECT fallback: written back and invalidated; the page leaves the page cache')
+  }
+}
+
+/** truncate: folios wholly past the new end leave; the folio straddling it is zeroed in place to its end. */
+export function truncate(acc: OpAcc, f: FileState, P: number, size: number): void {
+  if (size < f.size) {
+    for (let i = Math.floor(size / P); i < f.cache.length; i++) {
+      const page = f.cache[i]
+      if (!page) {
+        if (i * P >= size) f.onDisk[i] = false
+        continue
+      }
+      const fs0 = f.folioStart[i]! * P
+      const fe = fs0 + f.folioPages[i]! * P
+      if (fs0 >= size) {
+        removeFolio(acc, f, i, () => false)
+        acc.note('folio past the new end of file: removed, the pipe keeps its page intact')
+      } else if (fe > size) {
+        page.content = overwrite(page.content, Math.max(size, i * P), (i + 1) * P, null, 0)
+        acc.note('folio straddling the new end of file: zeroed in place up to the end of the folio')
+        acc.pageEvents++
+      }
+    }
+    for (let i = Math.floor(size / P); i < f.logical.length; i++) {
+      const old = f.logical[i]!
+      const next = overwrite(old, Math.max(size, i * P), (i + 1) * P, null, 0)
+      const page = f.cache[i]
+      if (page && page.content === old) page.content = next
+      f.logical[i] = next
+    }
+  }
+  f.size = size
+}

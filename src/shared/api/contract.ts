@@ -8,6 +8,7 @@
 import { z } from 'zod'
 import type { TargetFacts } from '../target'
 import { Filesystem } from '../scenario/schema'
+import { SCENARIO_LIMITS } from '../scenario/limits'
 import type { RunEvent, RunRecord } from '../run/types'
 import type { Policy } from '../results'
 import type { EventName, Method } from './channels'
@@ -80,7 +81,7 @@ export interface ExportedFile {
 }
 
 /** The size of a scenario text we accept: generous for people, bounded for the validator. */
-const ScenarioText = z.string().min(1, 'the scenario is empty').max(1_000_000, 'the scenario is larger than 1 MB')
+const ScenarioText = z.string().min(1, 'the scenario is empty').max(SCENARIO_LIMITS.maxTextChars, `the scenario is larger than ${SCENARIO_LIMITS.maxTextChars} characters`)
 
 /** Input schemas, one per method (z.undefined() where a method takes nothing). */
 export const INPUTS = {

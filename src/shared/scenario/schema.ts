@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { checkSize } from './size'
 import { FILESYSTEMS } from '../vocabulary'
+import { SCENARIO_LIMITS as L } from './limits'
 
 export const Size = z
   .union([z.number(), z.string()])
@@ -113,8 +114,8 @@ export const LeafOp = z.discriminatedUnion('op', leafOps)
 
 const opRepeat = z.strictObject({
   op: z.literal('repeat'),
-  times: z.number().int().min(1).max(100_000_000),
-  body: z.array(LeafOp).min(1),
+  times: z.number().int().min(1).max(L.maxTimes, `at most ${L.maxTimes} times`),
+  body: z.array(LeafOp).min(1).max(L.maxOps - 1, `at most ${L.maxOps - 1} ops (the probe's limit)`),
 })
 
 /** repeat bodies hold leaf ops only: one level keeps per-op aggregation well defined. */
@@ -149,12 +150,12 @@ export const ScenarioSchema = z.strictObject({
   /** Filesystem this scenario is about; a run may override it. */
   fs: Filesystem.optional(),
   mount: MountOptions.default({}),
-  files: z.array(FileSpec).default([]),
-  buffers: z.array(BufferSpec).default([]),
-  pipes: z.array(PipeSpec).min(1),
-  ops: z.array(Op).min(1),
+  files: z.array(FileSpec).max(L.maxFiles, `at most ${L.maxFiles} files (the probe's limit)`).default([]),
+  buffers: z.array(BufferSpec).max(L.maxBuffers, `at most ${L.maxBuffers} buffers (the probe's limit)`).default([]),
+  pipes: z.array(PipeSpec).min(1).max(L.maxPipes, `at most ${L.maxPipes} pipes (the probe's limit)`),
+  ops: z.array(Op).min(1).max(L.maxOps, `at most ${L.maxOps} ops (the probe's limit)`),
   /** How many times a run executes the whole scenario, keeping a histogram of outcomes. */
-  runs: z.number().int().min(1).max(10_000).default(1),
+  runs: z.number().int().min(1).max(L.maxRuns, `at most ${L.maxRuns} runs`).default(1),
 })
 
 export type Scenario = z.output<typeof ScenarioSchema>

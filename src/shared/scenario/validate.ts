@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml'
 import type { z } from 'zod'
 import { ScenarioSchema, type Op, type Scenario } from './schema'
 import { resolveSize } from './size'
+import { boundProblems, listProblems, textProblem } from './bounds'
 
 export interface ScenarioProblem {
   /** Where the scenario came from: a path, a preset name, or "<editor>". */
@@ -41,6 +42,9 @@ export function pathToString(path: ReadonlyArray<PropertyKey>): string {
 
 /** Parses YAML (a superset of JSON) and validates. `pageSize` resolves "p" sizes for range checks. */
 export function parseScenarioText(text: string, source: string, pageSize = 4096): ScenarioResult {
+  // Size and nesting first: the YAML parser recurses per level and a deep enough text ends the process.
+  const tooBig = textProblem(text)
+  if (tooBig) return { ok: false, problems: [{ source, ...tooBig }] }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true })
   if (doc.errors.length > 0) {
     return {
@@ -63,9 +67,13 @@ export function parseScenarioText(text: string, source: string, pageSize = 4096)
 }
 
 export function validateScenario(value: unknown, source: string, pageSize = 4096): ScenarioResult {
+  const tooLong = listProblems(value)
+  if (tooLong.length) return { ok: false, problems: tooLong.map((p) => ({ source, ...p })) }
   const parsed = ScenarioSchema.safeParse(value)
   if (!parsed.success) return { ok: false, problems: zodProblems(parsed.error, source) }
   const problems = crossCheck(parsed.data, source, pageSize)
+  // Bounds need sizes that resolve; a size problem above would be reported twice.
+  if (!problems.length) problems.push(...boundProblems(parsed.data, pageSize).map((p) => ({ source, ...p })))
   return problems.length ? { ok: false, problems } : { ok: true, scenario: parsed.data }
 }
 

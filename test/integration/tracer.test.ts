@@ -20,6 +20,7 @@ import { cleanStaleInstances, INSTANCE_PREFIX, openTracer } from '../../src/main
 import type { TraceBucket } from '../../src/shared/run/types'
 import { buildMarker } from '../../src/shared/probe/markers'
 import { CI, isRoot } from './fixtures/lab'
+import { startSshd, sshdAvailable, type SshdFixture } from './fixtures/sshd'
 
 const TRACEFS = '/sys/kernel/tracing'
 const cc = ['/usr/bin/cc', '/usr/bin/gcc'].find((p) => existsSync(p))
@@ -137,6 +138,35 @@ describe.skipIf(skip !== null)(`tracer on the real kernel${skip ? ` (skipped: ${
       await tracer.dispose()
     }
     expect(instances()).not.toContain(tracer.instance)
+  })
+
+  it.skipIf(!sshdAvailable())('over ssh: the tracepipe helper streams binary pages; the same ops get the same events', async () => {
+    let sshd: SshdFixture | null = null
+    let remote: Target | null = null
+    try {
+      sshd = await startSshd()
+      remote = await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts })
+      const tracer = await openTracer(remote)
+      made.add(tracer.instance)
+      try {
+        await tracer.start(() => undefined)
+        const r = await remote.exec(tracer.wrap([binary, tracer.markerPath!, data, '0'].map(shellQuote).join(' ')))
+        expect(r.code, r.output).toBe(0)
+        const summary = await tracer.stop()
+        expect(summary.reader).toEqual({ kind: 'binary', why: expect.stringContaining('tracepipe helper on ssh://') })
+        expect(summary.lost).toBe(0)
+        expect(summary.perOp['ops[0]']).toMatchObject({ 'syscalls:sys_enter_splice': 1, 'syscalls:sys_exit_splice': 1 })
+        expect(summary.perOp['ops[1]']).toMatchObject({ 'syscalls:sys_enter_vmsplice': 1, 'syscalls:sys_exit_vmsplice': 1 })
+        // The kept raw text is trace_pipe lines, task names included (from saved_cmdlines).
+        expect(tracer.rawText()).toMatch(/^\s+w-\d+\s+\[\d{3}\] \S{5}\s+\d+\.\d{6}: sys_splice\(fd_in: /m)
+      } finally {
+        await tracer.dispose()
+      }
+      expect(instances()).not.toContain(tracer.instance)
+    } finally {
+      await remote?.dispose()
+      await sshd?.stop()
+    }
   })
 
   it('removes the instance when the traced process is killed', async () => {

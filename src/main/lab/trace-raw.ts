@@ -8,14 +8,19 @@
  * O_NONBLOCK: a read of an empty trace_pipe_raw otherwise sleeps in the kernel (wait_on_pipe) and
  * would hold one of libuv's few threads per CPU; non-blocking reads return EAGAIN and the reader polls.
  */
+import { createHash } from 'node:crypto'
 import { closeSync, constants, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { endianness } from 'node:os'
 import { join } from 'node:path'
-import type { Target } from '../target/types'
+import type { StreamHandle, Target } from '../target/types'
 import { shellQuote } from '../target/quote'
 import { parseFormatBundle, type TraceFormats } from '../../shared/trace/raw/format'
 import { RawTraceDecoder } from '../../shared/trace/raw/decoder'
+import { RawTraceStream } from '../../shared/trace/raw/frames'
 import type { TraceRecord } from '../../shared/trace/parser'
+import { targetCacheDir } from './probe-build'
+import { resourcePath } from './resources'
 
 /** How long an idle reader waits before looking again. Default 20 ms: under a fifth of a chart bucket. */
 export const POLL_MS = 20
@@ -213,7 +218,8 @@ export function readPagesNow(dir: string, pageSize: number): Array<{ cpu: number
 export interface RawReader {
   /** For people: how the pages are read ("local trace_pipe_raw, 2 CPUs"). */
   readonly transport: string
-  start(): void
+  /** Starts reading; rejects when the pages cannot be streamed at all. */
+  start(): Promise<void>
   /** Reads what is left, then releases everything. Idempotent. */
   stop(): Promise<void>
 }
@@ -231,20 +237,95 @@ export interface OpenRawOptions {
 /**
  * A binary reader for an instance, or an error saying why there is none (the tracer then reads the
  * text trace_pipe): the layouts are read and every event's print fmt compiled before anything runs.
+ * Locally the lab reads the files itself when it may; elsewhere (and locally without root) the
+ * tracepipe helper, compiled on the target, streams the pages over the target's stream channel.
  */
 export async function openRawReader(o: OpenRawOptions): Promise<RawReader> {
   const formats = await readFormats(o.target, o.tracefs, o.events)
+  let whyNotLocal = ''
   if (o.target.kind === 'local') {
     const decoder = new RawTraceDecoder({ formats, littleEndian: endianness() === 'LE', onRecord: o.onRecord })
-    let local: LocalRawReader
     try {
-      local = new LocalRawReader({ dir: o.dir, tracefs: o.tracefs, decoder, onError: o.onError })
+      const local = new LocalRawReader({ dir: o.dir, tracefs: o.tracefs, decoder, onError: o.onError })
+      return { transport: `local per-CPU trace_pipe_raw (${local.cpus} CPUs)`, start: async () => local.start(), stop: () => local.stop() }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
-      throw new Error(`cannot open ${o.dir}/per_cpu/cpuN/trace_pipe_raw from the lab process${code === 'EACCES' || code === 'EPERM' ? ' (it is not root)' : ''}: ${e instanceof Error ? e.message : String(e)}`)
+      whyNotLocal = `cannot open ${o.dir}/per_cpu/cpuN/trace_pipe_raw from the lab process${code === 'EACCES' || code === 'EPERM' ? ' (it is not root)' : ''}: ${e instanceof Error ? e.message : String(e)}`
     }
-    const cpus = local.cpus
-    return { transport: `local per-CPU trace_pipe_raw (${cpus} CPUs)`, start: () => local.start(), stop: () => local.stop() }
+  } else {
+    // Compiles every layout now (byte order aside), so a layout it cannot print is refused before anything runs.
+    new RawTraceDecoder({ formats, littleEndian: true, onRecord: () => undefined })
   }
-  throw new Error(`reading trace_pipe_raw on a ${o.target.kind} target needs the tracepipe helper`)
+  if (!o.target.streamBinary) throw new Error(`${whyNotLocal ? `${whyNotLocal}; and ` : ''}the ${o.target.kind} target cannot stream binary data`)
+  try {
+    return await openHelperReader(o, formats)
+  } catch (e) {
+    throw new Error(`${whyNotLocal ? `${whyNotLocal}; and ` : ''}${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
+/** Compiler flags of the helper; part of its cache key. */
+const TRACEPIPE_CFLAGS = ['-O2', '-Wall']
+
+/** Uploads and compiles resources/tracepipe on the target unless it has this exact build; returns its path. */
+export async function buildTracepipe(target: Target): Promise<string> {
+  const facts = await target.facts()
+  if (!facts.compiler.path) throw new Error(`the tracepipe helper cannot be built on ${target.label}: ${facts.compiler.why ?? 'no C compiler'}`)
+  const source = await readFile(resourcePath('tracepipe/tracepipe.c'))
+  const hash = createHash('sha256').update(source).update(TRACEPIPE_CFLAGS.join(' ')).digest('hex').slice(0, 16)
+  const dir = `${await targetCacheDir(target)}/tracepipe-${hash}`
+  const bin = `${dir}/tracepipe`
+  if ((await target.exec(`test -x ${shellQuote(bin)}`)).code === 0) return bin
+  await target.upload(`${dir}/tracepipe.c`, source)
+  const cc = await target.exec(`${shellQuote(facts.compiler.path)} ${TRACEPIPE_CFLAGS.join(' ')} -o ${shellQuote(`${bin}.tmp`)} ${shellQuote(`${dir}/tracepipe.c`)} 2>&1 && mv -f ${shellQuote(`${bin}.tmp`)} ${shellQuote(bin)}`, { timeoutMs: 120_000 })
+  if (cc.code !== 0) throw new Error(`the tracepipe helper did not compile on ${target.label}: ${cc.output.trim()}`)
+  return bin
+}
+
+/** Stderr kept from the helper, for the reason when it ends early. Default 4 KiB. */
+const HELPER_STDERR_CHARS = 4096
+
+/** The helper on the target, its framed pages decoded as they arrive on the stream channel. */
+async function openHelperReader(o: OpenRawOptions, formats: TraceFormats): Promise<RawReader> {
+  const bin = await buildTracepipe(o.target)
+  const pageSize = formats.page.dataOffset + formats.page.dataSize
+  let failed = false
+  const fail = (e: unknown): void => {
+    if (failed || stopping) return
+    failed = true
+    void handle?.stop().catch(() => undefined)
+    o.onError(e instanceof Error ? e : new Error(String(e)))
+  }
+  const decoded = new RawTraceStream({ formats, onRecord: o.onRecord, onWarning: (m) => (stderr = (stderr + m + '\n').slice(-HELPER_STDERR_CHARS)) })
+  let stderr = ''
+  let stopping = false
+  let handle: StreamHandle | null = null
+  const command = `exec ${[bin, o.dir, String(pageSize), `${o.tracefs}/saved_cmdlines`].map(shellQuote).join(' ')}`
+  return {
+    transport: `tracepipe helper on ${o.target.label} (${bin})`,
+    start: async () => {
+      const h = await o.target.streamBinary!(command, (chunk) => {
+        if (failed) return
+        try {
+          decoded.push(chunk)
+        } catch (e) {
+          fail(e)
+        }
+      }, { root: true, onStderr: (t) => (stderr = (stderr + t).slice(-HELPER_STDERR_CHARS)) })
+      handle = h
+      void h.done.then((code) => {
+        if (!stopping) fail(new Error(`the tracepipe helper ended (exit ${code})${stderr.trim() ? `: ${stderr.trim()}` : ''}`))
+      })
+    },
+    stop: async () => {
+      stopping = true
+      await handle?.stop()
+      // The helper was stopped mid-stream: a frame cut short is expected; what arrived whole is kept.
+      try {
+        decoded.end()
+      } catch {
+        // cut short
+      }
+    },
+  }
 }

@@ -218,7 +218,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
             },
           })
           reader = { kind: 'binary', why: binary.transport }
-          binary.start()
+          await binary.start()
         } catch (e) {
           reader = { kind: 'text', why: `binary trace_pipe_raw unavailable: ${e instanceof Error ? e.message : String(e)}` }
           binary = null

@@ -49,6 +49,12 @@ export interface Target {
   upload(path: string, content: string | Uint8Array, mode?: number): Promise<void>
   /** Start a long-running command (e.g. `cat trace_pipe`) on its own channel, streaming its output. */
   stream(command: string, onData: (chunk: string) => void, options?: { root?: boolean }): Promise<StreamHandle>
+  /**
+   * stream() for bytes: stdout arrives as it was written (no text decoding; e.g. the framed pages of
+   * resources/tracepipe), stderr as text to options.onStderr. Optional: a target without it cannot
+   * carry binary streams, and the tracer reads text there.
+   */
+  streamBinary?(command: string, onData: (chunk: Uint8Array) => void, options?: { root?: boolean; onStderr?: (text: string) => void }): Promise<StreamHandle>
   facts(): Promise<TargetFacts>
   /** Raw terminal of the session, for the xterm.js view (prompts for passwords and host keys). */
   onTerminalData(listener: (data: string) => void): () => void

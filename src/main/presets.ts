@@ -7,9 +7,11 @@
  * under process.resourcesPath — so the CLI, the app and the tests read the same files.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { basename, extname, join } from 'node:path'
 import { loadScenarioOrThrow, parseScenarioText, ScenarioError, type Scenario } from '../shared/scenario'
 import { resourcePath } from './lab/resources'
+import type { PresetInfo } from '../shared/api'
 
 export interface PresetEntry {
   /** The scenario's `name` (= the file name without .yaml). */
@@ -82,4 +84,9 @@ export function resolvePreset(nameOrPath: string): string {
 export function loadPreset(nameOrPath: string, pageSize = 4096): Scenario {
   const path = resolvePreset(nameOrPath)
   return loadScenarioOrThrow(readFileSync(path, 'utf8'), path, pageSize)
+}
+
+/** The presets with their YAML text, for the app's library and editor. */
+export async function presetInfos(): Promise<PresetInfo[]> {
+  return Promise.all(listPresets().map(async (e) => ({ name: e.name, title: e.title, description: e.description, text: await readFile(e.path, 'utf8') })))
 }

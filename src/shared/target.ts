@@ -6,6 +6,10 @@
 import type { BlockFilesystem } from './vocabulary'
 export type { Filesystem } from './vocabulary'
 
+/** How the lab reaches a target. */
+export const TARGET_KINDS = ['local', 'ssh'] as const
+export type TargetKind = (typeof TARGET_KINDS)[number]
+
 /** What a connect finds out; each missing piece becomes a message and a reduced run, not a crash. */
 export interface TargetFacts {
   kernel: string

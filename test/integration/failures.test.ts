@@ -4,13 +4,13 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, readdirSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connectTarget, type Target } from '../../src/main/target'
-import { runScenario } from '../../src/main/lab/run'
+import { connectTarget } from '../../src/main/target'
+import { Lab } from '../../src/main/lab/lab'
+import { RunRecords } from '../../src/main/lab/records'
 import { cleanStaleScratch } from '../../src/main/lab/scratch'
-import { defaultKits } from '../../src/main/lab/kits'
 import { validateScenario } from '../../src/shared/scenario'
 import type { Scenario } from '../../src/shared/scenario'
 import { leftovers, runSkipReason, testRunId } from './fixtures/lab'
@@ -18,7 +18,11 @@ import { noCompilerPath } from './fixtures/nocc'
 import { startSshd, sshdAvailable, freePort, type SshdFixture } from './fixtures/sshd'
 
 const skip = runSkipReason()
-const kits = defaultKits()
+
+/** The run's directory, from the run's own log line. */
+function runDirOf(message: string): string | null {
+  return /the run's files are in (\S+)$/.exec(message)?.[1] ?? null
+}
 
 function scenario(value: unknown): Scenario {
   const r = validateScenario(value, 'test')
@@ -54,14 +58,14 @@ const longLoop = scenario({
 })
 
 describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let target: Target
+  let lab: Lab
   let recordsDir: string
   beforeAll(async () => {
-    target = await connectTarget('local')
     recordsDir = mkdtempSync(join(tmpdir(), 'splice-lab-records-'))
+    lab = await Lab.open(await connectTarget('local'), { records: new RunRecords(recordsDir), scratchId: `failures-${process.pid}` })
   })
   afterAll(async () => {
-    await target?.dispose()
+    await lab?.dispose()
     rmSync(recordsDir, { recursive: true, force: true })
     expect(leftovers()).toEqual([])
   })
@@ -70,17 +74,16 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
     const runId = testRunId('killed')
     let killed = false
     let killError = ''
-    const record = await runScenario(target, longLoop, {
+    let runDir: string | null = null
+    const record = await lab.run(longLoop, {
       fs: 'tmpfs',
-      kits,
-      recordsDir,
       runId,
       onEvent: (e) => {
+        if (e.type === 'log') runDir ??= runDirOf(e.message)
         if (e.type === 'op' && !killed) {
           killed = true
           // The probe wrote its pid next to its program: kill exactly that process.
-          const dirs = readdirSync('/tmp').filter((n) => n.startsWith(`splice-lab-scratch-${runId}`))
-          const pidFile = join('/tmp', dirs[0]!, 'tmpfs', `splice-lab-run-${runId}`, 'probe.pid')
+          const pidFile = join(runDir!, 'probe.pid')
           setTimeout(() => {
             try {
               execFileSync('sh', ['-c', `kill -KILL "$(cat ${pidFile})"`])
@@ -99,14 +102,15 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
     expect(record.observation.ops.length).toBeGreaterThanOrEqual(1)
     expect(record.observation.ops[0]!.op).toBe('splice')
     expect(record.comparison.verdict.summary).toMatch(/did not finish/)
-    expect(leftovers()).toEqual([])
+    // The run's files are gone; the scratch mount stays for the next run until the lab closes.
+    expect(existsSync(record.dir)).toBe(false)
   })
 
   it('a scratch directory that is not writable (read-only tmpfs, as root): clear error, predictions kept', async () => {
     const ro = mkdtempSync(join(tmpdir(), 'splice-lab-ro-'))
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'splice-lab-ro', ro])
     try {
-      const record = await runScenario(target, writeAfterSplice, { dir: ro, kits, recordsDir })
+      const record = await lab.run(writeAfterSplice, { dir: ro })
       expect(record.error?.code).toBe('scratch')
       expect(record.error?.message).toMatch(new RegExp(`scratch directory ${ro} is not writable`))
       expect(record.fs).toBe('tmpfs')
@@ -120,9 +124,9 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
 
   it('no C compiler on the target: says what to install', async () => {
     const bin = noCompilerPath()
-    const t = await connectTarget({ kind: 'local', env: { PATH: bin } })
+    const t = await Lab.open(await connectTarget({ kind: 'local', env: { PATH: bin } }), { records: null })
     try {
-      const record = await runScenario(t, writeAfterSplice, { fs: 'tmpfs', kits, recordsDir, runId: testRunId('nocc') })
+      const record = await t.run(writeAfterSplice, { fs: 'tmpfs', runId: testRunId('nocc') })
       expect(record.error?.code).toBe('no-compiler')
       expect(record.error?.message).toMatch(/apt install gcc libc6-dev/)
       expect(record.predictions.stock.ops.length).toBe(3)
@@ -134,10 +138,8 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
 
   it('cancelling through the AbortSignal stops the probe and leaves the target clean', async () => {
     const ac = new AbortController()
-    const record = await runScenario(target, longLoop, {
+    const record = await lab.run(longLoop, {
       fs: 'tmpfs',
-      kits,
-      recordsDir,
       signal: ac.signal,
       runId: testRunId('cancel'),
       onEvent: (e) => {
@@ -145,8 +147,9 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
       },
     })
     expect(record.error?.message).toMatch(/cancelled/)
+    expect(record.error?.code).toBe('cancelled')
     expect(record.observation.ops.length).toBeGreaterThanOrEqual(1)
-    expect(leftovers()).toEqual([])
+    expect(existsSync(record.dir)).toBe(false)
   })
 })
 
@@ -161,9 +164,9 @@ describe.skipIf(skip !== null || (!sshdAvailable() && process.env.CI !== 'true')
   })
 
   it('runs a scenario through ssh://root@127.0.0.1:PORT with the host key checked, and stock agrees', async () => {
-    const t = await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts })
+    const t = await Lab.open(await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts }), { records: null })
     try {
-      const record = await runScenario(t, writeAfterSplice, { fs: 'tmpfs', kits, recordsDir: null, runId: testRunId('ssh') })
+      const record = await t.run(writeAfterSplice, { fs: 'tmpfs', runId: testRunId('ssh') })
       expect(record.error, record.error?.message).toBeUndefined()
       expect(record.target.label).toBe(`ssh://root@127.0.0.1:${sshd.port}`)
       expect(record.comparison.verdict.perPolicy.stock.disagree).toBe(0)
@@ -174,14 +177,14 @@ describe.skipIf(skip !== null || (!sshdAvailable() && process.env.CI !== 'true')
   })
 
   it('a connection lost mid-run: clear error, the ops done are kept, the next connect removes the scratch', async () => {
-    const t = await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts })
     const runId = testRunId('dropped')
+    const t = await Lab.open(await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts }), { records: null, scratchId: runId })
     let dropped = false
+    let told: string | null = null
+    t.onDisconnect((reason) => (told = reason))
     try {
-      const record = await runScenario(t, longLoop, {
+      const record = await t.run(longLoop, {
         fs: 'tmpfs',
-        kits,
-        recordsDir: null,
         runId,
         onEvent: (e) => {
           if (e.type === 'op' && !dropped) {
@@ -192,9 +195,13 @@ describe.skipIf(skip !== null || (!sshdAvailable() && process.env.CI !== 'true')
         },
       })
       expect(dropped).toBe(true)
-      expect(record.error?.message).toMatch(/connection to the target was lost|session ended/)
+      expect(record.error?.code).toBe('disconnected')
+      expect(record.error?.message).toMatch(new RegExp(`the session to ssh://root@127.0.0.1:${sshd.port} ended \\(ssh exited with status \\d+: the connection was lost\\) while the run was going`))
       expect(record.observation.ops.length).toBeGreaterThanOrEqual(1)
-      expect(record.observation.incomplete).toBeDefined()
+      expect(record.observation.ops[0]!.op).toBe('splice')
+      expect(record.observation.incomplete?.reason).toBe(record.error?.message)
+      expect(told).toMatch(/the connection was lost/)
+      expect(t.disconnected).toBe(told)
     } finally {
       await t.dispose()
     }

@@ -8,12 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectTarget, type Target } from '../../src/main/target'
-import { runScenario } from '../../src/main/lab/run'
-import { ScratchPool, cleanStaleScratch } from '../../src/main/lab/scratch'
-import { defaultKits } from '../../src/main/lab/kits'
-import { openTracer } from '../../src/main/lab/tracer'
-import { listRunRecords, loadRunRecord, loadRunTrace } from '../../src/main/lab/records'
-import { exportRecord } from '../../src/main/api/core'
+import { Lab } from '../../src/main/lab/lab'
+import { RunRecords, listRunRecords, loadRunRecord, loadRunTrace } from '../../src/main/lab/records'
 import type { TraceFormatFile } from '../../src/shared/trace/export'
 import { listPresets, loadPreset } from '../../src/main/presets'
 import type { RunEvent, RunRecord } from '../../src/shared/run/types'
@@ -30,20 +26,17 @@ function disagreements(r: RunRecord, policy: 'stock' | 'steal-or-copy' | 'copy')
 
 describe.skipIf(skip !== null)(`every preset on the real kernel${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let target: Target
-  let pool: ScratchPool
+  let lab: Lab
   let recordsDir: string
-  const kits = defaultKits()
   const records: RunRecord[] = []
 
   beforeAll(async () => {
     target = await connectTarget('local')
-    await cleanStaleScratch(target)
-    pool = new ScratchPool(target, `test-${process.pid}`)
     recordsDir = mkdtempSync(join(tmpdir(), 'splice-lab-records-'))
+    lab = await Lab.open(target, { records: new RunRecords(recordsDir) })
   })
   afterAll(async () => {
-    await pool?.dispose()
-    await target?.dispose()
+    await lab?.dispose()
     rmSync(recordsDir, { recursive: true, force: true })
     expect(leftovers()).toEqual([])
   })
@@ -57,7 +50,7 @@ describe.skipIf(skip !== null)(`every preset on the real kernel${skip ? ` (skipp
       it(`${name} on ${fs}: the stock model agrees with the kernel`, async () => {
         const scenario = loadPreset(name)
         const events: RunEvent[] = []
-        const record = await runScenario(target, scenario, { fs, scratch: pool, kits, recordsDir, onEvent: (e) => events.push(e) })
+        const record = await lab.run(scenario, { fs, onEvent: (e) => events.push(e) })
         records.push(record)
         expect(record.error, record.error?.message).toBeUndefined()
         expect(record.observation.incomplete).toBeUndefined()
@@ -78,23 +71,23 @@ describe.skipIf(skip !== null)(`every preset on the real kernel${skip ? ` (skipp
   it('a traced run records per-op kernel events from its private ftrace instance, and removes the instance', async () => {
     const facts = await target.facts()
     expect(facts.tracefs.writable, facts.tracefs.why).toBe(true)
-    const tracer = await openTracer(target, { pageSize: facts.pageSize })
     const events: RunEvent[] = []
-    const record = await runScenario(target, loadPreset(presets.includes('write-after-splice') ? 'write-after-splice' : presets[0]!), { fs: 'tmpfs', scratch: pool, kits, recordsDir: null, tracer, onEvent: (e) => events.push(e) })
+    const record = await lab.run(loadPreset(presets.includes('write-after-splice') ? 'write-after-splice' : presets[0]!), { fs: 'tmpfs', records: null, trace: true, onEvent: (e) => events.push(e) })
     expect(record.error, record.error?.message).toBeUndefined()
     expect(record.trace?.unavailable).toBeUndefined()
     expect(record.trace!.events).toBeGreaterThan(0)
     expect(Object.keys(record.trace!.perOp).length).toBeGreaterThan(0)
     const instances = (await target.exec(`ls ${facts.tracefs.path}/instances`)).output
-    expect(instances).not.toContain(tracer.instance)
+    expect(record.trace!.instance).toMatch(/^splice-lab-/)
+    expect(instances).not.toContain(record.trace!.instance)
   })
 
   it('a traced run keeps its series and raw events beside the record; the Perfetto export puts them in the op slices', async () => {
     const facts = await target.facts()
     const dir = mkdtempSync(join(tmpdir(), 'splice-lab-records-traced-'))
     try {
-      const tracer = await openTracer(target, { pageSize: facts.pageSize })
-      const record = await runScenario(target, loadPreset('write-after-splice'), { fs: 'ext4', scratch: pool, kits, recordsDir: dir, tracer })
+      const store = new RunRecords(dir)
+      const record = await lab.run(loadPreset('write-after-splice'), { fs: 'ext4', records: store, trace: true })
       expect(record.error, record.error?.message).toBeUndefined()
       const trace = record.trace!
       expect(trace.buckets!.length).toBeGreaterThan(0)
@@ -105,7 +98,7 @@ describe.skipIf(skip !== null)(`every preset on the real kernel${skip ? ` (skipp
       // The saved record reads back with its series.
       expect((await loadRunRecord(join(dir, `${record.id}.json`))).trace!.buckets).toEqual(trace.buckets)
 
-      const file = JSON.parse(await exportRecord(record, 'perfetto', dir)) as TraceFormatFile
+      const file = JSON.parse(await store.export(record, 'perfetto')) as TraceFormatFile
       const slices = file.traceEvents.filter((e) => e.ph === 'X')
       expect(slices.map((s) => s.args?.path)).toEqual(record.observation.ops.map((o) => o.path))
       expect(slices.every((s) => s.args?.timing === 'trace markers')).toBe(true)
@@ -117,7 +110,7 @@ describe.skipIf(skip !== null)(`every preset on the real kernel${skip ? ` (skipp
       const bytes = file.traceEvents.filter((e) => e.ph === 'C' && e.name.startsWith('bytes')).reduce((n, e) => n + Number(e.args!.bytes), 0)
       expect(bytes).toBe(trace.buckets!.reduce((n, b) => n + (b.counts.bytes ?? 0), 0))
       expect(bytes).toBeGreaterThanOrEqual(facts.pageSize)
-      const csv = (await exportRecord(record, 'series-csv', dir)).trim().split('\n')
+      const csv = (await store.export(record, 'series-csv')).trim().split('\n')
       expect(csv[0]).toBe('t_ms,shared,stolen,copied,reloads,bytes')
       expect(csv.length).toBe(trace.buckets!.length + 1)
     } finally {
@@ -126,17 +119,16 @@ describe.skipIf(skip !== null)(`every preset on the real kernel${skip ? ` (skipp
   })
 
   it('keeps only the raw trace that fits its limit, cut at a line end, and says how much was left out', async () => {
-    const facts = await target.facts()
     const dir = mkdtempSync(join(tmpdir(), 'splice-lab-records-traced-'))
     try {
-      const tracer = await openTracer(target, { pageSize: facts.pageSize, keepRawChars: 400 })
-      const record = await runScenario(target, loadPreset('write-after-splice'), { fs: 'tmpfs', scratch: pool, kits, recordsDir: dir, tracer })
+      const store = new RunRecords(dir)
+      const record = await lab.run(loadPreset('write-after-splice'), { fs: 'tmpfs', records: store, trace: { keepRawChars: 400 } })
       const raw = (await loadRunTrace(record.id, dir))!
       expect(raw.length).toBeLessThanOrEqual(400)
       expect(raw.endsWith('\n')).toBe(true)
       expect(record.trace!.raw).toEqual({ chars: raw.length, droppedChars: expect.any(Number) })
       expect(record.trace!.raw!.droppedChars).toBeGreaterThan(0)
-      const file = JSON.parse(await exportRecord(record, 'perfetto', dir)) as TraceFormatFile
+      const file = JSON.parse(await store.export(record, 'perfetto')) as TraceFormatFile
       expect(String(file.metadata.rawTraceNotKept)).toContain(`after the first ${raw.length}`)
     } finally {
       rmSync(dir, { recursive: true, force: true })

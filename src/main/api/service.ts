@@ -1,9 +1,9 @@
 /**
  * The API service: implements every method of the contract (src/shared/api) over the core. One
- * service per window (Electron) or per server (splice-lab serve); it owns the target sessions and
- * the runs it starts, and `dispose()` ends them all — on window close, server stop, errors included.
+ * service per window (Electron) or per server (splice-lab serve); it owns a Lab per connected target
+ * (runs, scratch, the target's end), and `dispose()` ends them all — on window close, server stop,
+ * errors included. A target whose session drops shows as disconnected with the reason.
  */
-import { randomBytes } from 'node:crypto'
 import {
   ApiError,
   type EventName,
@@ -17,12 +17,12 @@ import { parseScenarioText, formatProblem } from '../../shared/scenario'
 import type { RunEvent, RunRecord } from '../../shared/run/types'
 import { syntheticStream } from './bench'
 import type { Target, TerminalInput } from '../target/types'
-import * as core from './core'
+import { connectTarget as openSession, type TargetSpec } from '../target'
+import { Lab, newRunId } from '../lab/lab'
+import { RecordError, RunRecords } from '../lab/records'
+import { presetInfos } from '../presets'
 import { newId, readTargets, writeTargets } from './targets-store'
 import { TerminalFlow } from './terminal-flow'
-
-/** How long closing waits for cancelled runs to clean up before ending their sessions. Default 30 s. */
-export const DISPOSE_WAIT_MS = 30_000
 
 export type Emit = <E extends EventName>(name: E, payload: EventPayloads[E]) => void
 
@@ -33,16 +33,17 @@ export interface ServiceOptions {
 
 interface Session {
   state: TargetState
-  target?: Target
+  lab?: Lab
   /** The pty's input while connecting: a person answers ssh's host-key or password prompt with it. */
   connectingInput?: TerminalInput
   flow: TerminalFlow
-  unsubscribe?: () => void
 }
 
 export class LabService {
   private readonly sessions = new Map<string, Session>()
-  private readonly runs = new Map<string, { controller: AbortController; done: Promise<unknown> }>()
+  /** The lab of each run in flight, for cancelRun. */
+  private readonly runs = new Map<string, Lab>()
+  private readonly records = new RunRecords()
   private loaded: Promise<void> | null = null
   private disposed = false
 
@@ -82,17 +83,23 @@ export class LabService {
       this.setState(s, { status: 'connecting', message: 'starting a session…', facts: undefined })
       s.flow = this.newFlow(id)
       try {
-        s.target = await core.openTarget(
+        const target = await openTarget(
           s.state.config,
           (message) => this.setState(s, { message }),
           (data) => s.flow.push(data),
           (input) => (s.connectingInput = input),
         )
-        const target = s.target
-        this.setState(s, { message: 'reading the target’s facts…' })
-        const facts = await target.facts()
+        this.setState(s, { message: 'reading the target’s facts and removing what earlier sessions left…' })
+        const lab = (s.lab = await Lab.open(target, { records: this.records }))
+        lab.onDisconnect((reason) => {
+          if (s.lab !== lab) return
+          s.lab = undefined
+          void lab.dispose()
+          this.setState(s, { status: 'disconnected', message: reason })
+        })
+        for (const note of lab.notes) s.flow.push(`\r\n[splice-lab] ${note}\r\n`)
         s.connectingInput = undefined
-        this.setState(s, { status: 'connected', message: undefined, facts })
+        this.setState(s, { status: 'connected', message: undefined, facts: await lab.facts() })
       } catch (e) {
         s.connectingInput = undefined
         await this.closeSession(s)
@@ -109,13 +116,13 @@ export class LabService {
     writeTerminal: async ({ id, data }) => {
       const s = await this.session(id)
       if (s.state.status === 'connecting' && s.connectingInput) s.connectingInput.write(data)
-      else this.connected(s).writeTerminal(data)
+      else this.connected(s).target.writeTerminal(data)
       return null
     },
     resizeTerminal: async ({ id, cols, rows }) => {
       const s = await this.session(id)
       if (s.state.status === 'connecting' && s.connectingInput) s.connectingInput.resize(cols, rows)
-      else this.connected(s).resizeTerminal(cols, rows)
+      else this.connected(s).target.resizeTerminal(cols, rows)
       return null
     },
     ackTerminal: async ({ id, chars }) => {
@@ -127,43 +134,35 @@ export class LabService {
       this.emit('onTerminalData', { id, data: s.flow.attach(), replay: true })
       return null
     },
-    listPresets: () => core.listPresets(),
+    listPresets: () => presetInfos(),
     startRun: async ({ targetId, scenarioText, source, fs }) => {
       const s = await this.session(targetId)
-      const target = this.connected(s)
+      const lab = this.connected(s)
       const parsed = parseScenarioText(scenarioText, source, s.state.facts?.pageSize ?? 4096)
       if (!parsed.ok) throw new ApiError('invalid-input', parsed.problems.map(formatProblem).join('\n'))
-      const runId = newRunId()
-      const controller = new AbortController()
       const onEvent = (e: RunEvent): void => this.emit('onRunEvent', e)
-      let started: core.StartedRun
-      try {
-        started = core.startRun(target, parsed.scenario, { runId, fs, pageSize: s.state.facts?.pageSize ?? 4096, signal: controller.signal, onEvent })
-      } catch (e) {
-        this.runs.delete(runId)
-        throw e
-      }
-      const done = started.done
+      // The trace runs where the target allows one; otherwise the run says why there is none.
+      const { runId, done } = lab.start(parsed.scenario, { fs, trace: true, onEvent })
+      this.runs.set(runId, lab)
+      void done
         .catch((e: unknown) => onEvent({ type: 'log', runId, level: 'error', message: e instanceof Error ? e.message : String(e) }))
         .finally(() => this.runs.delete(runId))
-      this.runs.set(runId, { controller, done })
       return { runId }
     },
     cancelRun: async ({ runId }) => {
-      const run = this.runs.get(runId)
-      if (!run) throw new ApiError('not-found', `no run ${runId} is in progress`)
-      run.controller.abort(new ApiError('cancelled', 'cancelled by the user'))
+      if (!this.runs.get(runId)?.cancel(runId, 'cancelled by the user')) throw new ApiError('not-found', `no run ${runId} is in progress`)
       return null
     },
-    listRuns: async () => (await this.readRecords()).map(summarize).sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
-    getRun: async ({ id }) => core.loadRun(id),
+    listRuns: async () => (await this.records.list((message) => console.warn(`splice-lab: ${message}`))).map(summarize).sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
+    getRun: async ({ id }) => this.loadRun(id),
     exportRun: async ({ id, format }) => {
-      const record = await core.loadRun(id)
+      const record = await this.loadRun(id)
       const base = `${record.scenario.name}-${record.id}`
-      if (format === 'json') return { filename: `${base}.json`, mime: 'application/json', content: await core.exportRecord(record, 'json') }
-      if (format === 'csv') return { filename: `${base}.tracepoints.csv`, mime: 'text/csv', content: await core.exportRecord(record, 'csv') }
-      if (format === 'series-csv') return { filename: `${base}.series.csv`, mime: 'text/csv', content: await core.exportRecord(record, 'series-csv') }
-      return { filename: `${base}.perfetto.json`, mime: 'application/json', content: await core.exportRecord(record, 'perfetto') }
+      const content = await this.records.export(record, format)
+      if (format === 'json') return { filename: `${base}.json`, mime: 'application/json', content }
+      if (format === 'csv') return { filename: `${base}.tracepoints.csv`, mime: 'text/csv', content }
+      if (format === 'series-csv') return { filename: `${base}.series.csv`, mime: 'text/csv', content }
+      return { filename: `${base}.perfetto.json`, mime: 'application/json', content }
     },
     benchInject: async ({ eventsPerSecond, durationMs }) => {
       if (!this.options.bench) throw new ApiError('refused', 'benchInject is for npm run bench:ui only (splice-lab serve --bench)')
@@ -177,10 +176,7 @@ export class LabService {
   async dispose(): Promise<void> {
     if (this.disposed) return
     this.disposed = true
-    // Cancelled runs clean their target (scratch, trace instance, probe) before the sessions close.
-    const running = [...this.runs.values()]
-    for (const r of running) r.controller.abort(new ApiError('cancelled', 'the window or server closed'))
-    await Promise.race([Promise.allSettled(running.map((r) => r.done)), new Promise((r) => setTimeout(r, DISPOSE_WAIT_MS))])
+    // Each lab cancels its runs and lets them clean their target before its session closes.
     await Promise.allSettled([...this.sessions.values()].map((s) => this.closeSession(s)))
   }
 
@@ -210,9 +206,9 @@ export class LabService {
     return s
   }
 
-  private connected(s: Session): Target {
-    if (!s.target || s.state.status !== 'connected') throw new ApiError('not-connected', `connect "${s.state.config.name}" first`)
-    return s.target
+  private connected(s: Session): Lab {
+    if (!s.lab || s.state.status !== 'connected') throw new ApiError('not-connected', `connect "${s.state.config.name}" first`)
+    return s.lab
   }
 
   private setState(s: Session, patch: Partial<TargetState>): void {
@@ -222,19 +218,31 @@ export class LabService {
   }
 
   private async closeSession(s: Session): Promise<void> {
-    s.unsubscribe?.()
-    s.unsubscribe = undefined
-    const t = s.target
-    s.target = undefined
-    if (t) await t.dispose()
+    const lab = s.lab
+    s.lab = undefined
+    if (lab) await lab.dispose()
   }
 
-  private async readRecords(): Promise<RunRecord[]> {
-    return core.listRunRecords((message) => console.warn(`splice-lab: ${message}`))
+  private async loadRun(id: string): Promise<RunRecord> {
+    try {
+      return await this.records.load(id)
+    } catch (e) {
+      if (e instanceof RecordError) throw new ApiError(e.code, e.message)
+      throw e
+    }
   }
 }
 
-const newRunId = (): string => `${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`
+/**
+ * Opens a pty session to the target. Terminal output flows to `onTerminalData` from the first byte,
+ * so a password or host-key prompt during the connect reaches the person in the terminal view.
+ */
+function openTarget(config: TargetConfig, onProgress: (message: string) => void, onTerminalData: (data: string) => void, onTerminal: (input: TerminalInput) => void): Promise<Target> {
+  const spec: TargetSpec = config.kind === 'local' ? { kind: 'local' } : { kind: 'ssh', host: config.host, user: config.user, port: config.port, identity: config.identityFile }
+  onProgress(config.kind === 'local' ? 'starting a local shell…' : `ssh ${config.user ? `${config.user}@` : ''}${config.host}… answer any prompt in the terminal below`)
+  // A person may be typing a password or checking a host key: give them two minutes.
+  return openSession(spec, { readyTimeoutMs: config.kind === 'ssh' ? 120_000 : 15_000, onTerminalData, onTerminal })
+}
 
 export function summarize(r: RunRecord): RunSummary {
   return {

@@ -7,8 +7,7 @@
 import { writeFile } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { Option, type Command } from 'commander'
-import { exportRecord } from '../api/core'
-import { loadRunRecord } from '../lab/records'
+import { RunRecords, loadRunRecord } from '../lab/records'
 import { runsDir } from '../paths'
 import { ExportFormat, SafeId } from '../../shared/api'
 
@@ -27,7 +26,7 @@ export async function runExport(run: string, o: { format: ExportFormat; out?: st
     const record = await loadRunRecord(path).catch((e: unknown) => {
       throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? new Error(`no run record at ${path}`) : e
     })
-    const text = await exportRecord(record, o.format, dirname(path))
+    const text = await new RunRecords(dirname(path)).export(record, o.format)
     if (o.out) {
       await writeFile(o.out, text)
       console.error(`${basename(path)} → ${o.out} (${o.format}, ${(text.length / 1024).toFixed(0)} KiB)`)

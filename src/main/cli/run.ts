@@ -7,10 +7,7 @@ import { writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { connectTarget, parseTargetSpec, errorMessage, type Target, type TerminalInput } from '../target'
 import { listPresets, loadPreset } from '../presets'
-import { runScenario } from '../lab/run'
-import { ScratchPool, cleanStaleScratch } from '../lab/scratch'
-import { openTracer } from '../lab/tracer'
-import { defaultKits } from '../lab/kits'
+import { Lab } from '../lab/lab'
 import { formatRun, formatTable, type RunRow } from './run-format'
 import { POLICIES } from '../../shared/results'
 import type { Scenario } from '../../shared/scenario/schema'
@@ -79,7 +76,7 @@ async function connectInteractive(spec: string, o: RunCliOptions): Promise<Targe
       onTerminal: (t) => (terminal = t),
       // ssh writes its questions to its tty, i.e. into the session: show them until the shell is up.
       onTerminalData: (d) => {
-        if (!ready && interactive) process.stderr.write(d.replace(/SPLAB_\w+\r?\n?/g, ''))
+        if (!ready && interactive) process.stderr.write(d)
       },
     })
   } finally {
@@ -131,45 +128,30 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
     console.error(`splice-lab run: ${errorMessage(e)}`)
     return 1
   }
-  const kits = defaultKits()
+  let lab: Lab
+  try {
+    lab = await Lab.open(target)
+  } catch (e) {
+    p.clear()
+    console.error(`splice-lab run: ${errorMessage(e)}`)
+    return 1
+  }
   const records: RunRecord[] = []
   const rows: RunRow[] = []
   const abort = new AbortController()
   const onSigint = (): void => abort.abort()
   process.once('SIGINT', onSigint)
-  const pool = o.dir ? null : new ScratchPool(target, `cli-${process.pid}-${Date.now().toString(36)}`)
   try {
-    const stale = await cleanStaleScratch(target).catch(() => [])
-    if (stale.length) console.error(`removed scratch left by an earlier run: ${stale.join(', ')}`)
-    const facts = await target.facts()
+    for (const note of lab.notes) console.error(note)
+    const facts = await lab.facts()
     if (!o.json) {
       console.log(`target ${target.label}: Linux ${facts.kernel} ${facts.arch}, page ${facts.pageSize} B${facts.root ? ', root' : ''}`)
       for (const n of facts.notes) console.log(`  note: ${n}`)
     }
     for (const scenario of scenarios) {
-      for (const fsWanted of fsList) {
-        if (abort.signal.aborted) break
-        const fs = fsWanted ?? (o.dir ? undefined : (scenario.fs ?? 'tmpfs'))
-        const tag = `${scenario.name}${fs ? ` on ${fs}` : ''}`
-        const tracer = o.trace ? await openTracer(target, { pageSize: facts.pageSize, text: o.text }) : undefined
-        let done = 0
-        const record = await runScenario(target, scenario, {
-          fs,
-          dir: o.dir,
-          scratch: pool ?? undefined,
-          tracer,
-          signal: abort.signal,
-          kits,
-          onEvent: (e) => {
-            if (e.type === 'phase') p.say(`${tag}: ${e.phase} — ${e.message}`)
-            else if (e.type === 'op') p.say(`${tag}: op ${++done}/${e.total} ${e.observation.path} ${e.observation.op}`)
-            else if (e.type === 'log' && e.level !== 'info' && !o.json) {
-              p.clear()
-              console.error(`${tag}: ${e.level}: ${e.message}`)
-            }
-          },
-        })
-        p.clear()
+      for (const fs of fsList) {
+        if (abort.signal.aborted || lab.disconnected) break
+        const record = await runOne(lab, scenario, fs, o, abort.signal, p)
         records.push(record)
         rows.push({ scenario: scenario.name, fs: record.fs, record })
         if (!o.json) console.log(formatRun(record))
@@ -178,17 +160,35 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
   } catch (e) {
     p.clear()
     console.error(`splice-lab run: ${errorMessage(e)}`)
-    process.off('SIGINT', onSigint)
-    await pool?.dispose()
-    await target.dispose()
     return 1
+  } finally {
+    process.off('SIGINT', onSigint)
+    await lab.dispose()
   }
-  process.off('SIGINT', onSigint)
-  const problem = await pool?.dispose()
-  if (problem) console.error(problem)
-  await target.dispose()
   if (o.json) console.log(JSON.stringify(records, null, 1))
   else console.log(formatTable(rows, POLICIES))
   if (o.out) await writeFile(o.out, JSON.stringify(records, null, 1) + '\n')
   return records.some((r) => r.error) || abort.signal.aborted ? 1 : 0
+}
+
+async function runOne(lab: Lab, scenario: Scenario, fsWanted: Filesystem | undefined, o: RunCliOptions, signal: AbortSignal, p: ReturnType<typeof progress>): Promise<RunRecord> {
+  const fs = fsWanted ?? (o.dir ? undefined : (scenario.fs ?? 'tmpfs'))
+  const tag = `${scenario.name}${fs ? ` on ${fs}` : ''}`
+  let done = 0
+  const record = await lab.run(scenario, {
+    fs,
+    dir: o.dir,
+    trace: o.trace ? { text: o.text } : false,
+    signal,
+    onEvent: (e) => {
+      if (e.type === 'phase') p.say(`${tag}: ${e.phase} — ${e.message}`)
+      else if (e.type === 'op') p.say(`${tag}: op ${++done}/${e.total} ${e.observation.path} ${e.observation.op}`)
+      else if (e.type === 'log' && e.level !== 'info' && !o.json) {
+        p.clear()
+        console.error(`${tag}: ${e.level}: ${e.message}`)
+      }
+    },
+  })
+  p.clear()
+  return record
 }

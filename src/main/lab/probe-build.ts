@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Target } from '../target/types'
+import type { BuiltProbe, Target } from '../target/types'
 import { shellQuote } from '../target/quote'
 import { resourcePath } from './resources'
 
@@ -47,12 +47,7 @@ export async function targetCacheDir(target: Target): Promise<string> {
   return dir
 }
 
-export interface BuiltProbe {
-  path: string
-  hash: string
-  /** False when the cached binary was reused. */
-  compiled: boolean
-}
+export type { BuiltProbe }
 
 /** Uploads and compiles the probe unless the target already has this exact build. */
 export async function buildProbe(target: Target, source?: ProbeSource): Promise<BuiltProbe> {

@@ -10,7 +10,10 @@ import { runsDir } from '../paths'
 import { ScenarioSchema } from '../../shared/scenario/schema'
 import { POLICIES } from '../../shared/results'
 import { FILESYSTEMS } from '../../shared/vocabulary'
+import { TARGET_KINDS } from '../../shared/target'
 import { RUN_RECORD_VERSION, type RunRecord } from '../../shared/run/types'
+import type { ExportFormat } from '../../shared/api'
+import { bucketsCsv, eventsOfText, perOpCsv, toPerfetto } from '../../shared/trace/export'
 
 const Filesystem = z.enum(FILESYSTEMS)
 const Stats = z.object({ filemapCopied: z.number(), filemapMoved: z.number(), directCopied: z.number(), vmspliceCopied: z.number(), vmspliceStole: z.number() })
@@ -22,7 +25,7 @@ const Outcome = z.object({
 })
 const Pages = z.object({ shared: z.number(), stolen: z.number(), copied: z.number() })
 const Costs = z.object({ copyBytesPerNs: z.number(), reloadNsPerPage: z.number(), stealNsPerPage: z.number(), shareNsPerPage: z.number(), minorFaultNs: z.number() })
-const Env = z.object({ fs: Filesystem, pageSize: z.number().int().positive(), costs: Costs })
+const Env = z.object({ fs: Filesystem, pageSize: z.number().int().positive(), costs: Costs, kernel: z.string().optional() })
 const OpKind = z.string().min(1)
 const OpPrediction = z.object({
   path: z.string(),
@@ -89,7 +92,7 @@ export const RunRecordSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
   scenario: ScenarioSchema,
-  target: z.object({ label: z.string(), kind: z.enum(['local', 'ssh']), kernel: z.string(), arch: z.string(), pageSize: z.number(), root: z.boolean(), tracefs: z.boolean(), perf: z.boolean(), spliceStats: z.boolean() }),
+  target: z.object({ label: z.string(), kind: z.enum(TARGET_KINDS), kernel: z.string(), arch: z.string(), pageSize: z.number(), root: z.boolean(), tracefs: z.boolean(), perf: z.boolean(), spliceStats: z.boolean() }),
   fs: Filesystem,
   dir: z.string(),
   env: Env,
@@ -98,10 +101,14 @@ export const RunRecordSchema = z.object({
   comparison: Comparison,
   trace: Trace.optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  kernelLog: z.string().optional(),
 })
 
 export class RecordError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly code: 'not-found' | 'unreadable' = 'unreadable',
+  ) {
     super(message)
     this.name = 'RecordError'
   }
@@ -185,4 +192,59 @@ export async function listRunRecords(dir = runsDir()): Promise<ListedRecord[]> {
     }),
   )
   return out.sort((a, b) => (b.record?.startedAt ?? '').localeCompare(a.record?.startedAt ?? ''))
+}
+
+/**
+ * The run records of one directory (default runsDir()): what the Lab saves after a run, and what
+ * the app and the CLI list, open and export.
+ */
+export class RunRecords {
+  constructor(readonly dir = runsDir()) {}
+
+  save(record: RunRecord): Promise<string> {
+    return saveRunRecord(record, this.dir)
+  }
+
+  saveTrace(id: string, text: string): Promise<string> {
+    return saveRunTrace(id, text, this.dir)
+  }
+
+  /** The record of run `id`; RecordError 'not-found' when there is none. */
+  async load(id: string): Promise<RunRecord> {
+    const path = join(this.dir, `${id}.json`)
+    try {
+      return await loadRunRecord(path)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new RecordError(`no run record ${id} (looked for ${path})`, 'not-found')
+      throw e instanceof RecordError ? e : new RecordError(e instanceof Error ? e.message : String(e))
+    }
+  }
+
+  /** Saved records, newest first; files that do not read as records go to `warn`, not into the list. */
+  async list(warn: (message: string) => void): Promise<RunRecord[]> {
+    const out: RunRecord[] = []
+    for (const entry of await listRunRecords(this.dir)) {
+      if (entry.record) out.push(entry.record)
+      else warn(entry.problem ?? `${entry.path}: unreadable`)
+    }
+    return out
+  }
+
+  /**
+   * JSON: the record itself. CSV: the run's per-op tracepoint counts. Series CSV: its live series, one
+   * row per 100 ms. Perfetto: Chrome's Trace Event Format; op slices from the probe's markers, kernel
+   * events as instants and the series as counters when the run kept its raw trace (`<id>.trace.txt`),
+   * else op slices from the probe's per-op durations.
+   */
+  async export(record: RunRecord, format: ExportFormat): Promise<string> {
+    if (format === 'json') return JSON.stringify(record, null, 2) + '\n'
+    if (format === 'csv') return perOpCsv(record)
+    if (format === 'series-csv') return bucketsCsv(record.trace?.buckets ?? [])
+    const raw = await loadRunTrace(record.id, this.dir)
+    const { events, left, lost } = raw === null ? { events: [], left: 0, lost: [] } : eventsOfText(raw)
+    const file = toPerfetto(record, { buckets: record.trace?.buckets ?? [], bucketsT0: record.trace?.t0, events, eventsLeftOut: left, lost })
+    const kept = record.trace?.raw
+    if (kept?.droppedChars) file.metadata.rawTraceNotKept = `${kept.droppedChars} characters of trace_pipe text after the first ${kept.chars}`
+    return JSON.stringify(file)
+  }
 }

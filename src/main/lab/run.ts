@@ -1,329 +1,329 @@
 /**
- * A run: one scenario on one target on one filesystem, end to end — preflight, upload and compile
- * the probe, prepare scratch, predict, (trace,) probe, compare, cleanup — streaming RunEvents as it
- * goes and saving a RunRecord. Failures keep what was done (the record carries `error` and an
- * observation marked incomplete) and leave the target clean: scratch removed, tracer disposed, probe
- * killed.
+ * The steps of a run that touch the target: choose where its files live, get the probe, make the
+ * run's directory and upload the program, start the trace, run the probe on its own channel
+ * (feeding its lines to the plan's reader), stop the trace, remove the files, read the kernel log.
+ * The Lab (lab.ts) strings them together around the pure plan (src/shared/run/plan.ts) and keeps
+ * the record. Every step that leaves something on the target has its undo in `cleanup`, which
+ * runs on every path.
  */
-import { randomBytes } from 'node:crypto'
 import type { Target, TargetFacts } from '../target/types'
 import { shellQuote, shellCommand } from '../target/quote'
 import { TargetError, errorMessage } from '../target/errors'
 import type { RunTracer } from './types'
-import type { RecordedTarget, RunEvent, RunPhase, RunRecord, TraceSummary } from '../../shared/run/types'
-import { RUN_RECORD_VERSION } from '../../shared/run/types'
-import type { Filesystem, Scenario } from '../../shared/scenario/schema'
-import type { ModelEnv, Observation, OpObservation, Policy, Prediction, UnitCosts } from '../../shared/results'
-import { DEFAULT_COSTS } from '../../shared/results'
-import { compare } from '../../shared/compare'
+import type { RunPhase, TraceBucket, TraceSummary } from '../../shared/run/types'
+import type { OpObservation } from '../../shared/results'
+import type { ProbeReader, RunPlan } from '../../shared/run/plan'
+import type { Filesystem } from '../../shared/vocabulary'
+import { describeProbeExit } from '../../shared/vocabulary'
+import { VocabularyError } from '../../shared/compare'
 import { ScratchPool, ScratchError, checkWritable, dirFilesystem, modelFs } from './scratch'
-import { scratchSetup } from '../../shared/scenario/mount'
 import { buildProbe, ProbeBuildError } from './probe-build'
-import { saveRunRecord, saveRunTrace } from './records'
-import { defaultKits } from './kits'
+import { scratchSetup } from '../../shared/scenario/mount'
 
-/**
- * What a run needs from the model and the probe's program format, named here once (kits.ts wires
- * the real ones) so this file reads as the run's steps.
- */
-export interface ProbeKit {
-  /** The scenario compiled into the probe's program text. */
-  compileProgram(scenario: Scenario, options: { pageSize: number }): string
-  /** The probe's arguments (not quoted). */
-  probeArgs(options: { programPath: string; dir: string; marker?: string; timeoutMs?: number }): string[]
-  /** Turns the probe's output into op observations as it comes (src/shared/probe/output.ts). */
-  observationBuilder(scenario: Scenario): {
-    /** One line of probe output (without its newline); returns the op observation it completed, if any. */
-    push(line: string): OpObservation | null
-    finish(incomplete?: string): Observation
-  }
-}
-
-export interface ModelKit {
-  defaultEnv(fs: Filesystem, pageSize: number, costs: UnitCosts): ModelEnv
-  predictAll(scenario: Scenario, env: ModelEnv): Record<Policy, Prediction>
-}
-
-export interface RunOptions {
-  /** Filesystem to run on: a scratch mount of that kind (root), or the label of `dir`. */
-  fs?: Filesystem
-  /** Run in this directory (must be writable) instead of a scratch mount. */
-  dir?: string
-  /** A batch's scratch mounts, reused across runs (the caller disposes it). */
-  scratch?: ScratchPool
-  tracer?: RunTracer
-  signal?: AbortSignal
-  onEvent?: (e: RunEvent) => void
-  /** Where the record is saved; default runsDir(). null: not saved. */
-  recordsDir?: string | null
-  /** Gives the probe this long (it stops itself); the run kills it 15 s later. Default 120 s. */
-  probeTimeoutMs?: number
-  costs?: UnitCosts
-  runId?: string
-  /** The model and probe format to use; default the real ones (kits.ts). */
-  kits?: { probe: ProbeKit; model: ModelKit }
-}
+export type RunErrorCode = 'cancelled' | 'disconnected' | 'target-crashed' | 'scratch' | 'probe' | 'vocabulary' | 'error' | string
 
 export class RunError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: RunErrorCode,
     message: string,
+    /** Kernel messages that explain it (a crashed target's console). */
+    readonly kernelLog?: string,
   ) {
     super(message)
     this.name = 'RunError'
   }
 }
 
-const EXIT_TAG = 'SPLAB_PROBE_EXIT'
-/** Extra time after the probe's own timeout before the run kills it. */
-const KILL_GRACE_MS = 15_000
-
-export function newRunId(): string {
-  return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`
-}
-
-function recordedTarget(target: Target, f: TargetFacts): RecordedTarget {
-  return { label: target.label, kind: target.kind, kernel: f.kernel, arch: f.arch, pageSize: f.pageSize, root: f.root, tracefs: !!f.tracefs.path && f.tracefs.writable, perf: f.perf.available, spliceStats: f.spliceStats }
-}
-
-export async function runScenario(target: Target, scenario: Scenario, options: RunOptions = {}): Promise<RunRecord> {
-  const runId = options.runId ?? newRunId()
-  const emit = (e: RunEvent): void => options.onEvent?.(e)
-  const phase = (p: RunPhase, message: string): void => emit({ type: 'phase', runId, phase: p, message })
-  const log = (level: 'info' | 'warn' | 'error', message: string): void => emit({ type: 'log', runId, level, message })
-  const { probe: probeKit, model } = options.kits ?? defaultKits()
-  const checkAbort = (): void => {
-    if (options.signal?.aborted) throw new RunError('cancelled', 'the run was cancelled')
-  }
-
-  phase('preflight', `checking ${target.label}`)
-  const facts = await target.facts()
-  for (const n of facts.notes) log('info', n)
-  const privileged = facts.root || facts.sudo
-
-  // Decide where the files live and which filesystem the model simulates.
-  let fs: Filesystem
-  let ownPool: ScratchPool | null = null
-  let baseDir: string | null = null
-  let pendingError: RunError | null = null
-  if (options.dir) {
-    baseDir = options.dir
-    const stat = await dirFilesystem(target, options.dir).catch(() => '')
-    const known = modelFs(stat)
-    fs = options.fs ?? known ?? 'tmpfs'
-    if (!options.fs && !known) pendingError = new RunError('scratch', `scratch directory ${options.dir} is on "${stat || 'an unknown filesystem'}", which the model does not know (tmpfs, ext4, xfs, btrfs); say which to simulate with --fs`)
-    else if (options.fs && known && known !== options.fs) log('warn', `${options.dir} is ${known}, but the run was asked to model ${options.fs}`)
-  } else {
-    fs = options.fs ?? scenario.fs ?? 'tmpfs'
-  }
-
-  const env = model.defaultEnv(fs, facts.pageSize, options.costs ?? DEFAULT_COSTS)
-  const predictions = model.predictAll(scenario, env)
-  emit({ type: 'prediction', runId, predictions })
-
-  const startedAt = new Date().toISOString()
-  const record: RunRecord = {
-    version: RUN_RECORD_VERSION,
-    id: runId,
-    startedAt,
-    finishedAt: null,
-    scenario,
-    target: recordedTarget(target, facts),
-    fs,
-    dir: options.dir ?? '',
-    env,
-    predictions,
-    observation: { ops: [], facts: { spliceStats: facts.spliceStats, perf: facts.perf.available, traceMarker: false, notes: [] } },
-    comparison: compare(predictions, { ops: [], facts: { spliceStats: false, perf: false, traceMarker: false, notes: [] } }),
-  }
-
-  let runDir: string | null = null
-  let builder: ReturnType<ProbeKit['observationBuilder']> | null = null
-  let incomplete: string | undefined
-  let trace: TraceSummary | undefined
-  const tracer = options.tracer
-  let tracerStarted = false
-  try {
-    if (pendingError) throw pendingError
-    checkAbort()
-    phase('compile', facts.compiler.path ? `compiling the probe with ${facts.compiler.path}` : 'compiling the probe')
-    const probe = await buildProbe(target)
-    log('info', probe.compiled ? `probe ${probe.hash} compiled` : `probe ${probe.hash} reused from the target's cache`)
-
-    checkAbort()
-    phase('prepare', `preparing ${fs} scratch`)
-    if (!baseDir) {
-      if (!privileged) throw new RunError('scratch', `a ${fs} scratch mount needs root or passwordless sudo on ${target.label}; give a writable directory with --dir`)
-      const pool = options.scratch ?? (ownPool = new ScratchPool(target, runId))
-      baseDir = await pool.ensure(fs, scenario.mount)
-    } else {
-      const options = scratchSetup(fs, scenario.mount).describe
-      if (options) log('warn', `${options} not applied: the run uses the given directory ${baseDir} as it is`)
-    }
-    await checkWritable(target, baseDir)
-    runDir = `${baseDir}/splice-lab-run-${runId}`
-    record.dir = runDir
-    const mk = await target.exec(`mkdir -p -- ${shellQuote(runDir)}`)
-    if (mk.code !== 0) throw new RunError('scratch', `cannot create ${runDir}: ${mk.output.trim()}`)
-
-    phase('upload', 'uploading the program')
-    const programPath = `${runDir}/program`
-    await target.upload(programPath, probeKit.compileProgram(scenario, { pageSize: facts.pageSize }))
-
-    checkAbort()
-    if (tracer) {
-      phase('trace', `tracing in ftrace instance ${tracer.instance || '(none)'}`)
-      await tracer.start((buckets, lost) => emit({ type: 'trace', runId, buckets, lost }))
-      tracerStarted = true
-    }
-
-    phase('probe', `running ${scenario.name} on ${fs}`)
-    const probeTimeoutMs = options.probeTimeoutMs ?? 120_000
-    const args = probeKit.probeArgs({ programPath, dir: runDir, marker: tracer?.markerPath ?? undefined, timeoutMs: probeTimeoutMs })
-    let cmd = shellCommand(probe.path, ...args)
-    if (tracer) cmd = tracer.wrap(cmd)
-    builder = probeKit.observationBuilder(scenario)
-    let seen = 0
-    const result = await runProbe(target, cmd, `${runDir}/probe.pid`, {
-      asRoot: privileged,
-      killAfterMs: probeTimeoutMs + KILL_GRACE_MS,
-      signal: options.signal,
-      onLine: (line) => {
-        if (!line.startsWith('{') && line.trim()) log('warn', `probe: ${line}`)
-        let obs: OpObservation | null = null
-        try {
-          obs = builder!.push(line)
-        } catch (e) {
-          log('warn', `probe output not understood: ${errorMessage(e)}`)
-        }
-        if (obs) emit({ type: 'op', runId, observation: obs, index: seen++, total: countOps(scenario) })
-      },
-    })
-    if (result.why) incomplete = result.why
-    else if (result.status === null) incomplete = 'the probe ended without an exit status'
-    else if (result.status !== 0) incomplete = `the probe exited with status ${result.status}${result.status > 128 ? ` (killed by signal ${result.status - 128})` : ''}`
-  } catch (e) {
-    record.error = errorCode(e)
-    incomplete ??= record.error.message
-    log('error', record.error.message)
-  } finally {
-    if (tracerStarted && tracer) {
-      trace = await tracer.stop().catch((e: unknown) => {
-        log('warn', `trace: ${errorMessage(e)}`)
-        return undefined
-      })
-    }
-    if (tracer) await tracer.dispose().catch((e: unknown) => log('warn', `removing the trace instance: ${errorMessage(e)}`))
-    phase('cleanup', 'removing scratch files')
-    if (runDir) {
-      const r = await target.exec(`rm -rf -- ${shellQuote(runDir)}`, { root: privileged }).catch((e: unknown) => ({ code: -1, output: errorMessage(e) }))
-      if (r.code !== 0) log('warn', `could not remove ${runDir}: ${r.output.trim()}`)
-    }
-    if (ownPool) {
-      const problem = await ownPool.dispose()
-      if (problem) log('warn', problem)
-    }
-  }
-
-  if (builder) {
-    try {
-      record.observation = builder.finish(incomplete)
-    } catch (e) {
-      log('warn', `probe output not understood: ${errorMessage(e)}`)
-    }
-  }
-  if (incomplete && !record.observation.incomplete) record.observation.incomplete = { reason: incomplete }
-  if (incomplete && !record.error) record.error = { code: options.signal?.aborted ? 'cancelled' : 'probe', message: incomplete }
-  phase('compare', 'comparing with the model')
-  record.comparison = compare(predictions, record.observation)
-  if (trace) record.trace = trace
-  record.finishedAt = new Date().toISOString()
-  if (options.recordsDir !== null) {
-    try {
-      const path = await saveRunRecord(record, options.recordsDir ?? undefined)
-      log('info', `record saved to ${path}`)
-    } catch (e) {
-      log('warn', `could not save the run record: ${errorMessage(e)}`)
-    }
-    const raw = tracer?.rawText() ?? ''
-    if (raw) {
-      try {
-        const path = await saveRunTrace(record.id, raw, options.recordsDir ?? undefined)
-        log('info', `raw trace saved to ${path}${trace?.raw?.droppedChars ? ` (the run's first ${raw.length} characters; ${trace.raw.droppedChars} more were not kept)` : ''}`)
-      } catch (e) {
-        log('warn', `could not save the raw trace (exports will lack kernel events): ${errorMessage(e)}`)
-      }
-    }
-  }
-  phase('done', record.comparison.verdict.summary)
-  emit({ type: 'finished', runId, record })
-  return record
-}
-
-function countOps(s: Scenario): number {
-  return s.ops.reduce((n, op) => n + (op.op === 'repeat' ? op.body.length : 1), 0)
-}
-
-function errorCode(e: unknown): { code: string; message: string } {
+export function runErrorOf(e: unknown): { code: string; message: string } {
   if (e instanceof RunError) return { code: e.code, message: e.message }
   if (e instanceof ProbeBuildError) return { code: e.code, message: e.message }
   if (e instanceof ScratchError) return { code: 'scratch', message: e.message }
+  if (e instanceof VocabularyError) return { code: 'vocabulary', message: e.message }
   if (e instanceof TargetError) return { code: e.code === 'dead' ? 'disconnected' : e.code, message: e.message }
   return { code: 'error', message: errorMessage(e) }
 }
 
+/** What a run reports while its steps go. */
+export interface StepReporter {
+  phase(p: RunPhase, message: string): void
+  log(level: 'info' | 'warn' | 'error', message: string): void
+}
+
+const EXIT_TAG = 'SPLAB_PROBE_EXIT'
+const EXIT_LINE = new RegExp(`^${EXIT_TAG} (-?\\d+)$`)
+/** Extra time after the probe's own timeout before the run stops it. */
+const OVERRUN_GRACE_MS = 15_000
+/** Kernel log kept in a record: its last 64 KiB. */
+const KERNEL_LOG_CHARS = 64 * 1024
+
+/**
+ * The filesystem a run models. In a given directory: what `stat -f` says it is (or `--fs`, which
+ * must then say which the model simulates when stat names one it does not know); else the asked
+ * one, the scenario's, or tmpfs.
+ */
+export async function chooseFilesystem(target: Target, o: { fs?: Filesystem; dir?: string; scenarioFs?: Filesystem }, report: StepReporter): Promise<{ fs: Filesystem; problem?: RunError }> {
+  if (!o.dir) return { fs: o.fs ?? o.scenarioFs ?? 'tmpfs' }
+  const stat = await dirFilesystem(target, o.dir).catch(() => '')
+  const known = modelFs(stat)
+  if (!o.fs && !known) {
+    const problem = new RunError('scratch', `scratch directory ${o.dir} is on "${stat || 'an unknown filesystem'}", which the model does not know (tmpfs, ext4, xfs, btrfs); say which to simulate with --fs`)
+    return { fs: 'tmpfs', problem }
+  }
+  if (o.fs && known && known !== o.fs) report.log('warn', `${o.dir} is ${known}, but the run was asked to model ${o.fs}`)
+  return { fs: o.fs ?? known! }
+}
+
+export interface ExecutionOptions {
+  runId: string
+  facts: TargetFacts
+  plan: RunPlan
+  /** A directory of the person's; else a scratch mount from the pool. */
+  dir?: string
+  pool: ScratchPool | null
+  tracer?: RunTracer
+  signal: AbortSignal
+  /** Gives the probe this long (it stops itself); it is stopped OVERRUN_GRACE_MS later. */
+  probeTimeoutMs: number
+  /** Between SIGTERM (the probe reports what it has) and SIGKILL when a run is cancelled. */
+  cancelGraceMs: number
+  /** Why the target cannot be used any more (disconnected, crashed), or null: cleanup is skipped then. */
+  gone: () => string | null
+  report: StepReporter
+  /** Each line the probe printed, after the reader has had it (op: the observation it completed). */
+  onProbeLine: (line: string, op: OpObservation | null) => void
+  onBuckets: (buckets: TraceBucket[], lost: number) => void
+}
+
+/** One run's target-side state, so that cleanup undoes exactly what was done. */
+export class RunExecution {
+  runDir: string | null = null
+  reader: ProbeReader | null = null
+  /** Why the observation is incomplete, when it is. */
+  incomplete: string | undefined
+  /** The probe's channel closed without an exit status and nobody stopped it: the target may be gone. */
+  channelLost = false
+  trace: TraceSummary | undefined
+  private tracerStarted = false
+  private kernelMark: string | null = null
+
+  constructor(
+    private readonly target: Target,
+    private readonly o: ExecutionOptions,
+  ) {}
+
+  private get privileged(): boolean {
+    return this.o.facts.root || this.o.facts.sudo
+  }
+
+  private checkAbort(): void {
+    if (this.o.signal.aborted) throw abortError(this.o.signal)
+  }
+
+  /** Everything up to the probe's exit. Throws on a step that failed; `cleanup` must follow. */
+  async execute(): Promise<void> {
+    const { plan, report, facts } = this.o
+    this.checkAbort()
+    report.phase('compile', this.target.provideProbe ? 'getting the probe' : facts.compiler.path ? `compiling the probe with ${facts.compiler.path}` : 'compiling the probe')
+    const probe = this.target.provideProbe ? await this.target.provideProbe() : await buildProbe(this.target)
+    report.log('info', probe.compiled ? `probe ${probe.hash} built` : `probe ${probe.hash} reused from the target's cache`)
+
+    this.checkAbort()
+    report.phase('prepare', `preparing ${plan.fs} scratch`)
+    const runDir = await this.makeRunDir()
+
+    report.phase('upload', 'uploading the program')
+    const programPath = `${runDir}/program`
+    await this.target.upload(programPath, plan.program)
+
+    this.checkAbort()
+    const tracer = this.o.tracer
+    if (tracer) {
+      report.phase('trace', `tracing in ftrace instance ${tracer.instance || '(none)'}`)
+      await tracer.start(this.o.onBuckets)
+      this.tracerStarted = true
+    }
+    this.kernelMark = await markKernelLog(this.target, this.o.runId, this.privileged)
+
+    report.phase('probe', `running ${plan.scenario.name} on ${plan.fs}`)
+    const args = plan.probeArgs({ programPath, dir: runDir, marker: tracer?.markerPath ?? undefined, timeoutMs: this.o.probeTimeoutMs })
+    const cmd = tracer ? tracer.wrap(shellCommand(probe.path, ...args)) : shellCommand(probe.path, ...args)
+    const reader = (this.reader = plan.reader())
+    const result = await runProbe(this.target, cmd, `${runDir}/probe.pid`, {
+      asRoot: this.privileged,
+      overrunMs: this.o.probeTimeoutMs + OVERRUN_GRACE_MS,
+      cancelGraceMs: this.o.cancelGraceMs,
+      signal: this.o.signal,
+      onLine: (line) => this.o.onProbeLine(line, readLine(reader, line, report)),
+    })
+    this.channelLost = result.status === null && !result.stopped
+    if (result.why) this.incomplete = result.why
+    else if (result.status === null) this.incomplete = 'the probe ended without an exit status'
+    else if (result.status !== 0) this.incomplete = `the probe exited with ${describeProbeExit(result.status)}`
+  }
+
+  private async makeRunDir(): Promise<string> {
+    const { plan, pool } = this.o
+    let base = this.o.dir
+    if (!base) {
+      if (!this.privileged || !pool) throw new RunError('scratch', `a ${plan.fs} scratch mount needs root or passwordless sudo on ${this.target.label}; give a writable directory with --dir`)
+      base = await pool.ensure(plan.fs, plan.scenario.mount)
+    } else {
+      const options = scratchSetup(plan.fs, plan.scenario.mount).describe
+      if (options) this.o.report.log('warn', `${options} not applied: the run uses the given directory ${base} as it is`)
+    }
+    await checkWritable(this.target, base)
+    const runDir = `${base}/splice-lab-run-${this.o.runId}`
+    const mk = await this.target.exec(`mkdir -p -- ${shellQuote(runDir)}`)
+    if (mk.code !== 0) throw new RunError('scratch', `cannot create ${runDir}: ${mk.output.trim()}`)
+    this.runDir = runDir
+    this.o.report.log('info', `the run's files are in ${runDir}`)
+    return runDir
+  }
+
+  /** Stops the trace, removes the tracer and the run's files. Never throws; problems are logged. */
+  async cleanup(): Promise<void> {
+    const { tracer, report } = this.o
+    const gone = this.o.gone()
+    if (gone) {
+      report.log('warn', `${gone}: the run's files and trace instance stay on the target until its next connect removes them`)
+      if (tracer && this.tracerStarted) this.trace = { instance: tracer.instance, events: 0, lost: 0, perOp: {}, unavailable: gone }
+      return
+    }
+    if (tracer && this.tracerStarted) {
+      this.trace = await tracer.stop().catch((e: unknown) => {
+        report.log('warn', `trace: ${errorMessage(e)}`)
+        return undefined
+      })
+    }
+    if (tracer) await tracer.dispose().catch((e: unknown) => report.log('warn', `removing the trace instance: ${errorMessage(e)}`))
+    report.phase('cleanup', 'removing scratch files')
+    if (this.runDir) {
+      const r = await this.target.exec(`rm -rf -- ${shellQuote(this.runDir)}`, { root: this.privileged }).catch((e: unknown) => ({ code: -1, output: errorMessage(e) }))
+      if (r.code !== 0) report.log('warn', `could not remove ${this.runDir}: ${r.output.trim()}`)
+    }
+  }
+
+  /** What the kernel logged since the probe started, or undefined (nothing, no permission, target gone). */
+  async kernelLog(): Promise<string | undefined> {
+    if (!this.kernelMark || this.o.gone()) return undefined
+    return kernelLogSince(this.target, this.kernelMark, this.privileged)
+  }
+}
+
+function readLine(reader: ProbeReader, line: string, report: StepReporter): OpObservation | null {
+  try {
+    return reader.pushLine(line)
+  } catch (e) {
+    report.log('warn', `probe output not understood: ${errorMessage(e)}`)
+    return null
+  }
+}
+
+export function abortError(signal: AbortSignal): RunError {
+  const r: unknown = signal.reason
+  if (r instanceof RunError) return r
+  const said = r instanceof Error && r.name !== 'AbortError' && r.message ? `: ${r.message}` : ''
+  return new RunError('cancelled', `the run was cancelled${said}`)
+}
+
+/**
+ * A line in the kernel log before the probe starts, so the part of dmesg a run wrote can be told
+ * from the rest. Needs root (writing /dev/kmsg); without it the run has no kernel log.
+ */
+async function markKernelLog(target: Target, runId: string, privileged: boolean): Promise<string | null> {
+  if (!privileged) return null
+  const mark = `splice-lab: run ${runId} starts its probe`
+  const r = await target.exec(`echo ${shellQuote(mark)} > /dev/kmsg`, { root: true }).catch(() => null)
+  return r?.code === 0 ? mark : null
+}
+
+async function kernelLogSince(target: Target, mark: string, privileged: boolean): Promise<string | undefined> {
+  const script = `dmesg 2>/dev/null | awk -v m=${shellQuote(mark)} 'f { print } index($0, m) { f = 1 }' | tail -c ${KERNEL_LOG_CHARS}`
+  const r = await target.exec(script, { root: privileged }).catch(() => null)
+  const text = r?.code === 0 ? r.output.trim() : ''
+  return text || undefined
+}
+
 interface ProbeResult {
-  /** Exit status, or null when the probe's shell never reported one (disconnect, cancel). */
+  /** Exit status, or null when the probe's shell never reported one (disconnect, kill). */
   status: number | null
   why?: string
+  /** The run stopped it (cancel, overrun). */
+  stopped: boolean
+}
+
+/**
+ * Splits a stream cut anywhere into lines: the one splitter between the probe's channel and the
+ * plan's reader. The exit-status line of the wrapper below is taken out here; no framing goes up.
+ */
+class ProbeLines {
+  private buf = ''
+  status: number | null = null
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: string): void {
+    let text = this.buf + chunk
+    let nl: number
+    while ((nl = text.indexOf('\n')) >= 0) {
+      this.take(text.slice(0, nl))
+      text = text.slice(nl + 1)
+    }
+    this.buf = text
+  }
+
+  end(): void {
+    if (this.buf) this.take(this.buf)
+    this.buf = ''
+  }
+
+  private take(raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    const m = EXIT_LINE.exec(line)
+    if (m) this.status = Number(m[1])
+    else this.onLine(line)
+  }
 }
 
 /**
  * Runs the probe on its own channel so its JSON lines arrive live. The command writes its pid
- * first (for cancel and the kill timer) and the shell around it prints the exit status in-band,
- * so a probe killed by a signal reports 128+n and a lost connection reports nothing.
+ * first (to stop it) and the shell around it prints the exit status in-band, so a probe killed by
+ * a signal reports 128+n and a lost connection reports nothing. Stopping asks first (SIGTERM: the
+ * probe finishes its op and reports what it has), then kills after a grace period.
  */
 async function runProbe(
   target: Target,
   command: string,
   pidFile: string,
-  o: { asRoot: boolean; killAfterMs: number; signal?: AbortSignal; onLine: (line: string) => void },
+  o: { asRoot: boolean; overrunMs: number; cancelGraceMs: number; signal: AbortSignal; onLine: (line: string) => void },
 ): Promise<ProbeResult> {
   const inner = `echo $$ > ${shellQuote(pidFile)}; exec ${command}`
   const outer = `bash -c ${shellQuote(inner)}; printf '\\n%s %d\\n' ${EXIT_TAG} "$?"`
-  let buf = ''
-  let status: number | null = null
+  const lines = new ProbeLines(o.onLine)
   let why: string | undefined
-  const handle = await target.stream(
-    outer,
-    (chunk) => {
-      buf += chunk.replace(/\r/g, '')
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        const m = new RegExp(`^${EXIT_TAG} (-?\\d+)$`).exec(line)
-        if (m) status = Number(m[1])
-        else o.onLine(line)
-      }
-    },
-    { root: o.asRoot },
-  )
-  const kill = async (reason: string): Promise<void> => {
-    why ??= reason
-    await target.exec(`p=$(cat ${shellQuote(pidFile)} 2>/dev/null) && kill -KILL "$p" 2>/dev/null; true`, { root: o.asRoot }).catch(() => undefined)
+  const handle = await target.stream(outer, (chunk) => lines.push(chunk), { root: o.asRoot })
+  const signal = (name: 'TERM' | 'KILL'): Promise<unknown> =>
+    target.exec(`p=$(cat ${shellQuote(pidFile)} 2>/dev/null) && kill -${name} "$p" 2>/dev/null; true`, { root: o.asRoot }).catch(() => undefined)
+  let killTimer: ReturnType<typeof setTimeout> | undefined
+  const stop = (reason: string): void => {
+    if (why !== undefined) return
+    why = reason
+    void signal('TERM')
+    killTimer = setTimeout(() => void signal('KILL'), o.cancelGraceMs)
   }
-  const timer = setTimeout(() => void kill(`the probe overran its time (${Math.round(o.killAfterMs / 1000)} s) and was killed`), o.killAfterMs)
-  const onAbort = (): void => void kill('the run was cancelled')
-  o.signal?.addEventListener('abort', onAbort)
-  if (o.signal?.aborted) onAbort()
+  const overrun = setTimeout(() => stop(`the probe overran its time (${Math.round(o.overrunMs / 1000)} s) and was stopped`), o.overrunMs)
+  const onAbort = (): void => stop(abortError(o.signal).message)
+  o.signal.addEventListener('abort', onAbort)
+  if (o.signal.aborted) onAbort()
   try {
     await handle.done
   } finally {
-    clearTimeout(timer)
-    o.signal?.removeEventListener('abort', onAbort)
+    clearTimeout(overrun)
+    clearTimeout(killTimer)
+    o.signal.removeEventListener('abort', onAbort)
   }
-  if (buf.trim()) o.onLine(buf)
-  if (status === null) why ??= target.kind === 'ssh' ? 'the connection to the target was lost while the probe ran' : 'the probe’s channel closed before it reported an exit status'
-  return { status, why }
+  lines.end()
+  const stopped = why !== undefined
+  if (lines.status === null) why ??= target.kind === 'ssh' ? 'the connection to the target was lost while the probe ran' : 'the probe’s channel closed before it reported an exit status'
+  return { status: lines.status, why, stopped }
 }

@@ -1,8 +1,10 @@
 /**
  * Scratch filesystems on a target: where a run's files live. Either a directory the person gives
- * (--dir), or, as root, a tmpfs and loop-backed ext4, xfs and btrfs mounts made once per batch of
- * runs (a loop device per filesystem per batch, not per scenario: mkfs and mount cost seconds) and
- * removed afterwards whatever happens.
+ * (--dir), or, as root, a tmpfs and ext4, xfs and btrfs mounts made once per Lab (one per filesystem
+ * for all the runs on a connected target, not per scenario: mkfs and mount cost seconds) and removed
+ * when the Lab ends, whatever happens. The block filesystems are loop devices made here with mkfs,
+ * or, on a target that supplies them (Target.scratchDevices: a VM's virtio disks made on the host),
+ * its own devices, which are only mounted.
  *
  * Everything is made under /tmp/splice-lab-scratch-<id>/ with the pid of the session shell that
  * made it in an `owner` file, so the next connect finds what a crashed run left behind (owner gone)
@@ -10,8 +12,9 @@
  */
 import type { Target } from '../target/types'
 import { shellQuote } from '../target/quote'
-import type { Filesystem, MountOptions } from '../../shared/scenario/schema'
-import { scratchSetup } from '../../shared/scenario/mount'
+import type { BlockFilesystem, Filesystem } from '../../shared/vocabulary'
+import type { MountOptions } from '../../shared/scenario/schema'
+import { scratchSetup, type ScratchSetup } from '../../shared/scenario/mount'
 
 export const SCRATCH_PREFIX = '/tmp/splice-lab-scratch-'
 /** Loop image size: sparse, so it costs only what is written. xfs needs ≥ 300 MiB. */
@@ -26,7 +29,7 @@ export class ScratchError extends Error {
   }
 }
 
-const MKFS: Record<'ext4' | 'xfs' | 'btrfs', string> = {
+const MKFS: Record<BlockFilesystem, string> = {
   // lazy init off: no background zeroing thread writing while the probe measures.
   ext4: 'mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0',
   xfs: 'mkfs.xfs -q -f',
@@ -83,9 +86,9 @@ export async function dirFilesystem(target: Target, dir: string): Promise<string
 /** The scratch mounts of one batch of runs. dispose() removes them all, on every path. */
 export class ScratchPool {
   readonly base: string
-  /** Mount points by variant ("ext4", "ext4-b1024"): scenarios with the same options share one. */
-  private readonly mounted = new Map<string, string>()
-  private created = false
+  /** Mount points by variant ("ext4", "ext4-b1024"): runs with the same options share one. */
+  private readonly mounted = new Map<string, Promise<string>>()
+  private created: Promise<void> | null = null
   private disposed = false
 
   constructor(
@@ -96,47 +99,56 @@ export class ScratchPool {
     this.base = `${SCRATCH_PREFIX}${id}`
   }
 
-  /** The mount point for `fs` made with a scenario's mkfs/mount options (Scenario.mount), made on first use. */
-  async ensure(fs: Filesystem, mount: MountOptions = {}): Promise<string> {
-    const setup = scratchSetup(fs, mount)
-    const have = this.mounted.get(setup.variant)
-    if (have) return have
-    if (this.disposed) throw new ScratchError('scratch pool already disposed')
+  /**
+   * The mount point for `fs` made with a scenario's mkfs/mount options (Scenario.mount), made on
+   * first use; runs that ask at the same time share one mount.
+   */
+  ensure(fs: Filesystem, options: MountOptions = {}): Promise<string> {
+    if (this.disposed) return Promise.reject(new ScratchError('scratch pool already disposed'))
+    const setup = scratchSetup(fs, options)
+    let mount = this.mounted.get(setup.variant)
+    if (!mount) {
+      mount = this.mount(fs, setup)
+      this.mounted.set(setup.variant, mount)
+      mount.catch(() => this.mounted.delete(setup.variant))
+    }
+    return mount
+  }
+
+  /**
+   * Forgets what was mounted without touching the target: after it rebooted (a crashed VM) nothing
+   * of it is there any more, and the next run makes it again.
+   */
+  forget(): void {
+    this.mounted.clear()
+    this.created = null
+  }
+
+  private async mount(fs: Filesystem, setup: ScratchSetup): Promise<string> {
     const facts = await this.target.facts()
     if (!facts.root && !facts.sudo) throw new ScratchError(`making a ${fs} scratch mount needs root or passwordless sudo on ${this.target.label}; give a directory with --dir instead`)
-    if (fs !== 'tmpfs' && !facts.mkfs[fs]) throw new ScratchError(`cannot make a ${fs} scratch filesystem on ${this.target.label}: losetup or mkfs.${fs} is missing (install ${fs === 'ext4' ? 'e2fsprogs' : fs === 'xfs' ? 'xfsprogs' : 'btrfs-progs'})`)
-    const b = shellQuote(this.base)
-    if (!this.created) {
-      // The owner is the session shell ($PPID of this command's shell is not stable; $$ of the
-      // eval'd command is the session's bash).
-      const r = await this.target.exec(`mkdir -p -- ${b} && echo $$ > ${b}/owner`, { root: true })
-      if (r.code !== 0) throw new ScratchError(`cannot create ${this.base}: ${r.output.trim()}`)
-      this.created = true
-    }
+    const device = fs === 'tmpfs' ? undefined : (await this.target.scratchDevices?.())?.[fs]
+    if (device && setup.mkfsArgs.length) throw new ScratchError(`the ${fs} scratch disk of ${this.target.label} was made beforehand: it cannot be made with ${setup.describe}`)
+    if (fs !== 'tmpfs' && !device && !facts.mkfs[fs]) throw new ScratchError(`cannot make a ${fs} scratch filesystem on ${this.target.label}: losetup or mkfs.${fs} is missing (install ${fs === 'ext4' ? 'e2fsprogs' : fs === 'xfs' ? 'xfsprogs' : 'btrfs-progs'})`)
+    this.created ??= this.createBase()
+    await this.created
     const mnt = `${this.base}/${setup.variant}`
-    const m = shellQuote(mnt)
-    let script: string
-    if (fs === 'tmpfs') script = `mkdir -p -- ${m} && mount -t tmpfs -o size=${TMPFS_SIZE} splice-lab-scratch ${m}`
-    else {
-      const img = shellQuote(`${this.base}/${setup.variant}.img`)
-      const mkfs = [MKFS[fs], ...setup.mkfsArgs.map(shellQuote)].join(' ')
-      const opts = setup.mountOptions.length ? ` -o ${shellQuote(setup.mountOptions.join(','))}` : ''
-      script = [
-        `truncate -s ${IMAGE_BYTES} ${img}`,
-        `${mkfs} ${img} >/dev/null`,
-        `dev=$(losetup -f --show ${img})`,
-        `mkdir -p -- ${m}`,
-        `mount -t ${fs}${opts} "$dev" ${m} || { losetup -d "$dev"; exit 1; }`,
-      ].join(' && ')
-      script = `( ${script} )`
-    }
-    const r = await this.target.exec(script, { root: true, timeoutMs: 120_000 })
+    const r = await this.target.exec(mountScript(fs, setup, this.base, device), { root: true, timeoutMs: 120_000 })
     const what = setup.describe ? `${fs} scratch filesystem (${setup.describe})` : `${fs} scratch filesystem`
     if (r.code !== 0) throw new ScratchError(`could not make the ${what}: ${r.output.trim() || `exit ${r.code}`}`)
     // Runs as root write here; let a non-root probe write too.
-    await this.target.exec(`chmod 1777 ${m}`, { root: true })
-    this.mounted.set(setup.variant, mnt)
+    await this.target.exec(`chmod 1777 ${shellQuote(mnt)}`, { root: true })
     return mnt
+  }
+
+  private async createBase(): Promise<void> {
+    const b = shellQuote(this.base)
+    // The owner is the session shell ($$ of the eval'd command is the session's bash).
+    const r = await this.target.exec(`mkdir -p -- ${b} && echo $$ > ${b}/owner`, { root: true })
+    if (r.code !== 0) {
+      this.created = null
+      throw new ScratchError(`cannot create ${this.base}: ${r.output.trim()}`)
+    }
   }
 
   /** Unmounts, detaches and removes everything under base. Idempotent; errors are reported, not thrown. */
@@ -144,6 +156,8 @@ export class ScratchPool {
     if (this.disposed) return null
     this.disposed = true
     if (!this.created) return null
+    await this.created.catch(() => undefined)
+    await Promise.allSettled(this.mounted.values())
     const b = shellQuote(this.base)
     const script = `
 awk -v p=${shellQuote(this.base + '/')} 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
@@ -156,4 +170,16 @@ rm -rf -- ${b}`
       return `cleanup of ${this.base} failed: ${e instanceof Error ? e.message : String(e)} (the next connect removes it)`
     }
   }
+}
+
+/** A script (run as root) that mounts a fresh `fs` at <base>/<variant>: tmpfs, a given device, or a new loop image. */
+function mountScript(fs: Filesystem, setup: ScratchSetup, base: string, device: string | undefined): string {
+  const m = shellQuote(`${base}/${setup.variant}`)
+  if (fs === 'tmpfs') return `mkdir -p -- ${m} && mount -t tmpfs -o size=${TMPFS_SIZE} splice-lab-scratch ${m}`
+  const opts = setup.mountOptions.length ? ` -o ${shellQuote(setup.mountOptions.join(','))}` : ''
+  if (device) return `mkdir -p -- ${m} && mount -t ${fs}${opts} ${shellQuote(device)} ${m}`
+  const img = shellQuote(`${base}/${setup.variant}.img`)
+  const mkfs = [MKFS[fs], ...setup.mkfsArgs.map(shellQuote)].join(' ')
+  const steps = [`truncate -s ${IMAGE_BYTES} ${img}`, `${mkfs} ${img} >/dev/null`, `dev=$(losetup -f --show ${img})`, `mkdir -p -- ${m}`, `mount -t ${fs}${opts} "$dev" ${m} || { losetup -d "$dev"; exit 1; }`]
+  return `( ${steps.join(' && ')} )`
 }

@@ -12,6 +12,7 @@ import { TargetError } from './errors'
 import { detectFacts } from './facts'
 import { newNonce } from './framing'
 import { shellQuote } from './quote'
+import { withoutFraming } from './terminal-view'
 
 /** base64 characters per upload command: big enough for few round trips, small enough to stay responsive. */
 const UPLOAD_CHUNK = 256 * 1024
@@ -60,7 +61,7 @@ export abstract class ShellTarget implements Target {
   async start(o: StartOptions): Promise<void> {
     const nonce = newNonce()
     this.session = new PtySession(this.shellSpawn(shellBootstrap(nonce)))
-    if (o.onTerminalData) this.session.onTerminalData(o.onTerminalData)
+    if (o.onTerminalData) this.session.onTerminalData(withoutFraming(o.onTerminalData))
     const session = this.session
     o.onTerminal?.({ write: (d) => session.writeTerminal(d), resize: (c, r) => session.resize(c, r) })
     try {
@@ -187,8 +188,9 @@ export abstract class ShellTarget implements Target {
     return this.factsCache
   }
 
+  /** The terminal as people see it: the lab's framing taken out (terminal-view.ts). */
   onTerminalData(listener: (data: string) => void): () => void {
-    return this.session.onTerminalData(listener)
+    return this.session.onTerminalData(withoutFraming(listener))
   }
 
   writeTerminal(data: string): void {

@@ -26,8 +26,26 @@ export interface StreamHandle {
 }
 
 // Facts cross to the renderer through the API contract, so they are declared in the pure core.
-export type { Filesystem, TargetFacts } from '../../shared/target'
-import type { TargetFacts } from '../../shared/target'
+export type { Filesystem, TargetFacts, TargetKind } from '../../shared/target'
+import type { TargetFacts, TargetKind } from '../../shared/target'
+import type { BlockFilesystem } from '../../shared/vocabulary'
+
+/** A probe executable ready to run on a target. */
+export interface BuiltProbe {
+  path: string
+  /** Hash of the source and flags it was built from. */
+  hash: string
+  /** False when a cached binary was reused. */
+  compiled: boolean
+}
+
+/** What a target that crashed (an oops, a panic, a hang) says about it. */
+export interface TargetCrash {
+  /** One line for people: "kernel panic", "the guest stopped answering". */
+  reason: string
+  /** The console text around the crash. */
+  console: string
+}
 
 /**
  * The terminal of a session that is still connecting: ssh may ask about an unknown host key or
@@ -39,8 +57,13 @@ export interface TerminalInput {
   resize(cols: number, rows: number): void
 }
 
+/**
+ * A machine the lab runs on. The optional members are the seam for targets that are not a plain
+ * shell on a machine with a compiler (a VM): the Lab uses them when present and the generic way
+ * (loop devices and mkfs, compiling the probe on the target) otherwise.
+ */
 export interface Target {
-  readonly kind: 'local' | 'ssh'
+  readonly kind: TargetKind
   /** For people: "local", "ssh://user@host:port". */
   readonly label: string
   /** Run one shell command (build it with shellQuote) and recover its output and exit status. */
@@ -64,4 +87,15 @@ export interface Target {
   onDisconnect(listener: (code: number) => void): () => void
   /** Ends the session and everything it started. Idempotent. */
   dispose(): Promise<void>
+  /**
+   * Block devices that already hold a fresh filesystem of a kind, made outside the target (a VM's
+   * virtio disks): scratch mounts these instead of making loop devices (no mkfs or losetup here).
+   */
+  scratchDevices?(): Promise<Partial<Record<BlockFilesystem, string>>>
+  /** The probe, ready to run (a VM: a static binary built on the host and uploaded); default: compiled on the target. */
+  provideProbe?(): Promise<BuiltProbe>
+  /** The target crashed (its kernel, not just the session): runs in flight end with the console text. */
+  onCrash?(listener: (crash: TargetCrash) => void): () => void
+  /** Resolves once a crashed target is usable again (rebooted, session back); rejects when it cannot come back. */
+  whenReady?(): Promise<void>
 }

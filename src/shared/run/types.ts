@@ -5,6 +5,7 @@
  */
 import type { Scenario, Filesystem } from '../scenario/schema'
 import type { LiveCounts } from '../vocabulary'
+import type { TargetKind } from '../target'
 import type { Comparison, ModelEnv, Observation, OpObservation, Policy, Prediction } from '../results'
 
 export const RUN_RECORD_VERSION = 1
@@ -12,7 +13,7 @@ export const RUN_RECORD_VERSION = 1
 /** Target facts as recorded in a run (a plain copy of what the target reported at connect). */
 export interface RecordedTarget {
   label: string
-  kind: 'local' | 'ssh'
+  kind: TargetKind
   kernel: string
   arch: string
   pageSize: number
@@ -68,6 +69,11 @@ export interface RunRecord {
   trace?: TraceSummary
   /** Set when the run did not complete; what was done is kept above. */
   error?: { code: string; message: string }
+  /**
+   * What the kernel logged while the probe ran (dmesg after the run's mark), kept when the run
+   * errored or no policy explains it; for a target that crashed, its console text.
+   */
+  kernelLog?: string
 }
 
 /** One point of a live time series: counts in a time bucket since the run started. */

@@ -104,6 +104,7 @@ class Builder {
       name,
       title: `explore seed ${this.options.seed}`,
       fs: rng.pick(this.options.filesystems),
+      mount: this.mountOptions(),
       files,
       buffers,
       pipes,
@@ -145,8 +146,11 @@ class Builder {
         this.ops.push({ op: kind, file: f.id, ...r, pattern: { fill } })
         f.size = Math.max(f.size, r.offset + r.len)
         break
-      case 'punch_hole': case 'zero_range':
+      case 'punch_hole':
         this.ops.push({ op: kind, file: f.id, ...r })
+        break
+      case 'zero_range':
+        this.ops.push({ op: kind, file: f.id, ...r, keep_size: rng.chance(0.4) })
         break
       case 'truncate': {
         const size = rng.weighted([[r.offset, 2], [Math.floor(r.offset / P) * P, 1], [0, 1]])
@@ -195,7 +199,7 @@ class Builder {
   /** Any op the validator accepts here, drawn evenly-ish across kinds. */
   private anyOp(): void {
     const { rng } = this
-    const kinds: string[] = ['drain']
+    const kinds: string[] = ['drain', 'close']
     if (this.files.length) kinds.push('splice_in', 'file_mutation', 'mmap', 'splice_out')
     if (this.liveBuffers().length) kinds.push('vmsplice', 'buffer_mutation')
     if (this.pipes.length > 1) kinds.push('tee')
@@ -205,6 +209,10 @@ class Builder {
     switch (kind) {
       case 'drain':
         this.ops.push({ op: 'drain', pipe, len: rng.chance(0.7) ? 'all' : rng.int(1, 3 * this.P) })
+        break
+      case 'close':
+        // Writers gone: a drain of the emptied pipe reads end-of-file; reader gone: EPIPE.
+        this.ops.push({ op: 'close', pipe, end: rng.weighted([['write', 3], ['read', 1]] as const) })
         break
       case 'splice_in': {
         const f = rng.pick(this.files)
@@ -259,7 +267,7 @@ class Builder {
    * ops may do, and the validator follows mappings in order, so they stay outside).
    */
   private wrapInRepeat(): void {
-    const repeatable = (o: OpInput): o is LeafInput => !['mmap', 'munmap', 'truncate', 'repeat'].includes(o.op)
+    const repeatable = (o: OpInput): o is LeafInput => !['mmap', 'munmap', 'truncate', 'close', 'repeat'].includes(o.op)
     let start = this.rng.int(0, Math.max(0, this.ops.length - 1))
     while (start < this.ops.length && !repeatable(this.ops[start]!)) start++
     let end = start
@@ -269,8 +277,17 @@ class Builder {
     this.ops.splice(start, end - start, { op: 'repeat', times: this.rng.int(2, 5), body })
   }
 
+  /** Mostly the defaults; sometimes the ones that change the rules (small ext4 blocks, btrfs nodatasum). */
+  private mountOptions(): ScenarioInput['mount'] {
+    const { rng } = this
+    const mount: NonNullable<ScenarioInput['mount']> = {}
+    if (rng.chance(0.2)) mount.ext4 = { block_size: rng.pick([1024, 2048, 4096] as const) }
+    if (rng.chance(0.2)) mount.btrfs = { nodatasum: true }
+    return mount
+  }
+
   private map(f: FileState): void {
-    this.ops.push({ op: 'mmap', file: f.id })
+    this.ops.push({ op: 'mmap', file: f.id, fault: this.rng.pick(['none', 'read'] as const) })
     f.mapped = true
   }
 

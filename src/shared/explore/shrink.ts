@@ -200,9 +200,11 @@ function* smallerNumbers(s: Scenario, P: number): Generator<unknown> {
 /** Each choice towards the plainest value the format has. */
 const PLAIN: Record<string, Json> = {
   layout: 'per_page', state: 'synced', cached: true, kind: 'private', gift: false, len: 'all',
+  keep_size: false, fault: 'none',
 }
 
 function* plainerChoices(s: Scenario): Generator<unknown> {
+  if (Object.keys(s.mount ?? {}).length) yield { ...clone(s), mount: {} }
   const root = s as unknown as Obj
   const visit = function* (v: Json, path: (string | number)[]): Generator<unknown> {
     if (Array.isArray(v)) {

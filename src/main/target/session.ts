@@ -52,7 +52,11 @@ export class PtySession {
   /** Everything the pty printed before it became ready (for error messages: ssh's complaints). */
   private preamble = ''
   private ready = false
-  private idleNoticeShown = false
+  private dropNoticeShown = false
+  /** A prompt is waiting for an answer (see writeTerminal): the last output line asks, or an answer is half typed. */
+  private promptWaiting = false
+  /** Part of an answer went to the prompt (its echo changes the last line; the prompt still waits for Enter). */
+  private answering = false
 
   constructor(spawn: SessionSpawn) {
     this.proc = pty.spawn(spawn.file, spawn.args, {
@@ -99,6 +103,7 @@ export class PtySession {
         if (this.current === watcher) this.current = null
         if (err) return reject(err)
         this.ready = true
+        this.promptWaiting = this.answering = false
         resolve()
       }
       const timer = setTimeout(() => done(new TargetError('connect', `the session did not become ready within ${timeoutMs / 1000} s`, this.preamble)), timeoutMs)
@@ -119,20 +124,29 @@ export class PtySession {
   }
 
   /**
-   * What a person types in the terminal view. Before the shell is ready it answers ssh's prompts
-   * (host key, password); later it reaches only a command that is running (a prompt it raises on
-   * /dev/tty). Typed into the idle shell it would run as a command between the lab's own ones
-   * (an `exit` or a `cd` would break the session silently), so it is dropped with a notice.
+   * What a person types in the terminal view. It reaches the pty only while a prompt waits for it
+   * (promptWaiting: ssh's host-key question, a password or passphrase while connecting), and only
+   * one answer: up to and including the first Enter; the rest of that input and anything typed
+   * before the next prompt is dropped. Anything else would be typed into the lab's driven shell,
+   * which runs it as a command (as root, between the lab's own commands) or feeds it to the
+   * command running there. A person who wants a shell opens one of their own.
    */
   writeTerminal(data: string): void {
     if (!this.alive) return
-    if (!this.ready || this.current instanceof FrameParser) {
-      this.proc.write(data)
+    if (this.promptWaiting) {
+      const end = data.search(/[\r\n]/)
+      if (end === -1) {
+        this.proc.write(data)
+        this.answering = true
+      } else {
+        this.proc.write(data.slice(0, end + 1))
+        this.promptWaiting = this.answering = false
+      }
       return
     }
-    if (!this.idleNoticeShown) {
-      this.idleNoticeShown = true
-      const notice = '\r\n[splice-lab] this shell is driven by the lab; typing reaches only prompts of a running command\r\n'
+    if (!this.dropNoticeShown) {
+      this.dropNoticeShown = true
+      const notice = '\r\n[splice-lab] this shell is driven by the lab; typing reaches only a password or host-key prompt while connecting\r\n'
       for (const l of this.terminalListeners) l(notice)
     }
   }
@@ -221,7 +235,10 @@ export class PtySession {
   }
 
   private deliver(chunk: string): void {
-    if (!this.ready) this.preamble = (this.preamble + chunk).slice(-16_384)
+    if (!this.ready) {
+      this.preamble = (this.preamble + chunk).slice(-16_384)
+      if (!this.answering) this.promptWaiting = endsWithPrompt(this.preamble)
+    } else this.promptWaiting = this.answering = false
     for (const l of this.terminalListeners) l(chunk)
     const p = this.current
     if (p && p.feed(chunk)) {
@@ -267,6 +284,19 @@ export class PtySession {
     }
     this.terminalListeners.clear()
   }
+}
+
+/**
+ * True when the session's last output line is ssh asking for an answer: the host-key question
+ * ("… (yes/no/[fingerprint])? ", "Please type 'yes', 'no' or the fingerprint: "), a password,
+ * passphrase or one-time code ("root@host's password: ", "Enter passphrase for key '…': ",
+ * "Verification code: "). ssh ends each with ": " or "? " and no newline. Naming the words keeps a
+ * line that merely arrives in pieces ("Warning: " of "Warning: Permanently added …") from opening
+ * the way to the shell.
+ */
+export function endsWithPrompt(output: string): boolean {
+  const line = output.slice(output.lastIndexOf('\n') + 1).replace(/\r/g, '')
+  return /(yes\/no|fingerprint|assword|assphrase|PIN|code)\b[^\n]*[:?] $/i.test(line)
 }
 
 function summarize(command: string): string {

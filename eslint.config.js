@@ -44,6 +44,15 @@ export default tseslint.config(
     ]),
   },
   {
+    // Inside the Node side: the lab and the targets are the core's I/O; the shells (API service, CLI,
+    // lab server, Electron app) sit on them, never the other way round.
+    files: ['src/main/lab/**/*.ts', 'src/main/target/**/*.ts'],
+    ...layer('src/main/lab and src/main/target', [
+      { group: ['vue', 'pinia', 'chart.js', '@xterm/*', '**/renderer/**', '**/preload/**'], why: 'the Node side imports shared and Node only' },
+      { group: ['**/api/*', '!**/shared/api', '!**/shared/api/*', '**/cli/*', '**/server/*', '**/app/*', 'electron', 'electron/*'], why: 'the lab and the targets know no shell: the API service, CLI, server and app use them' },
+    ]),
+  },
+  {
     files: ['src/preload/**/*.ts'],
     ...layer('src/preload', [
       { group: [...NODE_BUILTINS, 'node-pty', 'vue', 'pinia', '**/main/**', '**/renderer/**'], why: 'the preload exposes the contract through contextBridge and nothing else' },

@@ -3,8 +3,8 @@
  * gets the accumulator of the op it runs as an argument and writes its counts, outcome and notes
  * there; a repeat body op keeps one accumulator over all its iterations.
  *
- * Everything except the outcome and note sets is an additive counter (see counters() and
- * addCounters()), which is what lets a repeat that has reached a steady state add the rest of its
+ * Everything except the outcome and note sets is an additive counter (see snapshot() and
+ * addDelta()), which is what lets a repeat that has reached a steady state add the rest of its
  * iterations in one step (repeat.ts).
  */
 import type { OpKind } from '../scenario/schema'
@@ -65,31 +65,25 @@ export class OpAcc {
     if (this.outcomes.size < MAX_OUTCOMES && !this.outcomes.has(key)) this.outcomes.set(key, o)
   }
 
-  /**
-   * The additive counters as numbers: the fixed ones, then each tracepoint's min and max in the
-   * order of `tpNames`. Their sum over iterations is their value, so a difference of two snapshots
-   * is what those iterations added.
-   */
-  counters(tpNames: readonly string[]): number[] {
+  /** The additive counters now (tracepoint ranges copied), for delta() and addDelta(). */
+  snapshot(): AccSnapshot {
     const p = this.pages
     const s = this.stats
-    const out = [
+    const nums = [
       this.iterations, p.shared, p.stolen, p.copied, this.bytesCopied, this.reloads, this.faults, this.changedBytes,
       s.filemapCopied, s.filemapMoved, s.directCopied, s.vmspliceCopied, s.vmspliceStole, this.pcAdd, this.pcAddExtra, this.pcDel, this.pageEvents,
     ]
-    for (const name of tpNames) {
-      const r = this.tp.get(name)
-      out.push(r?.min ?? 0, r?.max ?? 0)
-    }
-    return out
+    const tp = new Map<string, CountRange>()
+    for (const [name, r] of this.tp) tp.set(name, { min: r.min, max: r.max })
+    return { nums, tp }
   }
 
-  /** Adds `times` × `d` (a difference of two counters() snapshots taken with the same `tpNames`). */
-  addCounters(d: readonly number[], times: number, tpNames: readonly string[]): void {
+  /** Adds `times` × (later − earlier): what the iterations between two snapshots added, repeated. */
+  addDelta(later: AccSnapshot, earlier: AccSnapshot, times: number): void {
     const p = this.pages
     const s = this.stats
     let k = 0
-    const next = (): number => d[k++]! * times
+    const next = (): number => (later.nums[k]! - earlier.nums[k++]!) * times
     this.iterations += next()
     p.shared += next()
     p.stolen += next()
@@ -107,12 +101,17 @@ export class OpAcc {
     this.pcAddExtra += next()
     this.pcDel += next()
     this.pageEvents += next()
-    for (const name of tpNames) {
-      const min = next()
-      const max = next()
-      if (min !== 0 || max !== 0 || this.tp.has(name)) this.tpAdd(name, min, max)
+    for (const [name, r] of later.tp) {
+      const e = earlier.tp.get(name) ?? { min: 0, max: 0 }
+      this.tpAdd(name, (r.min - e.min) * times, (r.max - e.max) * times)
     }
   }
+}
+
+/** The additive counters of an accumulator at one moment. */
+export interface AccSnapshot {
+  nums: number[]
+  tp: Map<string, CountRange>
 }
 
 function sameOutcome(a: OpOutcome, b: OpOutcome): boolean {

@@ -48,18 +48,20 @@ export function overwrite(c: Content, s: number, e: number, pat: Pattern | null,
   return overlay(c, [{ s, e, pat, shift: pat === null ? 0 : shift }])
 }
 
+/** Appends `seg` to `out`, merging it into the last segment when it continues it (same source). */
+function pushMerged(out: Seg[], seg: Seg): void {
+  if (seg.e <= seg.s) return
+  const last = out[out.length - 1]
+  if (last && last.e === seg.s && sameSource(last, seg)) out[out.length - 1] = { ...last, e: seg.e }
+  else out.push(seg)
+}
+
 /** `c` with the segments of `patch` laid over it (patch segments sorted, non-overlapping). */
 export function overlay(c: Content, patch: readonly Seg[]): Content {
   if (c.length === 0) return c
   const lo = c[0]!.s
   const hi = c[c.length - 1]!.e
   const out: Seg[] = []
-  const push = (seg: Seg): void => {
-    if (seg.e <= seg.s) return
-    const last = out[out.length - 1]
-    if (last && last.e === seg.s && sameSource(last, seg)) out[out.length - 1] = { ...last, e: seg.e }
-    else out.push(seg)
-  }
   let i = 0
   let pos = lo
   for (const p of patch) {
@@ -69,17 +71,17 @@ export function overlay(c: Content, patch: readonly Seg[]): Content {
     // copy c's segments up to ps
     while (i < c.length && c[i]!.e <= ps) {
       const seg = c[i]!
-      if (seg.e > pos) push({ ...seg, s: Math.max(seg.s, pos) })
+      if (seg.e > pos) pushMerged(out, { ...seg, s: Math.max(seg.s, pos) })
       i++
     }
-    if (i < c.length && c[i]!.s < ps) push({ ...c[i]!, s: Math.max(c[i]!.s, pos), e: ps })
-    push({ ...p, s: ps, e: pe })
+    if (i < c.length && c[i]!.s < ps) pushMerged(out, { ...c[i]!, s: Math.max(c[i]!.s, pos), e: ps })
+    pushMerged(out, { ...p, s: ps, e: pe })
     pos = pe
     while (i < c.length && c[i]!.e <= pe) i++
   }
   for (; i < c.length; i++) {
     const seg = c[i]!
-    if (seg.e > pos) push({ ...seg, s: Math.max(seg.s, pos) })
+    if (seg.e > pos) pushMerged(out, { ...seg, s: Math.max(seg.s, pos) })
   }
   return out
 }

@@ -8,7 +8,7 @@
  */
 import type { Filesystem, Scenario } from '../scenario/schema'
 import { DEFAULT_COSTS, POLICIES, type ModelEnv, type Policy, type Prediction, type UnitCosts } from '../results'
-import { simulate } from './sim'
+import { simulate, type SimulateOptions } from './sim'
 
 export { oneWriteFolios } from './folios'
 
@@ -16,8 +16,10 @@ export function defaultEnv(fs: Filesystem, pageSize = 4096, costs?: Partial<Unit
   return { fs, pageSize, costs: { ...DEFAULT_COSTS, ...costs } }
 }
 
-export function predict(scenario: Scenario, policy: Policy, env: ModelEnv): Prediction {
-  return simulate(scenario, policy, env)
+export type { SimulateOptions } from './sim'
+
+export function predict(scenario: Scenario, policy: Policy, env: ModelEnv, options?: SimulateOptions): Prediction {
+  return simulate(scenario, policy, env, options)
 }
 
 export function predictAll(scenario: Scenario, env: ModelEnv): Record<Policy, Prediction> {

@@ -333,6 +333,34 @@ describe('repeat', () => {
     expect(p.ops[2]!.outcomes.map((o) => o.drain!.changedBytes).sort()).toEqual([0, 10])
     expect(p.totals.changedBytes).toBe(10)
   })
+  it('predicts a million iterations from the steady state: the counts of every pass, exactly', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '4p' }],
+      pipes: [{ id: 'p', size: '4p' }],
+      ops: [
+        {
+          op: 'repeat',
+          times: 1_000_000,
+          body: [
+            { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '2p' },
+            { op: 'pwrite', file: 'f', offset: 100, len: 10, pattern: { fill: 0x42 } },
+            { op: 'drain', pipe: 'p' },
+            { op: 'pwrite', file: 'f', offset: 100, len: 10, pattern: { seq: 1 } },
+          ],
+        },
+      ],
+    })
+    const p = predict(s, 'stock', defaultEnv('ext4'))
+    expect(p.ops.map((o) => o.iterations)).toEqual([1e6, 1e6, 1e6, 1e6])
+    expect(p.ops[0]!.pages.shared).toBe(2e6)
+    expect(p.ops[0]!.tracepoints['syscalls:sys_enter_splice']).toEqual({ min: 1e6, max: 1e6 })
+    // every pass shows the 10 bytes written over the page the pipe holds, and writes them back
+    expect(p.ops[2]!.outcomes).toEqual([{ ret: 8192, errno: null, drain: { read: 8192, changedBytes: 10, changed: [{ start: 100, end: 110, holds: 'current' }] } }])
+    expect(p.totals.changedBytes).toBe(1e7)
+    const soc = predict(s, 'steal-or-copy', defaultEnv('ext4'))
+    // the first pass steals both pages; from then on page 0 is dirty (copied) and page 1 stolen and reloaded
+    expect(soc.ops[0]!.pages).toEqual({ shared: 0, stolen: 1e6 + 1, copied: 1e6 - 1 })
+  })
 })
 
 /**

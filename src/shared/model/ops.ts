@@ -12,10 +12,12 @@ import { drain, spliceFileToPipe, spliceToFile, tee, vmsplice } from './pipe'
 import type { PolicyRules } from './policy'
 import type { BufferState, FileState, PipeState, World } from './state'
 
-/** One simulation: the world it changes and the policy it runs. */
+/** One simulation: the world it changes, the policy it runs, and the sizes of its ops in bytes. */
 export interface Sim {
   readonly world: World
   readonly policy: PolicyRules
+  /** Sizes written in pages or units ("2p"), resolved once: ops in a repeat body run many times. */
+  readonly sizes: Map<string, number>
 }
 
 type OpOf<K extends LeafOp['op']> = Extract<LeafOp, { op: K }>
@@ -24,7 +26,12 @@ type Handler<K extends LeafOp['op']> = (sim: Sim, acc: OpAcc, op: OpOf<K>) => Op
 /** A fresh success outcome (outcomes end up in predictions, which callers own). */
 const ok = (): OpOutcome => ({ ret: 0, errno: null })
 
-const size = (sim: Sim, s: string | number): number => resolveSize(s, sim.world.pageSize)
+function size(sim: Sim, spec: string | number): number {
+  if (typeof spec === 'number') return spec
+  let n = sim.sizes.get(spec)
+  if (n === undefined) sim.sizes.set(spec, (n = resolveSize(spec, sim.world.pageSize)))
+  return n
+}
 const fileOf = (sim: Sim, id: string): FileState => sim.world.files.get(id)!
 const bufOf = (sim: Sim, id: string): BufferState => sim.world.buffers.get(id)!
 const pipeOf = (sim: Sim, id: string): PipeState => sim.world.pipes.get(id)!
@@ -178,28 +185,27 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
   },
 }
 
-/** The pipe ends an op reads from and writes to (close: the end it closes). */
-function pipeEnds(sim: Sim, op: LeafOp): { reads: PipeState[]; writes: PipeState[] } {
+/** Whether the op uses a pipe end that a close op closed (close: the end it closes). */
+function usesClosedEnd(sim: Sim, op: LeafOp): boolean {
   switch (op.op) {
     case 'splice':
-      return { reads: 'pipe' in op.from ? [pipeOf(sim, op.from.pipe)] : [], writes: 'pipe' in op.to ? [pipeOf(sim, op.to.pipe)] : [] }
+      return ('pipe' in op.from && pipeOf(sim, op.from.pipe).readClosed) || ('pipe' in op.to && pipeOf(sim, op.to.pipe).writeClosed)
     case 'vmsplice':
-      return { reads: [], writes: [pipeOf(sim, op.pipe)] }
+      return pipeOf(sim, op.pipe).writeClosed
     case 'tee':
-      return { reads: [pipeOf(sim, op.from)], writes: [pipeOf(sim, op.to)] }
+      return pipeOf(sim, op.from).readClosed || pipeOf(sim, op.to).writeClosed
     case 'drain':
-      return { reads: [pipeOf(sim, op.pipe)], writes: [] }
+      return pipeOf(sim, op.pipe).readClosed
     case 'close':
-      return op.end === 'read' ? { reads: [pipeOf(sim, op.pipe)], writes: [] } : { reads: [], writes: [pipeOf(sim, op.pipe)] }
+      return op.end === 'read' ? pipeOf(sim, op.pipe).readClosed : pipeOf(sim, op.pipe).writeClosed
     default:
-      return { reads: [], writes: [] }
+      return false
   }
 }
 
 /** A use of a closed end: the probe's fd is gone, so the call fails with EBADF before anything else. */
 function closedEnd(sim: Sim, acc: OpAcc, op: LeafOp): OpOutcome | null {
-  const { reads, writes } = pipeEnds(sim, op)
-  if (!reads.some((p) => p.readClosed) && !writes.some((p) => p.writeClosed)) return null
+  if (!usesClosedEnd(sim, op)) return null
   if (op.op === 'splice' || op.op === 'vmsplice' || op.op === 'tee') acc.tpAdd(`syscalls:sys_enter_${op.op}`, 1)
   return op.op === 'drain' ? { ret: -1, errno: 'EBADF', drain: { read: 0, changed: [], changedBytes: 0 } } : { ret: -1, errno: 'EBADF' }
 }

@@ -11,17 +11,27 @@ import { READAHEAD_ORDER0_PAGES } from './pagecache'
 import { POLICY_RULES } from './policy'
 import { runOp, type Sim } from './ops'
 import { makeWorld } from './state'
+import { runRepeat, runRepeatIterating } from './repeat'
 
 const TP_ADD = 'filemap:mm_filemap_add_to_page_cache'
 const TP_DEL = 'filemap:mm_filemap_delete_from_page_cache'
 
-export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv): Prediction {
-  const main = simulateWorld(scenario, policy, env, 1)
+export interface SimulateOptions {
+  /**
+   * 'closed-form' (default): a repeat that reaches a steady state adds its remaining iterations in
+   * one step (repeat.ts). 'iterate': every iteration is run; the same prediction, slower (for tests
+   * and benchmarks that compare the two).
+   */
+  repeats?: 'closed-form' | 'iterate'
+}
+
+export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv, options: SimulateOptions = {}): Prediction {
+  const main = simulateWorld(scenario, policy, env, 1, options)
   const unknownFolios =
     largeFoliosFromOneWrite(env.fs) && scenario.files.some((f) => !f.cached && resolveSize(f.size, env.pageSize) > READAHEAD_ORDER0_PAGES * env.pageSize)
   if (!unknownFolios) return main
   // The folio size readahead picks is the kernel's choice: allow the outcomes of both worlds.
-  const other = simulateWorld(scenario, policy, env, 4)
+  const other = simulateWorld(scenario, policy, env, 4, options)
   main.ops.forEach((op, i) => {
     const keys = new Set(op.outcomes.map((o) => JSON.stringify(o)))
     for (const o of other.ops[i]!.outcomes) if (!keys.has(JSON.stringify(o))) op.outcomes.push(o)
@@ -34,14 +44,15 @@ export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv): Pre
   return main
 }
 
-function simulateWorld(scenario: Scenario, policy: Policy, env: ModelEnv, readaheadFolioPages: number): Prediction {
-  const sim: Sim = { world: makeWorld(scenario, env.fs, env.pageSize, readaheadFolioPages), policy: POLICY_RULES[policy] }
+function simulateWorld(scenario: Scenario, policy: Policy, env: ModelEnv, readaheadFolioPages: number, options: SimulateOptions): Prediction {
+  const sim: Sim = { world: makeWorld(scenario, env.fs, env.pageSize, readaheadFolioPages), policy: POLICY_RULES[policy], sizes: new Map() }
   const accs: OpAcc[] = []
   scenario.ops.forEach((op, i) => {
     const path = `ops[${i}]`
     if (op.op === 'repeat') {
       const body = op.body.map((b, j) => new OpAcc(`${path}.body[${j}]`, b.op))
-      for (let t = 0; t < op.times; t++) op.body.forEach((b, j) => runOp(sim, body[j]!, b))
+      if (options.repeats === 'iterate') runRepeatIterating(sim, op.body, op.times, body)
+      else runRepeat(sim, op.body, op.times, body)
       accs.push(...body)
     } else {
       const acc = new OpAcc(path, op.op)

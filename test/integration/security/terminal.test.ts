@@ -10,10 +10,10 @@ import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { connectTarget, type Target, type TerminalInput } from '../../../src/main/target'
 import { endsWithPrompt } from '../../../src/main/target/session'
-import { runScenario } from '../../../src/main/lab/run'
+import { Lab } from '../../../src/main/lab/lab'
 import { validateScenario } from '../../../src/shared/scenario'
 import { startSshd, sshdAvailable, type SshdFixture } from '../fixtures/sshd'
-import { runSkipReason, testRunId } from '../fixtures/lab'
+import { runSkipReason } from '../fixtures/lab'
 
 const marks: string[] = []
 /** A path the injected command would create; removed after each test. */
@@ -82,12 +82,17 @@ describe('typed input and the local driven shell', () => {
       'inject',
     )
     if (!parsed.ok) throw new Error('scenario')
-    const stop = hammer(() => ({ write: (d) => t!.writeTerminal(d), resize: () => undefined }), `touch ${file}\r`)
+    const target = t!
+    const stop = hammer(() => ({ write: (d) => target.writeTerminal(d), resize: () => undefined }), `touch ${file}\r`)
+    // The lab owns the target from here and ends it with itself.
+    const lab = await Lab.open(target, { records: null, scratchId: `inject-${process.pid}` })
+    t = undefined
     let record
     try {
-      record = await runScenario(t!, parsed.scenario, { runId: testRunId('inject'), fs: 'tmpfs', recordsDir: null })
+      record = await lab.start(parsed.scenario, { fs: 'tmpfs' }).done
     } finally {
       stop()
+      await lab.dispose()
     }
     expect(record.error).toBeUndefined()
     expect(existsSync(file)).toBe(false)

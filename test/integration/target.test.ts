@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import fc from 'fast-check'
 import { readFileSync, rmSync } from 'node:fs'
-import { spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { noCompilerPath } from './fixtures/nocc'
 import { connectTarget, shellQuote, TargetError, type Target } from '../../src/main/target'
 import { PtySession, shellBootstrap, HIGH_WATERMARK } from '../../src/main/target/session'
@@ -259,6 +259,8 @@ describe.skipIf(!isRoot && !CI)('facts as an unprivileged user', () => {
       expect(f.tracefs.writable).toBe(false)
       expect(f.tracefs.why).toMatch(/needs root or passwordless sudo|needs root/)
       expect(f.mkfs).toEqual({ ext4: false, xfs: false, btrfs: false })
+      // From the mount table: statfs says "ext2/ext3" for ext4 too.
+      expect(f.scratch.fs).toBe(execFileSync('findmnt', ['-n', '-o', 'FSTYPE', '-T', '/tmp'], { encoding: 'utf8' }).trim())
       expect(f.notes).toContain('not root and no passwordless sudo: only tmpfs or a given --dir can be used')
       const paranoid = Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'))
       expect(f.perf.available).toBe(paranoid <= -1)

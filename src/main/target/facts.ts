@@ -27,7 +27,9 @@ if [ -n "$tfs" ] && as_root test -w "$tfs/instances" 2>/dev/null; then echo trac
 echo "paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null)"
 echo "cc=$(command -v cc || command -v gcc || command -v clang)"
 if [ -e /proc/fs/splice ]; then echo splicestats=1; else echo splicestats=0; fi
-d="\${TMPDIR:-/tmp}"; echo "scratch=$d"; echo "scratchfs=$(stat -f -c %T "$d" 2>/dev/null)"
+d="\${TMPDIR:-/tmp}"; echo "scratch=$d"
+# The mount table names ext4; statfs's magic is shared by ext2/3/4 (stat -f says "ext2/ext3").
+echo "scratchfs=$(findmnt -n -o FSTYPE -T "$d" 2>/dev/null || stat -f -c %T "$d" 2>/dev/null)"
 echo "losetup=$(command -v losetup)"
 for t in ext4 xfs btrfs; do echo "mkfs_$t=$(command -v mkfs.$t)"; done
 true

@@ -53,9 +53,12 @@ export function describeFacts(f: TargetFactsView): FactLine[] {
       meaning: f.spliceStats ? 'This kernel has the RFC’s statistics: steals and copies are counted exactly.' : 'Steals and copies are inferred from tracepoints, and said to be inferred.',
     },
     // What the connect itself did or found missing (e.g. "mounted tracefs at /sys/kernel/tracing").
-    ...(f.notes ?? []).map((note) => ({ label: 'Note', value: note, ok: null, meaning: '' })),
+    ...(f.notes ?? []).filter((note) => !REPEATS_A_ROW.some((re) => re.test(note))).map((note) => ({ label: 'Note', value: note, ok: null, meaning: '' })),
   ]
 }
+
+/** Notes the rows above already say (the CLI prints the notes alone, so the core keeps them). */
+const REPEATS_A_ROW = [/^no \/proc\/fs\/splice/, /^no trace: /, /^no tracepoint counts from the probe: /]
 
 function mkfsMeaning(f: TargetFactsView): string {
   const can = (['ext4', 'xfs', 'btrfs'] as const).filter((k) => f.mkfs[k])

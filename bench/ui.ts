@@ -59,7 +59,7 @@ try {
     return { lags: b.lags, events: b.events() }
   })
   const canvasDrawn = await page.evaluate(`(() => {
-    const c = document.querySelector('canvas[data-chart="live"]')
+    const c = document.querySelector('canvas[data-chart="progress"]')
     if (!c) return false
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
     for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true

@@ -255,6 +255,7 @@ export function summarize(r: RunRecord): RunSummary {
     kernel: r.target.kernel,
     fs: r.fs,
     behavesLike: r.comparison?.verdict?.behavesLike ?? null,
+    ...(r.comparison?.verdict?.perPolicy ? { disagreements: Object.fromEntries(Object.entries(r.comparison.verdict.perPolicy).map(([p, c]) => [p, c.disagree])) as RunSummary['disagreements'] } : {}),
     ...(r.error ? { error: r.error.message } : {}),
   }
 }

@@ -69,6 +69,8 @@ export interface RunSummary {
   kernel: string
   fs: string
   behavesLike: Policy | 'none' | null
+  /** Ops each policy's model disagreed with (the History matrix shows them beside the verdict). */
+  disagreements?: Record<Policy, number>
   error?: string
 }
 

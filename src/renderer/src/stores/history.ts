@@ -3,12 +3,19 @@ import { ref, shallowRef } from 'vue'
 import type { ExportFormat, RunSummary } from '../../../shared/api'
 import type { RunRecord } from '../../../shared/run/types'
 import { call, messageOf } from '../api'
+import { emptyFilter, type HistoryFilter } from '../historyIndex'
 
-/** History: saved run records, one opened, up to two compared side by side, exports. */
+/** Where History is: the list (or matrix), one opened run, or two runs compared. Mirrored in the URL hash. */
+export type HistoryPage = { kind: 'list' } | { kind: 'run'; id: string } | { kind: 'compare'; ids: [string, string] }
+
+/** History: saved run records, filters, one opened, two compared, exports. */
 export const useHistoryStore = defineStore('history', () => {
   const runs = ref<RunSummary[]>([])
   const loading = ref(false)
   const error = ref<string | null>(null)
+  const page = ref<HistoryPage>({ kind: 'list' })
+  const layout = ref<'list' | 'batches' | 'matrix'>('list')
+  const filter = ref<HistoryFilter>(emptyFilter())
   const opened = shallowRef<RunRecord | null>(null)
   /** Ids ticked for comparison, oldest first; at most two. */
   const compareIds = ref<string[]>([])
@@ -26,8 +33,12 @@ export const useHistoryStore = defineStore('history', () => {
     }
   }
 
+  /** Opens a run on its own page. */
   async function open(id: string): Promise<void> {
     error.value = null
+    page.value = { kind: 'run', id }
+    if (opened.value?.id === id) return
+    opened.value = null
     try {
       opened.value = await call('getRun', { id })
     } catch (e) {
@@ -44,13 +55,22 @@ export const useHistoryStore = defineStore('history', () => {
     }
   }
 
-  async function loadComparison(): Promise<void> {
+  /** Compares two runs on their own page (the ticked ones by default). */
+  async function compare(ids: string[] = compareIds.value): Promise<void> {
+    if (ids.length !== 2) return
     error.value = null
+    page.value = { kind: 'compare', ids: [ids[0]!, ids[1]!] }
+    if (compared.value.map((r) => r.id).join() === ids.join()) return
+    compared.value = []
     try {
-      compared.value = await Promise.all(compareIds.value.map((id) => call('getRun', { id })))
+      compared.value = await Promise.all(ids.map((id) => call('getRun', { id })))
     } catch (e) {
       error.value = messageOf(e)
     }
+  }
+
+  function back(): void {
+    page.value = { kind: 'list' }
   }
 
   /** Returns the exported file; the view turns it into a download. */
@@ -64,5 +84,5 @@ export const useHistoryStore = defineStore('history', () => {
     }
   }
 
-  return { runs, loading, error, opened, compareIds, compared, load, open, toggleCompare, loadComparison, exportRun }
+  return { runs, loading, error, page, layout, filter, opened, compareIds, compared, load, open, toggleCompare, compare, back, exportRun }
 })

@@ -12,6 +12,10 @@ export const useRunsStore = defineStore('runs', () => {
   const runId = ref<string | null>(null)
   /** The scenario's title, known from the start (the record brings it only at the end). */
   const title = ref<string | null>(null)
+  /** What the run was started with, for its header before the record says it. */
+  /** The phase a cancel was asked for in: the stages after it did not happen. */
+  const cancelledIn = ref<RunPhase | null>(null)
+  const startedWith = ref<{ targetId: string; fs: string | null } | null>(null)
   const status = ref<RunStatus>('idle')
   const phase = ref<RunPhase | null>(null)
   const phaseMessage = ref('')
@@ -111,6 +115,8 @@ export const useRunsStore = defineStore('runs', () => {
     listen()
     reset()
     title.value = scenarioTitle ?? null
+    startedWith.value = { targetId, fs: fs ?? null }
+    cancelledIn.value = null
     status.value = 'starting'
     try {
       const r = await call('startRun', { targetId, scenarioText, source, ...(fs ? { fs: fs as 'tmpfs' } : {}) })
@@ -133,6 +139,7 @@ export const useRunsStore = defineStore('runs', () => {
   async function cancel(): Promise<void> {
     if (!runId.value || !active.value) return
     status.value = 'cancelling'
+    cancelledIn.value = phase.value
     try {
       await call('cancelRun', { runId: runId.value })
     } catch (e) {
@@ -141,7 +148,7 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   return {
-    runId, title, status, phase, phaseMessage, log, predictions, observations, progress, record, error, series, seriesVersion, active,
+    runId, title, startedWith, cancelledIn, status, phase, phaseMessage, log, predictions, observations, progress, record, error, series, seriesVersion, active,
     start, startBench, cancel, handle, reset, listen,
   }
 })

@@ -45,6 +45,8 @@ export interface LabOptions {
   /** Between asking a cancelled probe to stop (SIGTERM) and killing it. Default 5 s. */
   cancelGraceMs?: number
   model?: PlanModel
+  /** dispose() ends the target's session too. Default true; false leaves it to whoever opened it. */
+  disposeTarget?: boolean
   /** Names the scratch directory (/tmp/splice-lab-scratch-<id>). Default: lab-<pid>-<time>-<random>. */
   scratchId?: string
 }
@@ -166,7 +168,7 @@ export class Lab {
     return true
   }
 
-  /** Cancels every run, waits for them to clean up (at most DISPOSE_WAIT_MS), removes scratch, ends the session. Idempotent. */
+  /** Cancels every run, waits for them to clean up (at most DISPOSE_WAIT_MS), removes scratch, ends the session (LabOptions.disposeTarget). Idempotent. */
   async dispose(): Promise<void> {
     if (this.disposed) return
     this.disposed = true
@@ -175,7 +177,7 @@ export class Lab {
     await Promise.race([Promise.allSettled(running.map((r) => r.done)), new Promise((r) => setTimeout(r, DISPOSE_WAIT_MS).unref())])
     if (!this.lost) await this.pool.dispose()
     for (const u of this.unsubscribe) u()
-    await this.target.dispose()
+    if (this.options.disposeTarget !== false) await this.target.dispose()
   }
 
   private onTargetGone(code: number): void {

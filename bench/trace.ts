@@ -1,21 +1,30 @@
 /**
- * npm run bench:trace — how fast the ftrace text parser goes, against two baselines measured in the
- * same run on the same events: `trace-cmd report` (Debian's trace-cmd, decoding the binary buffer of
- * the same instance) and a bare split-into-lines loop (the floor any text parser pays).
+ * npm run bench:trace — how fast the lab reads ftrace events, against baselines measured in the same
+ * run on the same events:
+ *   - the text parser (trace_pipe's format) against `trace-cmd report` and a bare split-into-lines
+ *     loop (the floor any text parser pays);
+ *   - the binary reader (trace_pipe_raw pages) against the text parser and `trace-cmd report`;
+ *   - a live flood (a splice/tee/vmsplice loop for several seconds) through the text path and the
+ *     binary path of the tracer: events made, read and lost, and the lab's CPU time per million events.
  *
- * The events are real: a private instance records a page-cache-heavy workload, its `trace` file (the
- * trace_pipe text format) is read without consuming, then `trace-cmd extract -B` saves the same
- * buffer as trace.dat. `trace-cmd record` is never used (it rewrites global ftrace state); extract
- * reads the instance only (the global settings are compared before and after and must not change).
+ * The events are real: two private instances record the same workload at once (every event goes to
+ * both). Of the first, the `trace` file (the trace_pipe text format) is read without consuming, then
+ * its trace_pipe_raw pages; `trace-cmd extract -B` saves the second as trace.dat (extract consumes
+ * the buffer it reads, hence the twin). `trace-cmd record` is never used (it rewrites global ftrace
+ * state); the global settings are compared before and after and must not change.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, rmdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { TraceStreamParser } from '../src/shared/trace/parser'
+import { TraceStreamParser, type TraceRecord } from '../src/shared/trace/parser'
 import { TraceAggregator } from '../src/shared/trace/aggregate'
 import { DEFAULT_EVENTS } from '../src/main/lab/tracer'
+import { layoutFiles, readPagesNow } from '../src/main/lab/trace-raw'
+import { parseFormatBundle, type TraceFormats } from '../src/shared/trace/raw/format'
+import { RawTraceDecoder } from '../src/shared/trace/raw/decoder'
+import { flood } from './trace-flood'
 
 const TRACEFS = '/sys/kernel/tracing'
 const GLOBAL_SETTINGS = ['tracing_on', 'current_tracer', 'buffer_size_kb', 'trace_clock', 'set_event', 'set_event_pid', 'trace_options']
@@ -26,7 +35,7 @@ const snapshot = (): string => GLOBAL_SETTINGS.map((f) => readFileSync(join(TRAC
  * with their long argument lists, page-cache adds and deletes, page allocations), not just the
  * kmem events a plain copy makes.
  */
-const SPLICE_LOOP_C = String.raw`
+export const SPLICE_LOOP_C = String.raw`
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -86,29 +95,53 @@ const WORKLOADS: Workload[] = [
   },
 ]
 
-function recordEvents(work: string, workload: Workload): { text: string; dat: string | null } {
-  // Named like the tracer's own instances (session pid) so cleanStaleInstances removes it after a crash.
-  const name = `splice-lab-${process.pid}-${randomBytes(4).toString('hex')}`
-  const inst = join(TRACEFS, 'instances', name)
+interface Recorded {
+  text: string
+  pages: Array<{ cpu: number; page: Uint8Array }>
+  formats: TraceFormats
+  dat: string | null
+}
+
+function recordEvents(work: string, workload: Workload): Recorded {
+  // Named like the tracer's own instances (session pid) so cleanStaleInstances removes them after a crash.
+  const names = [0, 1].map(() => `splice-lab-${process.pid}-${randomBytes(4).toString('hex')}`)
+  const dirs = names.map((n) => join(TRACEFS, 'instances', n))
   const before = snapshot()
-  execFileSync('mkdir', [inst])
   try {
-    writeFileSync(join(inst, 'buffer_size_kb'), '65536')
-    for (const e of workload.events) writeFileSync(join(inst, 'events', e, 'enable'), '1')
+    for (const inst of dirs) {
+      execFileSync('mkdir', [inst])
+      writeFileSync(join(inst, 'buffer_size_kb'), '65536')
+      for (const e of workload.events) writeFileSync(join(inst, 'events', e, 'enable'), '1')
+    }
     workload.run(work)
-    writeFileSync(join(inst, 'tracing_on'), '0')
-    const text = readFileSync(join(inst, 'trace'), 'utf8')
+    for (const inst of dirs) writeFileSync(join(inst, 'tracing_on'), '0')
+    const text = readFileSync(join(dirs[0]!, 'trace'), 'utf8')
+    const formats = parseFormatBundle(execFileSync('tail', ['-n', '+1', ...layoutFiles(workload.events)], { cwd: join(TRACEFS, 'events'), encoding: 'latin1' }))
+    const pages = readPagesNow(dirs[0]!, formats.page.dataOffset + formats.page.dataSize)
     const dat = join(work, 'trace.dat')
-    const r = spawnSync('trace-cmd', ['extract', '-B', name, '-o', dat], { stdio: 'ignore' })
+    const r = spawnSync('trace-cmd', ['extract', '-B', names[1]!, '-o', dat], { stdio: 'ignore' })
     if (snapshot() !== before) throw new Error('global ftrace settings changed during the benchmark; stopping')
-    return { text, dat: r.status === 0 && existsSync(dat) ? dat : null }
+    return { text, pages, formats, dat: r.status === 0 && existsSync(dat) ? dat : null }
   } finally {
-    if (existsSync(inst)) {
-      for (const e of ['kmem', 'filemap', 'syscalls']) writeFileSync(join(inst, 'events', e, 'enable'), '0')
+    for (const inst of dirs) {
+      if (!existsSync(inst)) continue
+      writeFileSync(join(inst, 'events/enable'), '0')
       rmdirSync(inst)
     }
   }
 }
+
+/** Decodes every page (a sync per round of PAGES_PER_SYNC pages, as a live reader does); calls onEvent per record. */
+function decodeAll(rec: Recorded, onRecord: (r: TraceRecord) => void): number {
+  const d = new RawTraceDecoder({ formats: rec.formats, littleEndian: true, onRecord })
+  for (let i = 0; i < rec.pages.length; i++) {
+    d.page(rec.pages[i]!.cpu, rec.pages[i]!.page)
+    if (i % PAGES_PER_SYNC === PAGES_PER_SYNC - 1) d.sync()
+  }
+  d.sync()
+  return d.events
+}
+const PAGES_PER_SYNC = 256
 
 function time<T>(fn: () => T): { ms: number; value: T } {
   const t = process.hrtime.bigint()
@@ -124,7 +157,8 @@ function median(runs: number, fn: () => unknown): number {
 }
 
 function measure(work: string, workload: Workload): void {
-  const { text, dat } = recordEvents(work, workload)
+  const rec = recordEvents(work, workload)
+  const { text, dat } = rec
   const lines = text.split('\n').filter((l) => l && !l.startsWith('#')).length
   // The stream as it arrives: bytes, decoded 4 KiB at a time as a pty or ssh channel hands them out
   // (split anywhere, decoding included in the time; the text is ASCII, so no character straddles a
@@ -165,6 +199,24 @@ function measure(work: string, workload: Workload): void {
     rmSync(dat)
   }
 
+  // The binary reader on the same events: decoding alone (records made, bodies not printed), with the
+  // aggregation a live run does, and with every body printed (what trace-cmd report does for each event).
+  let decoded = 0
+  const decodeOnly = median(7, () => (decoded = decodeAll(rec, () => undefined)))
+  const decodeAgg = median(7, () => {
+    const agg = new TraceAggregator()
+    decodeAll(rec, (r) => agg.push(r))
+    agg.takeBuckets(true)
+  })
+  let bodyChars = 0
+  const decodePrint = median(3, () => {
+    bodyChars = 0
+    decodeAll(rec, (r) => {
+      if (r.kind === 'event') bodyChars += r.body.length
+    })
+  })
+  const rawBytes = rec.pages.reduce((n, p) => n + p.page.length, 0)
+
   // Memory bound: the same text pushed 20 times as one endless stream; the heap is measured after a
   // full collection at both ends (npm run bench:trace passes --expose-gc).
   global.gc?.()
@@ -185,21 +237,27 @@ function measure(work: string, workload: Workload): void {
   console.log(`  baseline split('\\n') loop: ${split.toFixed(1)} ms  ${rate(split)}  (parser costs ${(parse / split).toFixed(1)}× split)`)
   if (report !== null) console.log(`  baseline trace-cmd report: ${report.toFixed(1)} ms  ${rate(report)}  → parser is ${(report / parse).toFixed(1)}× faster`)
   else console.log('  baseline trace-cmd report: not measured (trace-cmd missing or extract failed)')
+  const mev = (ms: number): string => `${((decoded / ms) * 1000 / 1e6).toFixed(2)} M events/s`
+  console.log(`  binary reader: ${decoded} events in ${rec.pages.length} trace_pipe_raw pages (${(rawBytes / 2 ** 20).toFixed(1)} MiB, ${(text.length / rawBytes).toFixed(1)}× smaller than the text)${decoded === lines ? ', the same count as the text' : `, text has ${lines}`}`)
+  console.log(`    decode:                  ${decodeOnly.toFixed(1)} ms  ${mev(decodeOnly)}  (median of 7; ${(parse / decodeOnly).toFixed(1)}× the text parser + aggregation)`)
+  console.log(`    decode + aggregation:    ${decodeAgg.toFixed(1)} ms  ${mev(decodeAgg)}  (${(parse / decodeAgg).toFixed(1)}× the text parser + aggregation)`)
+  console.log(`    decode + every body:     ${decodePrint.toFixed(1)} ms  ${mev(decodePrint)}  (median of 3; ${(bodyChars / 2 ** 20).toFixed(1)} MiB of bodies)${report !== null ? `  → ${(report / decodePrint).toFixed(1)}× faster than trace-cmd report` : ''}`)
   // Parser and aggregator are used below, so they stay alive through the collection being measured.
   console.log(`  heap growth after streaming ${(p.lines / 1e6).toFixed(1)} M lines (${(agg.events / 1e6).toFixed(1)} M events counted): ${heapGrowthMiB.toFixed(1)} MiB`)
 }
 
-function main(): void {
+async function main(): Promise<void> {
   if (!existsSync(join(TRACEFS, 'instances'))) {
     console.error(`bench:trace needs tracefs at ${TRACEFS} (as root: mount -t tracefs nodev ${TRACEFS})`)
     process.exit(2)
   }
   const work = mkdtempSync(join(tmpdir(), 'splice-lab-bench-'))
   try {
-    for (const w of WORKLOADS) measure(work, w)
+    if (!process.argv.includes('--only-flood')) for (const w of WORKLOADS) measure(work, w)
+    if (!process.argv.includes('--no-flood')) await flood(work, SPLICE_LOOP_C)
   } finally {
     rmSync(work, { recursive: true, force: true })
   }
 }
 
-main()
+await main()

@@ -16,7 +16,7 @@
  * counted only when their pid belongs to the traced process tree.
  */
 import type { TraceBucket } from '../run/types'
-import { syscallReturn, type TraceRecord } from './parser'
+import { syscallReturn, type TraceEvent, type TraceRecord } from './parser'
 import { emptyLiveCounts, type LiveCounts } from '../vocabulary'
 
 export const MARKER_PREFIX = 'splicelab:'
@@ -96,10 +96,15 @@ export class TraceAggregator {
     const count = counts.get(r.name)
     if (count === undefined) counts.set(r.name, { n: 1 })
     else count.n++
-    this.series(r.ts, r.name, r.pid, r.body)
+    this.series(r)
   }
 
-  private series(ts: number, name: string, pid: number, body: string): void {
+  /**
+   * The live series. Bodies are read only by the cases that need them: a binary record prints its
+   * body when first read, and reads numeric fields (num) without printing it at all.
+   */
+  private series(r: TraceEvent): void {
+    const { ts, name, pid } = r
     if (this.t0 === null) this.t0 = ts
     const bucket = Math.floor(((ts - this.t0) * 1000) / BUCKET_MS)
     if (bucket !== this.lastBucketIndex) {
@@ -123,7 +128,7 @@ export class TraceAggregator {
         const call = this.callOf(pid)
         if (!call.active) break
         call.active = false
-        const ret = syscallReturn(body)
+        const ret = (r.num && r.num('ret')) ?? syscallReturn(r.body)
         if (ret > 0) {
           b.bytes! += ret
           const pages = Math.ceil(ret / this.pageSize)
@@ -134,13 +139,13 @@ export class TraceAggregator {
       case 'kmem:mm_page_alloc': {
         const call = this.callOf(pid)
         if (!call.active) break
-        const pages = 2 ** orderOf(body)
+        const pages = 2 ** ((r.num && r.num('order')) ?? orderOf(r.body))
         call.copied += pages
         b.copied! += pages
         break
       }
       case 'filemap:mm_filemap_delete_from_page_cache': {
-        this.removed.add(this.pageKeys.of(body))
+        this.removed.add(this.pageKeys.ofEvent(r, this.pageSize))
         // Bounded: forget the oldest removal first (a Set iterates in insertion order).
         if (this.removed.size > MAX_REMEMBERED_REMOVALS) this.removed.delete(this.removed.values().next().value!)
         const call = this.callOf(pid)
@@ -151,7 +156,7 @@ export class TraceAggregator {
         break
       }
       case 'filemap:mm_filemap_add_to_page_cache':
-        if (this.removed.delete(this.pageKeys.of(body))) b.reloads!++
+        if (this.removed.delete(this.pageKeys.ofEvent(r, this.pageSize))) b.reloads!++
         break
     }
   }
@@ -251,6 +256,24 @@ class PageKeys {
   private readonly ids = new Map<string, number>()
   private lastFile = ''
   private lastId = -1
+
+  /**
+   * The key of a page-cache event: from a binary record's fields (s_dev, i_ino, index) without
+   * printing its body, else from the body. Both give the same key for the same page: the file part
+   * is the body's "<major>:<minor> ino <hex>" (MINORBITS 20, include/linux/kdev_t.h) and the offset
+   * index × page size (the format's index << PAGE_SHIFT).
+   */
+  ofEvent(r: TraceEvent, pageSize: number): number | string {
+    const dev = r.num?.('s_dev')
+    const ino = r.num?.('i_ino')
+    const index = r.num?.('index')
+    if (dev === undefined || ino === undefined || index === undefined) return this.of(r.body)
+    const file = `${Math.floor(dev / 1048576)}:${dev % 1048576} ino ${ino.toString(16)}`
+    const ofs = index * pageSize
+    const id = file === this.lastFile && this.lastId !== -1 ? this.lastId : this.idOf(file)
+    if (id === -1 || ofs >= 2 ** 40) return `${file} ofs=${ofs}`
+    return id * 2 ** 40 + ofs
+  }
 
   of(body: string): number | string {
     if (body.charCodeAt(0) !== 100 || body.charCodeAt(1) !== 101 || body.charCodeAt(2) !== 118 || body.charCodeAt(3) !== 32) return body

@@ -27,6 +27,12 @@ export interface TraceEvent {
   name: string
   /** Everything after "<event>: ". */
   body: string
+  /**
+   * Binary records only: a numeric field of the event's format, read from the record without
+   * printing the body (undefined when the format has no such integer field). Consumers that need a
+   * value fall back to reading it from the body where this is absent.
+   */
+  num?(field: string): number | undefined
 }
 
 export interface LostEvents {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
 import { TraceStreamParser, type TraceRecord } from '../parser'
+import { TraceAggregator } from '../aggregate'
 import { DecodeError, plainRecord, RawTraceDecoder } from './decoder'
 import { FormatError, parseEventFormat, parseFormatBundle } from './format'
 import { compilePrintFmt } from './printfmt'
@@ -57,6 +58,21 @@ describe('binary trace_pipe_raw reader', () => {
     for (const n of ['syscalls:sys_enter_splice', 'syscalls:sys_exit_splice', 'syscalls:sys_enter_tee', 'syscalls:sys_exit_vmsplice', 'kmem:mm_page_alloc', 'kmem:mm_page_free', 'filemap:mm_filemap_add_to_page_cache', 'filemap:mm_filemap_delete_from_page_cache', 'ftrace:tracing_mark_write']) {
       expect(names).toContain(n)
     }
+  })
+
+  it('aggregates to the same per-op counts and live series as the text twin (fields read without printing bodies)', () => {
+    const fromRaw = new TraceAggregator()
+    const s = new RawTraceStream({ onRecord: (r) => fromRaw.push(r) })
+    s.push(ops)
+    s.end()
+    const fromText = new TraceAggregator()
+    for (const r of parseText(opsText)) fromText.push(r)
+    expect(fromRaw.perOp).toEqual(fromText.perOp)
+    expect(Object.keys(fromRaw.perOp).length).toBeGreaterThan(10)
+    const raw = fromRaw.takeBuckets(true)
+    expect(raw).toEqual(fromText.takeBuckets(true))
+    // The workload splices, tees and vmsplices in every op: the series are not all zero.
+    expect(raw.reduce((n, b) => n + b.counts.bytes + b.counts.shared + b.counts.copied, 0)).toBeGreaterThan(0)
   })
 
   it('counts the events a page header says were missed, as many as the CPU stats overran', () => {

@@ -18,7 +18,7 @@
  * bodies of a few event kinds only), so a record keeps its page alive until then.
  */
 import { FormatError, type EventFormat, type TraceFormats } from './format'
-import { compilePrintFmt, castInt, cString, type RecordView } from './printfmt'
+import { compilePrintFmt, castInt, cString, readField, type RecordView } from './printfmt'
 import { Cmdlines, LatencyFlagsCache } from './context'
 import { qualified, type TraceEvent, type TraceRecord } from '../parser'
 
@@ -74,6 +74,13 @@ export class RawTraceEvent implements TraceEvent {
     this.#start = start
     this.#end = end
     this.#le = le
+  }
+
+  num(field: string): number | undefined {
+    const f = this.#info.format.byName.get(field)
+    if (!f || f.dynamic || f.arrayLength >= 0 || this.#start + f.offset + f.size > this.#end) return undefined
+    const v = readField(this.#view, this.#start + f.offset, f.size, f.signed, this.#le)
+    return typeof v === 'number' ? v : undefined
   }
 
   get body(): string {

@@ -90,9 +90,12 @@ const norm = (v: bigint): number | bigint => (v >= -SAFE && v <= SAFE ? Number(v
 const big = (v: number | bigint): bigint => (typeof v === 'bigint' ? v : BigInt(v))
 const isInt = (v: Value): v is number | bigint => typeof v === 'number' || typeof v === 'bigint'
 
+/** 2^(bits-1) for the integer widths C has (a table: Math.pow per value showed in profiles). */
+const HALF: Record<number, number> = { 1: 1, 8: 2 ** 7, 16: 2 ** 15, 32: 2 ** 31, 64: 2 ** 63 }
+
 /** v as a C integer of `bits` bits, signed or not. */
 export function castInt(v: number | bigint, bits: number, signed: boolean): number | bigint {
-  if (typeof v === 'number' && v >= 0 && v < 2 ** (bits - 1)) return v
+  if (typeof v === 'number' && v >= 0 && v < (HALF[bits] ?? 2 ** (bits - 1))) return v
   return norm(signed ? BigInt.asIntN(bits, big(v)) : BigInt.asUintN(bits, big(v)))
 }
 
@@ -156,8 +159,11 @@ const isTypeWord = (w: string): boolean => TYPE_WORDS.has(w) || /^(?:__)?[us](8|
 // ---------------------------------------------------------------- fields
 
 function readInt(r: RecordView, offset: number, size: number, signed: boolean): number | bigint {
-  const v = r.view
-  const le = r.littleEndian
+  return readField(r.view, offset, size, signed, r.littleEndian)
+}
+
+/** An integer field of 1, 2, 4 or 8 bytes: a number while exact, else a bigint; NaN for other sizes. */
+export function readField(v: DataView, offset: number, size: number, signed: boolean, le: boolean): number | bigint {
   switch (size) {
     case 1: return signed ? v.getInt8(offset) : v.getUint8(offset)
     case 2: return signed ? v.getInt16(offset, le) : v.getUint16(offset, le)
@@ -170,7 +176,7 @@ function readInt(r: RecordView, offset: number, size: number, signed: boolean): 
       return norm(signed ? v.getBigInt64(offset, le) : v.getBigUint64(offset, le))
     }
   }
-  return UNKNOWN as never
+  return NaN
 }
 
 /** A NUL-terminated string of bytes[from, to), as latin1 (what trace_seq writes byte for byte). */
@@ -199,7 +205,9 @@ function fieldReader(f: Field): Expr {
     return (r) => cString(r.bytes, r.start + o, f.size ? r.start + o + f.size : r.end)
   }
   if (![1, 2, 4, 8].includes(f.size)) return () => UNKNOWN
-  return (r) => readInt(r, r.start + o, f.size, f.signed)
+  const size = f.size
+  const signed = f.signed
+  return (r) => readInt(r, r.start + o, size, signed)
 }
 
 // ---------------------------------------------------------------- expressions (precedence climbing)
@@ -430,9 +438,26 @@ function binary(op: string, a: Expr, b: Expr): Expr {
 
 /** trace_print_flags_seq: names of the masks that are fully set, in table order, then the rest in hex. */
 function printFlags(value: Expr, delim: string, table: Array<{ mask: bigint; name: string }>): Expr {
+  // Flags and masks below 2^32 (gfp flags, page flags…) go through 32-bit integer operations: the
+  // BigInt path costs ~40 BigInt operations per event, several µs.
+  const small = table.every((e) => e.mask < 2n ** 32n)
+  const masks = table.map((e) => Number(e.mask))
+  const names = table.map((e) => e.name)
   return (r) => {
     const v = value(r)
     if (!isInt(v)) return UNKNOWN
+    if (small && typeof v === 'number' && v >= 0 && v < 4294967296) {
+      let flags = v
+      let out = ''
+      for (let i = 0; i < masks.length && flags; i++) {
+        const mask = masks[i]!
+        if ((flags & mask) >>> 0 !== mask) continue
+        flags = (flags & ~mask) >>> 0
+        out += out ? delim + names[i]! : names[i]!
+      }
+      if (flags) out += (out ? delim : '') + '0x' + flags.toString(16)
+      return out
+    }
     let flags = BigInt.asUintN(64, big(v))
     let out = ''
     for (let i = 0; i < table.length && flags; i++) {
@@ -514,7 +539,7 @@ function pad(s: string, c: Conversion, zeroOk: boolean): string {
 }
 
 /** One argument under one conversion, as vsnprintf prints it. */
-function convert(v: Value, c: Conversion): string {
+function convertSlow(v: Value, c: Conversion): string {
   switch (c.conv) {
     case 's': {
       const s = typeof v === 'string' ? v : v === UNKNOWN ? '?' : String(v)
@@ -544,6 +569,25 @@ function convert(v: Value, c: Conversion): string {
   return pad(s, c, c.precision < 0)
 }
 
+/**
+ * A converter for one conversion: the common case (a non-negative number below the width's sign bit,
+ * no padding beyond what is computed here) without the general path's checks.
+ */
+function converter(c: Conversion): (v: Value) => string {
+  const half = HALF[c.bits] ?? 2 ** (c.bits - 1)
+  const plain = c.width === 0 && c.precision < 0 && !/[#+]/.test(c.flags)
+  if (plain && (c.conv === 'd' || c.conv === 'i' || c.conv === 'u')) {
+    return (v) => (typeof v === 'number' && v >= 0 && v < half ? '' + v : convertSlow(v, c))
+  }
+  if (plain && c.conv === 'x') return (v) => (typeof v === 'number' && v >= 0 && v < half ? v.toString(16) : convertSlow(v, c))
+  if (c.conv === 'x' && c.precision < 0 && !/[#+-]/.test(c.flags) && c.flags.includes('0')) {
+    const width = c.width
+    return (v) => (typeof v === 'number' && v >= 0 && v < half ? v.toString(16).padStart(width, '0') : convertSlow(v, c))
+  }
+  if (plain && c.conv === 's') return (v) => (typeof v === 'string' ? v : convertSlow(v, c))
+  return (v) => convertSlow(v, c)
+}
+
 /** Compiles an event's print fmt; the result prints a record's body as trace_pipe does. */
 export function compilePrintFmt(format: EventFormat): (r: RecordView) => string {
   const where = `events/${format.system}/${format.name}/format`
@@ -559,7 +603,8 @@ export function compilePrintFmt(format: EventFormat): (r: RecordView) => string 
   const steps = pieces.map((p) => {
     if (typeof p === 'string') return (): string => p
     const arg = args.shift()!
-    return (r: RecordView): string => convert(arg(r), p)
+    const convert = converter(p)
+    return (r: RecordView): string => convert(arg(r))
   })
   return (r) => {
     let s = ''

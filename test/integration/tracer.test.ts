@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { connectTarget, type Target } from '../../src/main/target'
 import { shellQuote } from '../../src/main/target/quote'
 import { cleanStaleInstances, INSTANCE_PREFIX, openTracer } from '../../src/main/lab/tracer'
+import { buildTracepipeOnHost } from '../../src/main/lab/trace-raw'
 import type { TraceBucket } from '../../src/shared/run/types'
 import { buildMarker } from '../../src/shared/probe/markers'
 import { CI, isRoot } from './fixtures/lab'
@@ -167,6 +168,26 @@ describe.skipIf(skip !== null)(`tracer on the real kernel${skip ? ` (skipped: ${
       await remote?.dispose()
       await sshd?.stop()
     }
+  })
+
+  it('a target that provides the helper (as a VM does, built static on the host) streams binary pages through it', async () => {
+    const helper = await buildTracepipeOnHost(join(dir, 'tracepipe'), cc!)
+    // This machine's session, seen as a remote target without a compiler that hands out its own helper.
+    const provided: Target = Object.assign(Object.create(target) as Target, { kind: 'ssh' as const, provideTracepipe: async () => helper })
+    const tracer = await openTracer(provided)
+    made.add(tracer.instance)
+    try {
+      await tracer.start(() => undefined)
+      const r = await provided.exec(tracer.wrap([binary, tracer.markerPath!, data, '0'].map(shellQuote).join(' ')))
+      expect(r.code, r.output).toBe(0)
+      const summary = await tracer.stop()
+      expect(summary.reader).toEqual({ kind: 'binary', why: `tracepipe helper on local (${helper})` })
+      expect(summary.perOp['ops[0]']).toMatchObject({ 'syscalls:sys_enter_splice': 1, 'syscalls:sys_exit_splice': 1 })
+      expect(summary.perOp['ops[1]']).toMatchObject({ 'syscalls:sys_enter_vmsplice': 1, 'syscalls:sys_exit_vmsplice': 1 })
+    } finally {
+      await tracer.dispose()
+    }
+    expect(instances()).not.toContain(tracer.instance)
   })
 
   it('removes the instance when the traced process is killed', async () => {

@@ -8,6 +8,7 @@
  * O_NONBLOCK: a read of an empty trace_pipe_raw otherwise sleeps in the kernel (wait_on_pipe) and
  * would hold one of libuv's few threads per CPU; non-blocking reads return EAGAIN and the reader polls.
  */
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { closeSync, constants, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -269,6 +270,7 @@ const TRACEPIPE_CFLAGS = ['-O2', '-Wall']
 
 /** Uploads and compiles resources/tracepipe on the target unless it has this exact build; returns its path. */
 export async function buildTracepipe(target: Target): Promise<string> {
+  if (target.provideTracepipe) return target.provideTracepipe()
   const facts = await target.facts()
   if (!facts.compiler.path) throw new Error(`the tracepipe helper cannot be built on ${target.label}: ${facts.compiler.why ?? 'no C compiler'}`)
   const source = await readFile(resourcePath('tracepipe/tracepipe.c'))
@@ -280,6 +282,18 @@ export async function buildTracepipe(target: Target): Promise<string> {
   const cc = await target.exec(`${shellQuote(facts.compiler.path)} ${TRACEPIPE_CFLAGS.join(' ')} -o ${shellQuote(`${bin}.tmp`)} ${shellQuote(`${dir}/tracepipe.c`)} 2>&1 && mv -f ${shellQuote(`${bin}.tmp`)} ${shellQuote(bin)}`, { timeoutMs: 120_000 })
   if (cc.code !== 0) throw new Error(`the tracepipe helper did not compile on ${target.label}: ${cc.output.trim()}`)
   return bin
+}
+
+/**
+ * Builds the helper on this machine as a static binary (for targets without a compiler, such as a
+ * VM's initramfs), at `out`; returns `out`. The caller uploads it and hands the path out through
+ * Target.provideTracepipe.
+ */
+export async function buildTracepipeOnHost(out: string, cc = 'cc'): Promise<string> {
+  await new Promise<void>((resolve, reject) =>
+    execFile(cc, ['-static', ...TRACEPIPE_CFLAGS, '-o', out, resourcePath('tracepipe/tracepipe.c')], (e, _stdout, stderr) => (e ? reject(new Error(`building the tracepipe helper failed: ${stderr.trim() || e.message}`)) : resolve())),
+  )
+  return out
 }
 
 /** Stderr kept from the helper, for the reason when it ends early. Default 4 KiB. */

@@ -94,6 +94,11 @@ export interface Target {
   scratchDevices?(): Promise<Partial<Record<BlockFilesystem, string>>>
   /** The probe, ready to run (a VM: a static binary built on the host and uploaded); default: compiled on the target. */
   provideProbe?(): Promise<BuiltProbe>
+  /**
+   * The path of the tracepipe helper (resources/tracepipe) on the target, ready to run (a VM: built
+   * static on the host with buildTracepipeOnHost and uploaded); default: compiled on the target.
+   */
+  provideTracepipe?(): Promise<string>
   /** The target crashed (its kernel, not just the session): runs in flight end with the console text. */
   onCrash?(listener: (crash: TargetCrash) => void): () => void
   /** Resolves once a crashed target is usable again (rebooted, session back); rejects when it cannot come back. */

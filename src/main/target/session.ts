@@ -40,6 +40,18 @@ export function shellBootstrap(readyNonce: string): string {
   ].join('; ')
 }
 
+/**
+ * `spawn` behind a bash that first closes every inherited descriptor above stderr. node-pty's
+ * forkpty leaves the pty master without FD_CLOEXEC (fdinfo flags 0104002 here) and libuv closes
+ * nothing else when it spawns, so every child the lab starts (another session's shell, a stream,
+ * the probe below it) would hold every session's master: after the lab is SIGKILLed the driven
+ * shell then never gets its hangup, looks alive, and the next connect leaves its scratch alone.
+ */
+export function closingInheritedFds(spawn: SessionSpawn): SessionSpawn {
+  const close = 'for f in /proc/$$/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ] && [ -e "$f" ]; then exec {n}<&-; fi; done; exec "$@"'
+  return { ...spawn, file: '/bin/bash', args: ['-c', close, 'splice-lab', spawn.file, ...spawn.args] }
+}
+
 export class PtySession {
   private readonly proc: pty.IPty
   private readonly output: OutputQueue
@@ -58,7 +70,8 @@ export class PtySession {
   /** Part of an answer went to the prompt (its echo changes the last line; the prompt still waits for Enter). */
   private answering = false
 
-  constructor(spawn: SessionSpawn) {
+  constructor(given: SessionSpawn) {
+    const spawn = closingInheritedFds(given)
     this.proc = pty.spawn(spawn.file, spawn.args, {
       name: 'xterm-256color',
       cols: 200,

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { spawn as spawnChild } from 'node:child_process'
 import { constants as osConstants } from 'node:os'
 import type { ExecOptions, ExecResult, StreamHandle, Target, TargetFacts, TerminalInput } from './types'
-import { PtySession, type SessionSpawn, DEFAULT_TIMEOUT_MS, shellBootstrap } from './session'
+import { PtySession, closingInheritedFds, type SessionSpawn, DEFAULT_TIMEOUT_MS, shellBootstrap } from './session'
 import { TargetError } from './errors'
 import { detectFacts } from './facts'
 import { newNonce } from './framing'
@@ -22,11 +22,25 @@ const STREAM_STOP_MS = 1_500
 /**
  * Runs `command` so that it ends when the stream's input closes: when stop() closes it, and when
  * the lab itself dies (its end of the pipe closes with it), here or on the far side of ssh — a
- * `cat trace_pipe` left behind would keep its ftrace instance busy. The command's own exit status
+ * `cat trace_pipe` or a probe left behind would keep its ftrace instance busy and its scratch in
+ * use. The command runs in a session of its own (setsid, where the target has it) so that ending
+ * it reaches everything it started: the probe is the child of a shell that reports its exit
+ * status, and killing only that shell left the probe running until its own timeout (120 s). SIGTERM
+ * first (the probe reports what it has), SIGKILL 2 s later. SIGINT/SIGTERM/SIGHUP to the wrapper
+ * (stop() signals the local group) are passed on the same way. The command's own exit status
  * (128+signal when killed) is the stream's. A background job's input is /dev/null, hence fd 3.
  */
 export function streamWrapper(command: string): string {
-  return `exec 3<&0; bash -c ${shellQuote(command)} </dev/null & c=$!; (while read -r _ <&3; do :; done; kill $c 2>/dev/null) & w=$!; wait $c; s=$?; kill $w 2>/dev/null; exit $s`
+  const end = (sig: string): string => `kill -${sig} -$c 2>/dev/null || kill -${sig} $c 2>/dev/null`
+  return [
+    'exec 3<&0',
+    `s=$(command -v setsid); $s bash -c ${shellQuote(command)} </dev/null & c=$!`,
+    `trap '${end('TERM')}' INT TERM HUP`,
+    `(trap '' INT TERM HUP; while read -r _ <&3; do :; done; ${end('TERM')}; sleep 2; ${end('KILL')}) & w=$!`,
+    // wait returns early (>128) when a trapped signal arrives: wait again for the real status.
+    'wait $c; s=$?; while kill -0 $c 2>/dev/null; do wait $c; s=$?; done',
+    'kill -KILL $w 2>/dev/null; exit $s',
+  ].join('; ')
 }
 
 export interface StartOptions {
@@ -131,7 +145,8 @@ export abstract class ShellTarget implements Target {
     // workload on 2 cores trace_pipe through a pty lost 7-25% of 1.4 M events that a pipe read
     // without a loss. A stream never prompts (ssh multiplexes over the session's authenticated
     // connection; root goes through sudo -n), so it needs no terminal.
-    const spawn = this.streamSpawn(streamWrapper(this.wrapRoot(command, root)))
+    // The wrapper runs as root with the command, so it may signal what the command started.
+    const spawn = closingInheritedFds(this.streamSpawn(this.wrapRoot(streamWrapper(command), root)))
     const child = spawnChild(spawn.file, spawn.args, {
       cwd: spawn.cwd ?? process.cwd(),
       env: { ...process.env, ...spawn.env },

@@ -2,7 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { dispatch, type EventName } from '../../shared/api'
+import { dispatch } from '../../shared/api'
+import type { RunEvent } from '../../shared/run/types'
+import { LIVE_SERIES } from '../../shared/vocabulary'
 import { LabService } from './service'
 
 let home: string
@@ -53,11 +55,28 @@ describe('LabService targets', () => {
   })
 
   it('streams synthetic buckets only when built for the benchmark', async () => {
-    const events: EventName[] = []
-    const s = new LabService((name) => void events.push(name), { bench: true })
-    await s.handlers.benchInject({ eventsPerSecond: 1000, durationMs: 150 })
-    await new Promise((r) => setTimeout(r, 400))
-    expect(events.filter((e) => e === 'onRunEvent').length).toBeGreaterThan(2)
+    const refused = await dispatch(quiet().handlers, 'benchInject', { eventsPerSecond: 1000, durationMs: 150 })
+    expect(refused).toEqual({ ok: false, error: { code: 'refused', message: 'benchInject is for npm run bench:ui only (splice-lab serve --bench)' } })
+
+    const events: RunEvent[] = []
+    const s = new LabService((name, payload) => {
+      if (name === 'onRunEvent') events.push(payload as RunEvent)
+    }, { bench: true })
+    const { runId } = await s.handlers.benchInject({ eventsPerSecond: 10_000, durationMs: 300 })
+    expect(runId).toMatch(/^bench-\d{8}T\d{6}-[0-9a-f]{6}$/)
+    await new Promise((r) => setTimeout(r, 700))
     await s.dispose()
+    expect(events.every((e) => e.runId === runId)).toBe(true)
+    expect(events[0]).toMatchObject({ type: 'phase', phase: 'trace' })
+    expect(events.at(-1)).toMatchObject({ type: 'phase', phase: 'done', message: 'synthetic stream ended' })
+    const buckets = events.flatMap((e) => (e.type === 'trace' ? e.buckets : []))
+    // 10 000 events/s for 300 ms, 64 bytes an event (SYNTHETIC_BYTES_PER_EVENT): about 3 000 events.
+    const total = buckets.reduce((n, b) => n + b.counts.bytes / 64, 0)
+    expect(total).toBeGreaterThanOrEqual(2000)
+    expect(total).toBeLessThanOrEqual(4500)
+    for (const b of buckets) expect(Object.keys(b.counts).sort()).toEqual([...LIVE_SERIES].sort())
+    // Bucket times are wall-clock ms since the stream began, in order.
+    expect(buckets.map((b) => b.t)).toEqual([...buckets.map((b) => b.t)].sort((a, b) => a - b))
+    expect(buckets.at(-1)!.t).toBeGreaterThanOrEqual(250)
   })
 })

@@ -29,6 +29,8 @@ export type Emit = <E extends EventName>(name: E, payload: EventPayloads[E]) => 
 export interface ServiceOptions {
   /** Enables benchInject (splice-lab serve --bench). Off everywhere else. */
   bench?: boolean
+  /** A known_hosts file every ssh target's host key is checked against (default: ssh's own). */
+  sshKnownHosts?: string
 }
 
 interface Session {
@@ -85,6 +87,7 @@ export class LabService {
       try {
         const target = await openTarget(
           s.state.config,
+          this.options.sshKnownHosts,
           (message) => this.setState(s, { message }),
           (data) => s.flow.push(data),
           (input) => (s.connectingInput = input),
@@ -237,8 +240,14 @@ export class LabService {
  * Opens a pty session to the target. Terminal output flows to `onTerminalData` from the first byte,
  * so a password or host-key prompt during the connect reaches the person in the terminal view.
  */
-function openTarget(config: TargetConfig, onProgress: (message: string) => void, onTerminalData: (data: string) => void, onTerminal: (input: TerminalInput) => void): Promise<Target> {
-  const spec: TargetSpec = config.kind === 'local' ? { kind: 'local' } : { kind: 'ssh', host: config.host, user: config.user, port: config.port, identity: config.identityFile }
+function openTarget(
+  config: TargetConfig,
+  knownHosts: string | undefined,
+  onProgress: (message: string) => void,
+  onTerminalData: (data: string) => void,
+  onTerminal: (input: TerminalInput) => void,
+): Promise<Target> {
+  const spec: TargetSpec = config.kind === 'local' ? { kind: 'local' } : { kind: 'ssh', host: config.host, user: config.user, port: config.port, identity: config.identityFile, knownHosts }
   onProgress(config.kind === 'local' ? 'starting a local shell…' : `ssh ${config.user ? `${config.user}@` : ''}${config.host}… answer any prompt in the terminal below`)
   // A person may be typing a password or checking a host key: give them two minutes.
   return openSession(spec, { readyTimeoutMs: config.kind === 'ssh' ? 120_000 : 15_000, onTerminalData, onTerminal })

@@ -37,7 +37,9 @@ const quietAnnotations = {
 
 /** Libraries in their own chunks: no chunk over Vite's 500 kB warning, and the app's code caches apart. */
 const VENDOR_CHUNKS: [string, RegExp][] = [
-  ['codemirror', /\/node_modules\/(@codemirror|@lezer|crelt|style-mod|w3c-keyname|@marijn)\//],
+  // The editor core (view and state) apart from what builds on it (language, completion, lint, YAML).
+  ['codemirror-core', /\/node_modules\/(@codemirror\/(view|state)|@marijn|crelt|style-mod|w3c-keyname)\//],
+  ['codemirror', /\/node_modules\/(@codemirror|@lezer)\//],
   ['charts', /\/node_modules\/(chart\.js|chartjs-plugin-zoom|hammerjs|@kurkle)\//],
   ['xterm', /\/node_modules\/@xterm\//],
   ['zod', /\/node_modules\/zod\//],

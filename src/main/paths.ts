@@ -17,3 +17,5 @@ export const configDir = (): string => base('config')
 /** Run records live in dataDir()/runs/<id>.json. */
 export const runsDir = (): string => join(base('data'), 'runs')
 export const cacheDir = (): string => base('cache')
+/** The user's data: run records (runsDir) and saved scenarios. */
+export const dataDir = (): string => base('data')

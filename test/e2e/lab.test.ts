@@ -136,20 +136,53 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     await shoot(page, 'timeline')
   })
 
-  it('shows an invalid scenario’s problem inline, with its line and field, and refuses to run it', async () => {
+  it('edits a scenario in CodeMirror: completion from the schema, problems inline and listed once, save to the user folder', async () => {
     const { page } = lab
     await page.getByRole('tab', { name: 'Scenarios' }).click()
+    const text = await readFile(new URL('../../resources/scenarios/write-after-splice.yaml', import.meta.url), 'utf8')
     const editor = page.getByLabel('Scenario (YAML)')
-    const text = await editor.inputValue()
-    await editor.fill(text.replace('len: 1p', 'len: banana'))
-    const problem = page.locator('.problem').first()
-    await problem.waitFor()
+    const replaceAll = async (t: string): Promise<void> => {
+      await editor.click()
+      await page.keyboard.press('Control+a')
+      await page.keyboard.insertText(t)
+    }
     const line = text.split('\n').findIndex((l) => l.includes('len: 1p')) + 1
-    await expect(problem.innerText()).resolves.toContain(`line ${line}`)
-    await expect(problem.innerText()).resolves.toContain('ops[0].len')
+
+    // A bad value: one problem, at its line and field, underlined in the text, marked in the gutter.
+    await replaceAll(text.replace('len: 1p', 'len: banana'))
+    const problems = page.locator('.problem')
+    await problems.first().waitFor()
+    await expect(problems.count()).resolves.toBe(1)
+    await expect(problems.first().innerText()).resolves.toContain(`line ${line}`)
+    await expect(problems.first().innerText()).resolves.toContain('ops[0].len')
+    await page.locator('.cm-lintRange-error').first().waitFor()
+    await page.locator('.cm-lint-marker-error').first().waitFor()
     await expect(page.getByRole('button', { name: '▶ Run' }).isDisabled()).resolves.toBe(true)
+    await expect(page.getByTestId('run-blocked').innerText()).resolves.toMatch(/Fix the scenario/)
+    await expect(page.getByText('● modified').count()).resolves.toBe(1)
     await shoot(page, 'editor-error')
-    await editor.fill(text)
+
+    // An unknown op, in words.
+    await replaceAll(text.replace('op: pwrite', 'op: pwirte'))
+    await problems.filter({ hasText: /unknown op 'pwirte' \(did you mean 'pwrite'\?\) — expected one of splice, / }).waitFor()
+    await expect(problems.count()).resolves.toBe(1)
+
+    // Completion: op kinds after "op:", from the schema.
+    await replaceAll(text.trimEnd() + '\n  - op: dr')
+    const options = page.locator('.cm-tooltip-autocomplete li')
+    await options.filter({ hasText: /^drain/ }).first().waitFor()
+    await shoot(page, 'editor-completion')
+    await page.keyboard.press('Enter')
+    await expect(page.locator('.cm-content').innerText()).resolves.toContain('- op: drain')
+
+    // Save into the user's folder; it is listed under "Yours".
+    await replaceAll(text)
+    await page.getByLabel('Scenario file name').fill('my-write')
+    await page.getByRole('button', { name: 'Save', exact: true }).click()
+    await page.getByRole('list', { name: 'Your scenarios' }).getByRole('button', { name: 'my-write' }).waitFor()
+    await expect(readFile(`${lab.home}/data/scenarios/my-write.yaml`, 'utf8')).resolves.toBe(text)
+    await expect(page.getByText('● modified').count()).resolves.toBe(0)
+    expect(errors).toEqual([])
   })
 
   it('finds a multi-filesystem batch in History’s matrix and opens a run from a cell', async () => {

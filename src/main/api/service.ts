@@ -23,6 +23,7 @@ import { RecordError, RunRecords } from '../lab/records'
 import { presetInfos } from '../presets'
 import { newId, readTargets, writeTargets } from './targets-store'
 import { TerminalFlow } from './terminal-flow'
+import { listUserScenarios, saveUserScenario } from '../user-scenarios'
 
 export type Emit = <E extends EventName>(name: E, payload: EventPayloads[E]) => void
 
@@ -138,6 +139,8 @@ export class LabService {
       return null
     },
     listPresets: () => presetInfos(),
+    listUserScenarios: () => listUserScenarios(),
+    saveScenario: ({ name, text }) => saveUserScenario(name, text),
     startRun: async ({ targetId, scenarioText, source, fs }) => {
       const s = await this.session(targetId)
       const lab = this.connected(s)

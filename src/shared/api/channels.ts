@@ -14,6 +14,8 @@ export const METHODS = [
   'ackTerminal',
   'attachTerminal',
   'listPresets',
+  'listUserScenarios',
+  'saveScenario',
   'startRun',
   'cancelRun',
   'listRuns',

@@ -51,6 +51,13 @@ export interface TargetState {
   facts?: TargetFactsView
 }
 
+/** A scenario file the user saved; `path` is where it is on the workstation. */
+export interface UserScenario {
+  name: string
+  path: string
+  text: string
+}
+
 export interface PresetInfo {
   name: string
   title: string
@@ -102,6 +109,10 @@ export const INPUTS = {
    */
   attachTerminal: z.strictObject({ id: SafeId }),
   listPresets: z.undefined(),
+  /** The user's own scenarios: `<data dir>/scenarios/*.yaml`, beside the presets in the app. */
+  listUserScenarios: z.undefined(),
+  /** Saves (or replaces) `<data dir>/scenarios/<name>.yaml`; the text must be a valid scenario. */
+  saveScenario: z.strictObject({ name: SafeId, text: ScenarioText }),
   startRun: z.strictObject({ targetId: SafeId, scenarioText: ScenarioText, source: z.string().max(200).default('<editor>'), fs: Filesystem.optional() }),
   cancelRun: z.strictObject({ runId: SafeId }),
   listRuns: z.undefined(),
@@ -125,6 +136,8 @@ export interface Outputs {
   ackTerminal: null
   attachTerminal: null
   listPresets: PresetInfo[]
+  listUserScenarios: UserScenario[]
+  saveScenario: UserScenario
   startRun: { runId: string }
   cancelRun: null
   listRuns: RunSummary[]

@@ -16,13 +16,15 @@ describe('ScenarioEditor', () => {
     const r = parseScenarioText(bad, '<editor>')
     expect(r.ok).toBe(false)
     const problems = r.ok ? [] : r.problems
-    const w = mount(ScenarioEditor, { props: { modelValue: bad, problems } })
+    const w = mount(ScenarioEditor, { props: { modelValue: bad, problems }, attachTo: document.body })
     const item = w.find('.problem')
     expect(item.text()).toContain('line 5')
     expect(item.text()).toContain('ops[0].pipe')
     expect(item.text()).toContain('no pipe "q"')
-    expect(w.findAll('.gutter .bad').map((g) => g.text())).toEqual(['5'])
-    expect(w.find('textarea').attributes('aria-invalid')).toBe('true')
+    expect(w.find('.editor').classes()).toContain('invalid')
+    // The editor holds the text (CodeMirror's lines) and says what it is.
+    expect(w.find('.cm-content').attributes('aria-label')).toBe('Scenario (YAML)')
+    expect(w.findAll('.cm-line').length).toBe(bad.split('\n').length)
   })
 
   it('shows nothing when the scenario is valid', () => {

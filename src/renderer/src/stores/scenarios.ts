@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, watch } from 'vue'
-import type { PresetInfo } from '../../../shared/api'
+import type { PresetInfo, UserScenario } from '../../../shared/api'
 import { parseScenarioText, type ScenarioProblem } from '../../../shared/scenario'
 import type { Policy, Prediction } from '../../../shared/results'
 import { call, messageOf } from '../api'
@@ -13,6 +13,11 @@ export const useScenariosStore = defineStore('scenarios', () => {
   const presets = ref<PresetInfo[]>([])
   const presetsError = ref<string | null>(null)
   const selectedPreset = ref<string | null>(null)
+  /** The user's saved scenarios, and the one open in the editor (null: a preset or unsaved text). */
+  const mine = ref<UserScenario[]>([])
+  const selectedMine = ref<string | null>(null)
+  const saveError = ref<string | null>(null)
+  const savedPath = ref<string | null>(null)
   const text = ref('')
   const source = ref('<editor>')
   const fs = ref<string>('tmpfs')
@@ -27,9 +32,10 @@ export const useScenariosStore = defineStore('scenarios', () => {
   const parsed = computed(() => (text.value.trim() ? parseScenarioText(text.value, source.value, pageSize.value) : null))
   const problems = computed<ScenarioProblem[]>(() => (parsed.value && !parsed.value.ok ? parsed.value.problems : []))
   const scenario = computed(() => (parsed.value?.ok ? parsed.value.scenario : null))
+  /** The editor's text differs from the preset or file it came from. */
   const dirty = computed(() => {
-    const p = presets.value.find((x) => x.name === selectedPreset.value)
-    return !p || p.text !== text.value
+    const saved = selectedMine.value !== null ? mine.value.find((x) => x.name === selectedMine.value) : presets.value.find((x) => x.name === selectedPreset.value)
+    return !saved || saved.text !== text.value
   })
 
   async function loadPresets(): Promise<void> {
@@ -44,9 +50,46 @@ export const useScenariosStore = defineStore('scenarios', () => {
     }
   }
 
+  async function loadMine(): Promise<void> {
+    try {
+      mine.value = await call('listUserScenarios')
+    } catch (e) {
+      saveError.value = messageOf(e)
+    }
+  }
+
+  function chooseMine(name: string): void {
+    const m = mine.value.find((x) => x.name === name)
+    if (!m) return
+    selectedMine.value = name
+    selectedPreset.value = null
+    source.value = m.path
+    text.value = m.text
+    savedPath.value = m.path
+  }
+
+  /** Saves the editor's text as the user's scenario `name` (replacing one of that name). */
+  async function save(name: string): Promise<boolean> {
+    saveError.value = null
+    try {
+      const saved = await call('saveScenario', { name, text: text.value })
+      mine.value = [...mine.value.filter((x) => x.name !== saved.name), saved].sort((a, b) => a.name.localeCompare(b.name))
+      selectedMine.value = saved.name
+      selectedPreset.value = null
+      source.value = saved.path
+      savedPath.value = saved.path
+      return true
+    } catch (e) {
+      saveError.value = messageOf(e)
+      return false
+    }
+  }
+
   function choose(name: string): void {
     const p = presets.value.find((x) => x.name === name)
     if (!p) return
+    selectedMine.value = null
+    savedPath.value = null
     selectedPreset.value = name
     source.value = `preset ${name}`
     text.value = p.text
@@ -87,5 +130,6 @@ export const useScenariosStore = defineStore('scenarios', () => {
   return {
     presets, presetsError, selectedPreset, text, source, fs, pageSize, predictions, predictionError, predicting, predictMs,
     parsed, problems, scenario, dirty, loadPresets, choose, predict, setModel,
+    mine, selectedMine, saveError, savedPath, loadMine, chooseMine, save,
   }
 })

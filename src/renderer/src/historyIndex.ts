@@ -5,6 +5,7 @@
  */
 import type { RunSummary } from '../../shared/api'
 import { POLICIES } from '../../shared/results'
+import { FILESYSTEMS } from '../../shared/vocabulary'
 
 export interface HistoryFilter {
   scenario: string
@@ -89,7 +90,7 @@ export interface Matrix {
 
 export const cellKey = (scenario: string, kernel: string, fs: string): string => `${scenario}\0${kernel}\0${fs}`
 
-const FS_ORDER = ['tmpfs', 'ext4', 'xfs', 'btrfs']
+const FS_ORDER: readonly string[] = FILESYSTEMS
 
 export function matrix(runs: readonly RunSummary[]): Matrix {
   const cells = new Map<string, RunSummary>()

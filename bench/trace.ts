@@ -15,7 +15,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, rmdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { TraceStreamParser, type TraceRecord } from '../src/shared/trace/parser'
@@ -143,17 +143,35 @@ function decodeAll(rec: Recorded, onRecord: (r: TraceRecord) => void): number {
 }
 const PAGES_PER_SYNC = 256
 
-function time<T>(fn: () => T): { ms: number; value: T } {
+function time<T>(fn: () => T): { ms: number; cpuMs: number; value: T } {
   const t = process.hrtime.bigint()
+  const c = process.cpuUsage()
   const value = fn()
-  return { ms: Number(process.hrtime.bigint() - t) / 1e6, value }
+  const cpu = process.cpuUsage(c)
+  return { ms: Number(process.hrtime.bigint() - t) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000, value }
 }
 
-/** Median of `runs` timed calls after one warm-up call (lets the JIT settle). */
-function median(runs: number, fn: () => unknown): number {
+/**
+ * Medians of `runs` timed calls after one warm-up call (lets the JIT settle): wall time, and the
+ * process's CPU time, which a machine shared with other work inflates much less (it still counts
+ * this process's GC threads).
+ */
+function medians(runs: number, fn: () => unknown): { wall: number; cpu: number } {
   fn()
-  const ms = Array.from({ length: runs }, () => time(fn).ms).sort((a, b) => a - b)
-  return ms[Math.floor(runs / 2)]!
+  const times = Array.from({ length: runs }, () => time(fn))
+  const mid = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(runs / 2)]!
+  return { wall: mid(times.map((t) => t.ms)), cpu: mid(times.map((t) => t.cpuMs)) }
+}
+
+const median = (runs: number, fn: () => unknown): number => medians(runs, fn).wall
+
+/** Wall and CPU time (user + system) of a shell command, through /usr/bin/time. */
+function timeCommand(command: string, work: string): { wall: number; cpu: number } {
+  const out = join(work, 'time.txt')
+  const t = time(() => execFileSync('/usr/bin/time', ['-f', '%U %S', '-o', out, 'sh', '-c', command]))
+  const [user, sys] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-2).map(Number)
+  rmSync(out)
+  return { wall: t.ms, cpu: ((user ?? NaN) + (sys ?? NaN)) * 1000 }
 }
 
 function measure(work: string, workload: Workload): void {
@@ -168,7 +186,7 @@ function measure(work: string, workload: Workload): void {
   const chunks: string[] = []
   for (let i = 0; i < bytes.length; i += 4096) chunks.push(chunkAt(i))
 
-  const parse = median(7, () => {
+  const parseBoth = medians(7, () => {
     const agg = new TraceAggregator()
     const p = new TraceStreamParser((r) => agg.push(r))
     for (let i = 0; i < bytes.length; i += 4096) p.push(chunkAt(i))
@@ -176,6 +194,7 @@ function measure(work: string, workload: Workload): void {
     agg.takeBuckets(true)
     if (p.unparsed > 0) throw new Error(`${p.unparsed} lines the parser did not recognise`)
   })
+  const parse = parseBoth.wall
   const scan = median(7, () => {
     let n = 0
     for (const c of chunks) for (let i = c.indexOf('\n'); i !== -1; i = c.indexOf('\n', i + 1)) n++
@@ -192,9 +211,12 @@ function measure(work: string, workload: Workload): void {
     return n
   })
   let report: number | null = null
+  let reportCpu = NaN
   if (dat) {
     const out = join(work, 'report.txt')
-    report = time(() => execFileSync('sh', ['-c', `trace-cmd report ${dat} > ${out}`])).ms
+    const t = timeCommand(`trace-cmd report ${dat} > ${out}`, work)
+    report = t.wall
+    reportCpu = t.cpu
     rmSync(out)
     rmSync(dat)
   }
@@ -202,14 +224,14 @@ function measure(work: string, workload: Workload): void {
   // The binary reader on the same events: decoding alone (records made, bodies not printed), with the
   // aggregation a live run does, and with every body printed (what trace-cmd report does for each event).
   let decoded = 0
-  const decodeOnly = median(7, () => (decoded = decodeAll(rec, () => undefined)))
-  const decodeAgg = median(7, () => {
+  const decodeOnly = medians(7, () => (decoded = decodeAll(rec, () => undefined)))
+  const decodeAgg = medians(7, () => {
     const agg = new TraceAggregator()
     decodeAll(rec, (r) => agg.push(r))
     agg.takeBuckets(true)
   })
   let bodyChars = 0
-  const decodePrint = median(3, () => {
+  const decodePrint = medians(3, () => {
     bodyChars = 0
     decodeAll(rec, (r) => {
       if (r.kind === 'event') bodyChars += r.body.length
@@ -238,15 +260,19 @@ function measure(work: string, workload: Workload): void {
   if (report !== null) console.log(`  baseline trace-cmd report: ${report.toFixed(1)} ms  ${rate(report)}  → parser is ${(report / parse).toFixed(1)}× faster`)
   else console.log('  baseline trace-cmd report: not measured (trace-cmd missing or extract failed)')
   const mev = (ms: number): string => `${((decoded / ms) * 1000 / 1e6).toFixed(2)} M events/s`
+  const both = (t: { wall: number; cpu: number }): string => `${t.wall.toFixed(1)} ms  ${mev(t.wall)}  (CPU ${t.cpu.toFixed(1)} ms, ${mev(t.cpu)})`
   console.log(`  binary reader: ${decoded} events in ${rec.pages.length} trace_pipe_raw pages (${(rawBytes / 2 ** 20).toFixed(1)} MiB, ${(text.length / rawBytes).toFixed(1)}× smaller than the text)${decoded === lines ? ', the same count as the text' : `, text has ${lines}`}`)
-  console.log(`    decode:                  ${decodeOnly.toFixed(1)} ms  ${mev(decodeOnly)}  (median of 7; ${(parse / decodeOnly).toFixed(1)}× the text parser + aggregation)`)
-  console.log(`    decode + aggregation:    ${decodeAgg.toFixed(1)} ms  ${mev(decodeAgg)}  (${(parse / decodeAgg).toFixed(1)}× the text parser + aggregation)`)
-  console.log(`    decode + every body:     ${decodePrint.toFixed(1)} ms  ${mev(decodePrint)}  (median of 3; ${(bodyChars / 2 ** 20).toFixed(1)} MiB of bodies)${report !== null ? `  → ${(report / decodePrint).toFixed(1)}× faster than trace-cmd report` : ''}`)
+  console.log(`    text parser + aggregation, for comparison: ${both(parseBoth)}`)
+  console.log(`    decode:                  ${both(decodeOnly)}  median of 7; ${(parseBoth.cpu / decodeOnly.cpu).toFixed(1)}× the text parser + aggregation (CPU)`)
+  console.log(`    decode + aggregation:    ${both(decodeAgg)}  ${(parseBoth.cpu / decodeAgg.cpu).toFixed(1)}× the text parser + aggregation (CPU)`)
+  console.log(`    decode + every body:     ${both(decodePrint)}  median of 3; ${(bodyChars / 2 ** 20).toFixed(1)} MiB of bodies`)
+  if (report !== null) console.log(`    trace-cmd report:        ${report.toFixed(1)} ms  ${mev(report)}  (CPU ${reportCpu.toFixed(1)} ms, ${mev(reportCpu)})  → decode + every body is ${(reportCpu / decodePrint.cpu).toFixed(1)}× faster (CPU)`)
   // Parser and aggregator are used below, so they stay alive through the collection being measured.
   console.log(`  heap growth after streaming ${(p.lines / 1e6).toFixed(1)} M lines (${(agg.events / 1e6).toFixed(1)} M events counted): ${heapGrowthMiB.toFixed(1)} MiB`)
 }
 
 async function main(): Promise<void> {
+  console.log(`load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} on ${availableParallelism()} CPUs (wall times grow with load; CPU times much less)`)
   if (!existsSync(join(TRACEFS, 'instances'))) {
     console.error(`bench:trace needs tracefs at ${TRACEFS} (as root: mount -t tracefs nodev ${TRACEFS})`)
     process.exit(2)

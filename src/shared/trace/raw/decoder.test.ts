@@ -191,4 +191,10 @@ describe('print fmt', () => {
     r.bytes.set([97, 98, 0], 24)
     expect(compilePrintFmt(f)(r)).toBe('ret=-11 u=4294967285 x=fffffff5 name=ab kind=two')
   })
+
+  it('takes a precision from its own argument (%.*s) and a format string with a newline in it', () => {
+    const f = format('\tfield:int len;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:char name[8];\toffset:12;\tsize:8;\tsigned:0;', '"%.*s (%x)\n", REC->len, REC->name, (uint)REC->len')
+    const r = record([3, 0, 0, 0, 104, 101, 108, 108, 111, 0])
+    expect(compilePrintFmt(f)(r)).toBe('hel (3)\n')
+  })
 })

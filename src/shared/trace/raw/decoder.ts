@@ -187,7 +187,8 @@ export class RawTraceDecoder {
   pages = 0
   /** Pages whose header said events were missed but not how many (the per-CPU stats still count them). */
   missedUncounted = 0
-  private readonly infos: Array<EventInfo | undefined> = []
+  /** By event id; filled to the largest id, so lookups stay on a dense array (a sparse one falls back to a dictionary). */
+  private readonly infos: Array<EventInfo | undefined>
   private readonly flagsCache = new LatencyFlagsCache()
   private readonly pending: Array<{ records: TraceRecord[]; ns: number[] }> = []
   private readonly le: boolean
@@ -208,7 +209,9 @@ export class RawTraceDecoder {
     this.le = o.littleEndian
     this.onRecord = o.onRecord
     this.cmdlines = o.cmdlines ?? new Cmdlines()
-    for (const f of o.formats.events.values()) this.infos[f.id] = eventInfo(f)
+    const maxId = Math.max(0, ...[...o.formats.events.keys()].filter((id) => id < 65536))
+    this.infos = new Array<EventInfo | undefined>(maxId + 1).fill(undefined)
+    for (const f of o.formats.events.values()) if (f.id < 65536) this.infos[f.id] = eventInfo(f)
     const p = o.formats.page
     const e = o.formats.event
     this.dataOffset = p.dataOffset

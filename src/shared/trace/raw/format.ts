@@ -99,7 +99,8 @@ export function parseEventFormat(text: string, system: string): EventFormat {
     if (!f) throw new FormatError(`${at}: cannot read the field line "${line.trim()}"`)
     fields.push(f)
   }
-  const printFmt = /^print fmt:\s*(.*)$/m.exec(text)?.[1]
+  // To the end of the file: a format string may hold a newline, which the file shows as is.
+  const printFmt = /^print fmt:[ \t]*([\s\S]*)$/m.exec(text)?.[1]?.trimEnd()
   if (printFmt === undefined) throw new FormatError(`${at}: no "print fmt:" line`)
   const byName = new Map(fields.map((f) => [f.name, f]))
   for (const common of ['common_type', 'common_flags', 'common_preempt_count', 'common_pid']) {

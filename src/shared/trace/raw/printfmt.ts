@@ -142,7 +142,11 @@ const truthy = (v: Value): boolean | typeof UNKNOWN => (v === UNKNOWN ? UNKNOWN 
 function castOf(type: string): { bits: number; signed: boolean } | null {
   const t = type.replace(/\b(const|volatile)\b/g, '').replace(/\s+/g, ' ').trim()
   if (t.includes('*')) return null
-  const unsigned = /\bunsigned\b/.test(t) || /^(u\d+|__u\d+|size_t|gfp_t|dev_t|pgoff_t|ino_t|uintptr_t|bool|_Bool)$/.test(t)
+  const unsigned = /\bunsigned\b/.test(t) || /^(u\d+|__u\d+|size_t|gfp_t|dev_t|pgoff_t|ino_t|uintptr_t|bool|_Bool|uint|ulong|ushort|uchar)$/.test(t)
+  if (t === 'uint') return { bits: 32, signed: false }
+  if (t === 'ulong') return { bits: 64, signed: false }
+  if (t === 'ushort') return { bits: 16, signed: false }
+  if (t === 'uchar') return { bits: 8, signed: false }
   const n = /^(?:__)?[us](\d+)$/.exec(t)
   if (n) return { bits: Number(n[1]), signed: t.replace(/^__/, '')[0] === 's' }
   if (/\blong long\b/.test(t) || /\blong\b/.test(t) || /^(size_t|ssize_t|loff_t|pgoff_t|ino_t|uintptr_t)$/.test(t)) return { bits: 64, signed: !unsigned }
@@ -153,7 +157,7 @@ function castOf(type: string): { bits: number; signed: boolean } | null {
   return null
 }
 
-const TYPE_WORDS = new Set(['unsigned', 'signed', 'int', 'long', 'short', 'char', 'void', 'struct', 'union', 'enum', 'const', 'volatile', 'bool', '_Bool', 'size_t', 'ssize_t', 'loff_t', 'pgoff_t', 'gfp_t', 'dev_t', 'pid_t', 'ino_t', 'uintptr_t'])
+const TYPE_WORDS = new Set(['unsigned', 'signed', 'int', 'long', 'short', 'char', 'void', 'struct', 'union', 'enum', 'const', 'volatile', 'bool', '_Bool', 'uint', 'ulong', 'ushort', 'uchar'])
 const isTypeWord = (w: string): boolean => TYPE_WORDS.has(w) || /^(?:__)?[us](8|16|32|64)$/.test(w) || /_t$/.test(w)
 
 // ---------------------------------------------------------------- fields
@@ -488,6 +492,8 @@ interface Conversion {
   flags: string
   width: number
   precision: number
+  /** "%.*s": the precision is an argument of its own, before the value. */
+  starPrecision: boolean
   /** Integer width in bits from the length modifier (hh 8, h 16, none 32, l/ll/z 64). */
   bits: number
   conv: string
@@ -506,7 +512,7 @@ function parseFormatString(fmt: string, where: string): Piece[] {
       lit += c
       continue
     }
-    const m = /^%([-+ #0]*)(\d*)(?:\.(\d+))?(hh|h|ll|l|z|L|j|t)?([diouxXcsp%])/.exec(fmt.slice(i))
+    const m = /^%([-+ #0]*)(\d*)(?:\.(\d+|\*))?(hh|h|ll|l|z|L|j|t)?([diouxXcsp%])/.exec(fmt.slice(i))
     if (!m) throw new FormatError(`${where}: print fmt has a conversion the binary reader does not support: "${fmt.slice(i, i + 6)}"`)
     i += m[0].length - 1
     if (m[5] === '%') {
@@ -522,7 +528,7 @@ function parseFormatString(fmt: string, where: string): Piece[] {
     if (lit) out.push(lit)
     lit = ''
     const len = m[4] ?? ''
-    out.push({ flags: m[1]!, width: m[2] ? Number(m[2]) : 0, precision: m[3] ? Number(m[3]) : -1, bits: len === 'hh' ? 8 : len === 'h' ? 16 : len === '' ? 32 : 64, conv: m[5]!, ext })
+    out.push({ flags: m[1]!, width: m[2] ? Number(m[2]) : 0, precision: m[3] && m[3] !== '*' ? Number(m[3]) : -1, starPrecision: m[3] === '*', bits: len === 'hh' ? 8 : len === 'h' ? 16 : len === '' ? 32 : 64, conv: m[5]!, ext })
   }
   if (lit) out.push(lit)
   return out
@@ -598,10 +604,18 @@ export function compilePrintFmt(format: EventFormat): (r: RecordView) => string 
   const rest = tokens.slice(1)
   if (rest.length && !(rest[0]!.t === 'op' && rest[0]!.v === ',')) throw new FormatError(`${where}: print fmt: expected "," after the format string`)
   const args = new ExprParser(rest.slice(1), format, where).args()
-  const conversions = pieces.filter((p) => typeof p !== 'string').length
+  const conversions = pieces.reduce((n, p) => n + (typeof p === 'string' ? 0 : p.starPrecision ? 2 : 1), 0)
   if (conversions !== args.length) throw new FormatError(`${where}: print fmt has ${conversions} conversions but ${args.length} arguments`)
   const steps = pieces.map((p) => {
     if (typeof p === 'string') return (): string => p
+    if (p.starPrecision) {
+      const precision = args.shift()!
+      const arg = args.shift()!
+      return (r: RecordView): string => {
+        const n = precision(r)
+        return convertSlow(arg(r), { ...p, precision: typeof n === 'number' && n >= 0 ? n : -1 })
+      }
+    }
     const arg = args.shift()!
     const convert = converter(p)
     return (r: RecordView): string => convert(arg(r))

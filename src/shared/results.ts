@@ -7,7 +7,7 @@
  * Ops are identified by their path in the scenario ("ops[3]", "ops[5].body[1]"). Ops inside a
  * `repeat` are reported once per body op, aggregated over all iterations (counts summed).
  */
-import type { Filesystem, OpKind } from './scenario/schema'
+import type { Filesystem, MountOptions, OpKind } from './scenario/schema'
 
 export const POLICIES = ['stock', 'steal-or-copy', 'copy'] as const
 export type Policy = (typeof POLICIES)[number]
@@ -118,6 +118,13 @@ export const DEFAULT_COSTS: UnitCosts = {
 export interface ModelEnv {
   fs: Filesystem
   pageSize: number
+  /**
+   * The kernel's release (`uname -r`, e.g. "6.18.44-fc-v657", or "6.1"): rules that differ between
+   * kernels are keyed by its major.minor (src/shared/model/kernels.ts).
+   */
+  kernel: string
+  /** mkfs/mount options of the scratch filesystem (the entry of `fs` counts); absent: the scenario's `mount`. */
+  mount?: MountOptions
   costs: UnitCosts
 }
 
@@ -128,6 +135,8 @@ export interface Prediction {
   totals: { pages: PageCounts; bytesCopied: number; reloads: number; costNs: number; changedBytes: number }
   /** Page-events simulated (for the benchmark). */
   pageEvents: number
+  /** About the prediction as a whole, when there is something to say (a kernel the rules are extrapolated to). */
+  notes?: string[]
 }
 
 /** One JSON line the probe printed for one op (or one aggregated repeat body op). */

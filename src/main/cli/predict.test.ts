@@ -17,7 +17,7 @@ beforeEach(() => {
 })
 afterEach(() => vi.restoreAllMocks())
 
-const opts = (o: Partial<{ policy: string; fs: string; pageSize: string; json: boolean }> = {}) => ({ policy: 'all', pageSize: '4096', ...o })
+const opts = (o: Partial<{ policy: string; fs: string; pageSize: string; kernel: string; json: boolean }> = {}) => ({ policy: 'all', pageSize: '4096', ...o })
 
 describe('splice-lab predict', () => {
   it('prints the three policies side by side for a preset', () => {
@@ -34,6 +34,20 @@ describe('splice-lab predict', () => {
     expect(Object.keys(j.predictions)).toEqual(['stock'])
     const drain = j.predictions.stock.ops.find((o: { op: string }) => o.op === 'drain')
     expect(drain.outcomes[0].drain.changed).toEqual([{ start: 4096, end: 8192, holds: 'zero' }])
+  })
+
+  it('says which kernel the rules are for, and that a kernel without evidence is extrapolated from the nearest one', () => {
+    expect(runPredict('write-after-splice', opts({ fs: 'ext4', kernel: '6.18.44' }))).toBe(0)
+    expect(out[0]).toMatch(/kernel 6\.18\.44\)$/)
+    expect(out.filter((l) => l.startsWith('note:'))).toEqual([])
+    out.length = 0
+    expect(runPredict('write-after-splice', opts({ fs: 'ext4', kernel: '6.1', json: true }))).toBe(0)
+    const j = JSON.parse(out.join('\n'))
+    expect(j.kernel).toBe('6.1')
+    expect(j.predictions.stock.env.kernel).toBe('6.1')
+    expect(j.predictions.stock.notes.join()).toMatch(/kernel 6\.1: no evidence for this kernel; rules extrapolated from 6\.18/)
+    expect(runPredict('write-after-splice', opts({ kernel: 'banana' }))).toBe(2)
+    expect(err.join('\n')).toMatch(/--kernel must be a version like 6\.1 or 6\.18\.44, got "banana"/)
   })
 
   it('lists the presets when asked for an unknown one', () => {

@@ -2,16 +2,18 @@
  * `splice-lab predict <scenario|preset>`: what each policy does to a workload, per op, side by side.
  * A readable table for people, `--json` for scripts (the Prediction objects of src/shared/results.ts).
  */
+import { release } from 'node:os'
 import type { Command } from 'commander'
 import { Filesystem, ScenarioError, formatProblem } from '../../shared/scenario'
 import { POLICIES, type OpOutcome, type OpPrediction, type Policy, type Prediction } from '../../shared/results'
-import { defaultEnv, predict } from '../../shared/model'
+import { defaultEnv, parseKernel, predict } from '../../shared/model'
 import { loadPreset } from '../presets'
 
 interface PredictOptions {
   policy: string
   fs?: string
   pageSize: string
+  kernel?: string
   json?: boolean
 }
 
@@ -23,6 +25,7 @@ export function registerPredict(program: Command): void {
     .option('--policy <policy>', `one of ${POLICIES.join(', ')}, or all`, 'all')
     .option('--fs <fs>', `filesystem: ${Filesystem.options.join(', ')} (default: the scenario's, else tmpfs)`)
     .option('--page-size <bytes>', 'page size of the target kernel', '4096')
+    .option('--kernel <version>', "kernel the rules are for, e.g. 6.1 or 6.18.44 (default: this machine's)")
     .option('--json', 'print the predictions as JSON')
     .action((target: string, opts: PredictOptions) => {
       process.exitCode = runPredict(target, opts)
@@ -41,6 +44,9 @@ export function runPredict(target: string, opts: PredictOptions): number {
   const policies: Policy[] = opts.policy === 'all' ? [...POLICIES] : POLICIES.includes(opts.policy as Policy) ? [opts.policy as Policy] : []
   if (!policies.length) return fail(`--policy must be one of ${POLICIES.join(', ')} or all, got "${opts.policy}"`)
   if (opts.fs !== undefined && !Filesystem.safeParse(opts.fs).success) return fail(`--fs must be one of ${Filesystem.options.join(', ')}, got "${opts.fs}"`)
+  const kernel = opts.kernel ?? thisKernel()
+  const version = parseKernel(kernel)
+  if (!version) return fail(`--kernel must be a version like 6.1 or 6.18.44, got "${kernel}"`)
 
   let scenario
   try {
@@ -53,17 +59,23 @@ export function runPredict(target: string, opts: PredictOptions): number {
     throw e
   }
   const fs = Filesystem.parse(opts.fs ?? scenario.fs ?? 'tmpfs')
-  const env = defaultEnv(fs, pageSize)
+  const env = defaultEnv(fs, pageSize, undefined, { kernel })
   const predictions = policies.map((p) => predict(scenario, p, env))
 
   if (opts.json) {
-    console.log(JSON.stringify({ scenario: scenario.name, fs, pageSize, predictions: Object.fromEntries(predictions.map((p) => [p.policy, p])) }, null, 2))
+    console.log(JSON.stringify({ scenario: scenario.name, fs, pageSize, kernel: env.kernel, predictions: Object.fromEntries(predictions.map((p) => [p.policy, p])) }, null, 2))
     return 0
   }
-  console.log(`${scenario.title ?? scenario.name}  (${scenario.name}, ${fs}, ${pageSize}-byte pages)`)
+  console.log(`${scenario.title ?? scenario.name}  (${scenario.name}, ${fs}, ${pageSize}-byte pages, kernel ${kernel})`)
   console.log(renderTable(predictions))
   console.log(renderTotals(predictions))
+  for (const note of new Set(predictions.flatMap((p) => p.notes ?? []))) console.log(`note: ${note}`)
   return 0
+}
+
+/** The numeric part of this machine's kernel release ("6.18.44-fc-v657" → "6.18.44"). */
+function thisKernel(): string {
+  return /^\d+(\.\d+)*/.exec(release())?.[0] ?? release()
 }
 
 function outcomeText(o: OpOutcome): string {

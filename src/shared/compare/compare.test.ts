@@ -3,7 +3,7 @@ import { compare, sameOutcome, VocabularyError } from './compare'
 import { DEFAULT_COSTS, POLICIES, type Observation, type OpObservation, type OpOutcome, type OpPrediction, type Policy, type Prediction } from '../results'
 
 const ZERO_STATS = { filemapCopied: 0, filemapMoved: 0, directCopied: 0, vmspliceCopied: 0, vmspliceStole: 0 }
-const env = { fs: 'tmpfs' as const, pageSize: 4096, costs: DEFAULT_COSTS }
+const env = { fs: 'tmpfs' as const, pageSize: 4096, kernel: '6.18', costs: DEFAULT_COSTS }
 
 function predOp(path: string, op: OpPrediction['op'], outcomes: OpOutcome[], extra: Partial<OpPrediction> = {}): OpPrediction {
   return { path, op, iterations: 1, outcomes, pages: { shared: 0, stolen: 0, copied: 0 }, bytesCopied: 0, reloads: 0, stats: ZERO_STATS, tracepoints: {}, costNs: 0, notes: [], ...extra }

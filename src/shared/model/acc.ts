@@ -9,6 +9,7 @@
  */
 import type { OpKind } from '../scenario/schema'
 import type { CountRange, OpOutcome, PageCounts, SpliceStats } from '../results'
+import type { Tracepoint } from '../vocabulary'
 
 /** At most this many distinct outcomes are kept per op (a repeat may produce many). */
 const MAX_OUTCOMES = 16
@@ -24,7 +25,7 @@ export class OpAcc {
   faults = 0
   changedBytes = 0
   readonly stats: SpliceStats = { filemapCopied: 0, filemapMoved: 0, directCopied: 0, vmspliceCopied: 0, vmspliceStole: 0 }
-  readonly tp = new Map<string, CountRange>()
+  readonly tp = new Map<Tracepoint, CountRange>()
   /** Page-cache additions and deletions (filemap tracepoints), and readahead's possible extra additions. */
   pcAdd = 0
   pcAddExtra = 0
@@ -40,7 +41,7 @@ export class OpAcc {
     readonly op: OpKind,
   ) {}
 
-  tpAdd(name: string, min: number, max = min): void {
+  tpAdd(name: Tracepoint, min: number, max = min): void {
     const r = this.tp.get(name)
     if (r) {
       r.min += min
@@ -73,7 +74,7 @@ export class OpAcc {
       this.iterations, p.shared, p.stolen, p.copied, this.bytesCopied, this.reloads, this.faults, this.changedBytes,
       s.filemapCopied, s.filemapMoved, s.directCopied, s.vmspliceCopied, s.vmspliceStole, this.pcAdd, this.pcAddExtra, this.pcDel, this.pageEvents,
     ]
-    const tp = new Map<string, CountRange>()
+    const tp = new Map<Tracepoint, CountRange>()
     for (const [name, r] of this.tp) tp.set(name, { min: r.min, max: r.max })
     return { nums, tp }
   }
@@ -111,7 +112,7 @@ export class OpAcc {
 /** The additive counters of an accumulator at one moment. */
 export interface AccSnapshot {
   nums: number[]
-  tp: Map<string, CountRange>
+  tp: Map<Tracepoint, CountRange>
 }
 
 function sameOutcome(a: OpOutcome, b: OpOutcome): boolean {

@@ -5,19 +5,14 @@
  *
  * Measured on 6.18 (docs/stock-rules.md section 1, docs/stock-rules/folios-6.18.txt):
  * - one pwrite per page (`per_page`): order 0 on every filesystem;
- * - one write() of the whole file (`one_write`): on ext4 and xfs, from page i with r bytes left, a
+ * - one write() of the whole file (`one_write`): on the filesystems of KernelRules.largeFolioWrites
+ *   (ext4 and xfs on 6.18), from page i with r bytes left, a
  *   folio of 2^k pages, k = min(9, floor(log2(r / 4096)), trailing zeros of i) — iomap_get_folio()
  *   with fgf_set_order(len), then natural alignment; tmpfs (huge=never) and btrfs stay order 0;
  * - pages read back by readahead (`cached: false`): order 0 observed for files up to 640 pages.
  */
-import type { Filesystem } from '../scenario/schema'
-
 /** Largest folio the page cache used here: order 9 (2 MiB with 4 KiB pages). */
 export const MAX_FOLIO_ORDER = 9
-
-export function largeFoliosFromOneWrite(fs: Filesystem): boolean {
-  return fs === 'ext4' || fs === 'xfs'
-}
 
 /**
  * Folio sizes (in pages) covering `bytes` written by one write() from offset 0, in order.

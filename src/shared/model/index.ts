@@ -4,16 +4,25 @@
  * tracepoint ranges, cost). Pure TypeScript, deterministic: same scenario and env, same prediction.
  *
  * Policies: `stock` follows what the kernel really does (docs/stock-rules.md, found by experiment on
- * 6.18); `steal-or-copy` the RFC's rules (policy.ts); `copy` read()+write() semantics.
+ * 6.18; the rules that differ between kernels are keyed by version in kernels.ts); `steal-or-copy`
+ * the RFC's rules (policy.ts); `copy` read()+write() semantics.
  */
-import type { Filesystem, Scenario } from '../scenario/schema'
+import type { Filesystem, MountOptions, Scenario } from '../scenario/schema'
 import { DEFAULT_COSTS, POLICIES, type ModelEnv, type Policy, type Prediction, type UnitCosts } from '../results'
 import { simulate, type SimulateOptions } from './sim'
 
 export { oneWriteFolios } from './folios'
 
-export function defaultEnv(fs: Filesystem, pageSize = 4096, costs?: Partial<UnitCosts>): ModelEnv {
-  return { fs, pageSize, costs: { ...DEFAULT_COSTS, ...costs } }
+export { KERNEL_RULES, parseKernel, resolveRules, type KernelRules } from './kernels'
+export { FILE_STEAL_CONDITIONS, USER_STEAL_CONDITIONS } from './policy'
+
+/** The kernel a model environment stands for when none is given: the newest one the rules have evidence for. */
+export const DEFAULT_KERNEL = '6.18'
+
+export function defaultEnv(fs: Filesystem, pageSize = 4096, costs?: Partial<UnitCosts>, where: { kernel?: string; mount?: MountOptions } = {}): ModelEnv {
+  const env: ModelEnv = { fs, pageSize, kernel: where.kernel ?? DEFAULT_KERNEL, costs: { ...DEFAULT_COSTS, ...costs } }
+  if (where.mount) env.mount = where.mount
+  return env
 }
 
 export type { SimulateOptions } from './sim'

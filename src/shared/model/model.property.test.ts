@@ -6,10 +6,11 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { validateScenario, type Scenario } from '../scenario'
 import { POLICIES } from '../results'
+import { FILESYSTEMS } from '../vocabulary'
 import { defaultEnv, predict } from '.'
 
 const P = 4096
-const FS = ['tmpfs', 'ext4', 'xfs', 'btrfs'] as const
+const FS = FILESYSTEMS
 
 /** Random scenarios over 2 files, 2 buffers and 2 pipes; ranges stay inside files and buffers. */
 const arbScenario = (opts: { sizeChanges: boolean; longRepeats?: boolean }): fc.Arbitrary<Scenario> =>
@@ -37,6 +38,8 @@ const arbScenario = (opts: { sizeChanges: boolean; longRepeats?: boolean }): fc.
       // long repeats only (constants draw nothing, so the other properties see the scenarios they always saw)
       cycle: opts.longRepeats ? fc.option(fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 12 }))) : fc.constant(null),
       trailingDrains: opts.longRepeats ? fc.boolean() : fc.constant(true),
+      // new inputs: zero_range keep_size and read-faulting mmaps, ext4 block size, btrfs nodatasum
+      inputs: opts.longRepeats ? fc.record({ keep: fc.boolean(), fault: fc.boolean(), blockSize: fc.constantFrom(1024, 4096), nodatasum: fc.boolean() }) : fc.constant(null),
       close: opts.longRepeats ? fc.option(fc.tuple(fc.nat(20), fc.integer({ min: 0, max: 1 }), fc.constantFrom('read', 'write'))) : fc.constant(null),
       repeat: opts.longRepeats ? fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 41, max: 400 })) : fc.integer({ min: 0, max: 3 }),
     })
@@ -49,7 +52,7 @@ const arbScenario = (opts: { sizeChanges: boolean; longRepeats?: boolean }): fc.
         return { offset, len }
       }
       const ops: unknown[] = []
-      g.mapped.forEach((m, i) => m && ops.push({ op: 'mmap', file: `f${i}` }))
+      g.mapped.forEach((m, i) => m && ops.push({ op: 'mmap', file: `f${i}`, ...(g.inputs?.fault ? { fault: 'read' } : {}) }))
       for (const o of g.ops) {
         const f = `f${o.a}`
         const fr = range(fileSize[o.a]!, o.x, o.y)
@@ -72,7 +75,7 @@ const arbScenario = (opts: { sizeChanges: boolean; longRepeats?: boolean }): fc.
             ops.push({ op: 'buf_store', buffer: `b${o.a}`, ...br, pattern: { fill: o.fill } })
             break
           case 8:
-            ops.push({ op: o.gift ? 'punch_hole' : 'zero_range', file: f, ...fr })
+            ops.push(o.gift ? { op: 'punch_hole', file: f, ...fr } : { op: 'zero_range', file: f, ...fr, ...(g.inputs?.keep ? { keep_size: true } : {}) })
             break
           case 9:
             if (opts.sizeChanges) ops.push({ op: 'truncate', file: f, size: fr.offset })
@@ -113,6 +116,7 @@ const arbScenario = (opts: { sizeChanges: boolean; longRepeats?: boolean }): fc.
       const body = ops.filter((o) => (o as { op: string }).op !== 'mmap')
       const scenario = {
         name: 'random',
+        ...(g.inputs ? { mount: { ext4: { block_size: g.inputs.blockSize }, btrfs: { nodatasum: g.inputs.nodatasum } } } : {}),
         files: fileSize.map((size, i) => ({ id: `f${i}`, size, layout: g.layouts[i], state: i === 0 ? g.states[0] : 'synced', cached: i === 0 || g.states[1] })),
         buffers: bufSize.map((size, i) => ({ id: `b${i}`, size, kind: g.bufKinds[i], offset: g.bufOffsets[i] })),
         pipes: g.pipeSizes.map((n, i) => ({ id: `p${i}`, size: n * P })),

@@ -2,7 +2,8 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { parseScenarioText, validateScenario, type Scenario, type ScenarioInput, type Filesystem } from '../scenario'
 import { POLICIES, type OpPrediction, type Policy } from '../results'
-import { defaultEnv, predict, predictAll } from '.'
+import { FILESYSTEMS } from '../vocabulary'
+import { KERNEL_RULES, defaultEnv, parseKernel, predict, predictAll, resolveRules } from '.'
 import { oneWriteFolios } from './folios'
 
 function scenario(input: Omit<ScenarioInput, 'name'> & { name?: string }): Scenario {
@@ -379,9 +380,12 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'fsync-then-write': [200, 200, 200, 200],
   'mmap-store-mapped-after': [99, 99, 99, 99],
   'mmap-store-mapped-before': [99, 99, 99, 99],
+  'mmap-read-fault': [0, 0, 0, 0],
   'multi-page-unaligned': [120, 120, 120, 120],
+  'odirect-nodatasum': [4592, 0, 0, 512],
   'odirect-write': [4080, 0, 0, 4080],
   'pipe-close': [0, 0, 0, 0],
+  'punch-edge-block-size': [0, 0, 0, 0],
   'punch-hole-large-folio': [0, 4096, 4096, 0],
   'punch-hole-partial': [2000, 2000, 0, 2000],
   'punch-hole-whole-page': [0, 0, 0, 0],
@@ -401,6 +405,7 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'write-after-splice': [200, 200, 200, 200],
   'write-other-process': [199, 199, 199, 199],
   'zero-range': [0, 4096, 0, 4096],
+  'zero-range-keep-size': [0, 50, 0, 50],
 }
 
 describe('every preset under every policy and filesystem', () => {
@@ -409,14 +414,13 @@ describe('every preset under every policy and filesystem', () => {
   const pagesIn = (p: { pages: { shared: number; stolen: number; copied: number } }) => p.pages.shared + p.pages.stolen + p.pages.copied
 
   it('knows the kernel outcome of every preset', () => {
-    expect(files.map((f) => f.replace(/\.yaml$/, ''))).toEqual(Object.keys(STOCK_CHANGED_BYTES).sort())
+    expect(files.map((f) => f.replace(/\.yaml$/, '')).sort()).toEqual(Object.keys(STOCK_CHANGED_BYTES).sort())
   })
   for (const file of files) {
     const name = file.replace(/\.yaml$/, '')
     it(`${name}: stock shows the bytes the kernel showed; steal-or-copy and copy show none; every policy moves the same pages`, () => {
       const r = parseScenarioText(readFileSync(new URL(file, dir), 'utf8'), file, 4096)
       if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join('\n'))
-      const FILESYSTEMS = ['tmpfs', 'ext4', 'xfs', 'btrfs'] as const
       FILESYSTEMS.forEach((fs, k) => {
         const all = predictAll(r.scenario, defaultEnv(fs))
         expect(all.stock.totals.changedBytes, `${fs} stock`).toBe(STOCK_CHANGED_BYTES[name]?.[k])
@@ -432,4 +436,95 @@ describe('every preset under every policy and filesystem', () => {
       })
     })
   }
+})
+
+describe('the kernel and the mount options are inputs', () => {
+  it('reads major.minor from a kernel release', () => {
+    expect(parseKernel('6.18.44-fc-v657')).toEqual({ major: 6, minor: 18 })
+    expect(parseKernel('6.1')).toEqual({ major: 6, minor: 1 })
+    expect(parseKernel('v6.1.192')).toEqual({ major: 6, minor: 1 })
+    expect(parseKernel('banana')).toBeNull()
+  })
+  it('has evidence for 6.18; another kernel gets the nearest evidence and is told so', () => {
+    expect(resolveRules('6.18.44-fc-v657').notes).toEqual([])
+    const old = resolveRules('6.1.192')
+    expect(old.rules).toEqual(resolveRules('6.18').rules)
+    expect(old.notes).toEqual([`kernel 6.1: no evidence for this kernel; rules extrapolated from 6.18 (${Object.keys(KERNEL_RULES).join(', ')})`])
+    for (const rule of Object.values(KERNEL_RULES)) for (const entry of Object.values(rule)) expect(entry.evidence).toMatch(/docs\/stock-rules/)
+    const s = writeAfterSplice()
+    expect(predict(s, 'stock', defaultEnv('ext4', 4096, undefined, { kernel: '6.1' })).notes).toEqual(old.notes)
+    expect(predict(s, 'stock', defaultEnv('ext4')).notes).toBeUndefined()
+  })
+
+  const odirect = (mount: ScenarioInput['mount'], len: number | string) =>
+    scenario({
+      mount,
+      files: [{ id: 'f', size: '4p' }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+        { op: 'odirect_write', file: 'f', offset: 0, len },
+        { op: 'drain', pipe: 'p' },
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+      ],
+    })
+  const changedAndAdds = (s: Scenario, fs: Filesystem) => {
+    const p = predict(s, 'stock', defaultEnv(fs))
+    return [p.ops[2]!.outcomes[0]!.drain!.changedBytes, p.ops[3]!.tracepoints['filemap:mm_filemap_add_to_page_cache']!.max]
+  }
+  it('btrfs nodatasum: a sector-aligned O_DIRECT write goes around the page cache, a 512-byte one falls back (docs/stock-rules.md section 12)', () => {
+    expect(changedAndAdds(odirect({ btrfs: { nodatasum: true } }, '1p'), 'btrfs')).toEqual([0, 1])
+    expect(changedAndAdds(odirect({ btrfs: { nodatasum: true } }, 512), 'btrfs')).toEqual([510, 0])
+    expect(changedAndAdds(odirect({}, '1p'), 'btrfs')).toEqual([4080, 0])
+    // the btrfs entry does not change ext4
+    expect(changedAndAdds(odirect({ btrfs: { nodatasum: true } }, 512), 'ext4')).toEqual([0, 1])
+    // the environment's mount options win over the scenario's
+    const env = { ...defaultEnv('btrfs'), mount: { btrfs: { nodatasum: false } } }
+    expect(predict(odirect({ btrfs: { nodatasum: true } }, '1p'), 'stock', env).ops[2]!.outcomes[0]!.drain!.changedBytes).toBe(4080)
+  })
+  it('ext4 zeroes a partial edge through the page cache only off a block boundary (1 KiB blocks: an edge at 1024 reads nothing in)', () => {
+    const punch = (blockSize: 1024 | 4096, offset: number) =>
+      scenario({
+        mount: { ext4: { block_size: blockSize } },
+        files: [{ id: 'f', size: '2p', cached: false }],
+        pipes: [{ id: 'p' }],
+        ops: [
+          { op: 'punch_hole', file: 'f', offset, len: 2048 - offset },
+          { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+        ],
+      })
+    const adds = (s: Scenario) => predict(s, 'stock', defaultEnv('ext4')).ops[1]!.tracepoints['filemap:mm_filemap_add_to_page_cache']
+    expect(adds(punch(4096, 1024))).toEqual({ min: 0, max: 0 })
+    expect(adds(punch(1024, 1000))).toEqual({ min: 0, max: 0 })
+    // read at the splice, with readahead possibly bringing the second page
+    expect(adds(punch(1024, 1024))).toEqual({ min: 1, max: 2 })
+  })
+  it('zero_range with keep_size leaves the size; without, it grows the file', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '2p+100' }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'zero_range', file: 'f', offset: '2p+50', len: '2p', keep_size: true },
+        { op: 'splice', from: { file: 'f', offset: '3p' }, to: { pipe: 'p' }, len: '1p' },
+        { op: 'zero_range', file: 'f', offset: '2p+50', len: '2p' },
+        { op: 'splice', from: { file: 'f', offset: '3p' }, to: { pipe: 'p' }, len: '1p' },
+      ],
+    })
+    for (const fs of ['ext4', 'xfs', 'btrfs'] as const) expect(predict(s, 'stock', defaultEnv(fs)).ops.map((o) => o.outcomes[0]!.ret), fs).toEqual([0, 0, 0, 4096])
+  })
+  it('an mmap that read-faults caches and maps every page: fadvise cannot evict them and steal-or-copy copies them', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '4p', cached: false }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'mmap', file: 'f', fault: 'read' },
+        { op: 'fadvise_dontneed', file: 'f' },
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '2p' },
+      ],
+    })
+    const p = predict(s, 'stock', defaultEnv('ext4'))
+    expect(p.ops[0]!.reloads).toBe(4)
+    expect(p.ops[2]!.tracepoints['filemap:mm_filemap_add_to_page_cache']).toEqual({ min: 0, max: 0 })
+    expect(predict(s, 'steal-or-copy', defaultEnv('ext4')).ops[2]!.pages).toEqual({ shared: 0, stolen: 0, copied: 2 })
+  })
 })

@@ -5,8 +5,9 @@
 import type { LeafOp } from '../scenario/schema'
 import { resolveSize } from '../scenario/size'
 import type { OpOutcome } from '../results'
+import type { Tracepoint } from '../vocabulary'
 import type { OpAcc } from './acc'
-import { fadviseDontneed, logicalOf, odirectWrite, patternPatch, punch, truncate, writeFile } from './pagecache'
+import { fadviseDontneed, load, logicalOf, odirectWrite, patternPatch, punch, truncate, writeFile } from './pagecache'
 import { dropUserPage, storeBuffer, unmapBuffer } from './memory'
 import { drain, spliceFileToPipe, spliceToFile, tee, vmsplice } from './pipe'
 import type { PolicyRules } from './policy'
@@ -22,6 +23,13 @@ export interface Sim {
 
 type OpOf<K extends LeafOp['op']> = Extract<LeafOp, { op: K }>
 type Handler<K extends LeafOp['op']> = (sim: Sim, acc: OpAcc, op: OpOf<K>) => OpOutcome
+
+/** The tracepoint each pipe syscall's entry fires (one per call, whatever it returns). */
+const SYSCALL_ENTRY: Readonly<Record<'splice' | 'vmsplice' | 'tee', Tracepoint>> = {
+  splice: 'syscalls:sys_enter_splice',
+  vmsplice: 'syscalls:sys_enter_vmsplice',
+  tee: 'syscalls:sys_enter_tee',
+}
 
 /** A fresh success outcome (outcomes end up in predictions, which callers own). */
 const ok = (): OpOutcome => ({ ret: 0, errno: null })
@@ -44,17 +52,17 @@ function pwrite(sim: Sim, acc: OpAcc, op: OpOf<'pwrite' | 'write_other_process'>
   return { ret: len, errno: null }
 }
 
-/** punch_hole keeps the size (FALLOC_FL_KEEP_SIZE); zero_range without it extends the file. */
+/** punch_hole keeps the size (FALLOC_FL_KEEP_SIZE); zero_range extends the file unless it is given keep_size. */
 function fallocate(sim: Sim, acc: OpAcc, op: OpOf<'punch_hole' | 'zero_range'>): OpOutcome {
   const w = sim.world
-  if (op.op === 'zero_range' && w.fs === 'tmpfs') {
-    acc.note('tmpfs does not support FALLOC_FL_ZERO_RANGE')
+  if (op.op === 'zero_range' && w.rules.noZeroRange.includes(w.fs)) {
+    acc.note(`${w.fs} does not support FALLOC_FL_ZERO_RANGE`)
     return { ret: -1, errno: 'EOPNOTSUPP' }
   }
   const s = size(sim, op.offset)
   const f = fileOf(sim, op.file)
   const e = s + size(sim, op.len)
-  if (op.op === 'zero_range' && e > f.size) {
+  if (op.op === 'zero_range' && !op.keep_size && e > f.size) {
     logicalOf(f, Math.ceil(e / w.pageSize) - 1, w.pageSize)
     f.size = e
   }
@@ -64,7 +72,7 @@ function fallocate(sim: Sim, acc: OpAcc, op: OpOf<'punch_hole' | 'zero_range'>):
 
 const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
   splice(sim, acc, op) {
-    acc.tpAdd('syscalls:sys_enter_splice', 1)
+    acc.tpAdd(SYSCALL_ENTRY.splice, 1)
     if ('file' in op.from && 'pipe' in op.to)
       return spliceFileToPipe(sim.world, sim.policy, acc, fileOf(sim, op.from.file), size(sim, op.from.offset), size(sim, op.len), pipeOf(sim, op.to.pipe))
     if ('pipe' in op.from && 'file' in op.to)
@@ -72,11 +80,11 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
     return { ret: -1, errno: 'EINVAL' }
   },
   vmsplice(sim, acc, op) {
-    acc.tpAdd('syscalls:sys_enter_vmsplice', 1)
+    acc.tpAdd(SYSCALL_ENTRY.vmsplice, 1)
     return vmsplice(sim.world, sim.policy, acc, bufOf(sim, op.buffer), size(sim, op.offset), size(sim, op.len), pipeOf(sim, op.pipe), op.gift)
   },
   tee(sim, acc, op) {
-    acc.tpAdd('syscalls:sys_enter_tee', 1)
+    acc.tpAdd(SYSCALL_ENTRY.tee, 1)
     return tee(sim.policy, acc, pipeOf(sim, op.from), pipeOf(sim, op.to), size(sim, op.len))
   },
   pwrite,
@@ -86,8 +94,19 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
     odirectWrite(sim.world, acc, fileOf(sim, op.file), size(sim, op.offset), len, op.pattern)
     return { ret: len, errno: null }
   },
-  mmap(sim, _acc, op) {
-    fileOf(sim, op.file).mapped = true
+  mmap(sim, acc, op) {
+    const f = fileOf(sim, op.file)
+    f.mapped = true
+    // fault: read touches every page: each is read into the page cache if it is not there and
+    // mapped into the process (filemap_fault, fault-around), so fadvise cannot evict it
+    // (docs/stock-rules.md section 12: 4 additions for an uncached 4-page file, none after)
+    if (op.fault === 'read') {
+      for (let i = 0; i * sim.world.pageSize < f.size; i++) {
+        load(sim.world, acc, f, i, true)
+        f.mappedPage[i] = true
+      }
+      acc.note('read faults: every page is cached and mapped into the process')
+    }
     return ok()
   },
   mmap_store(sim, acc, op) {
@@ -206,7 +225,7 @@ function usesClosedEnd(sim: Sim, op: LeafOp): boolean {
 /** A use of a closed end: the probe's fd is gone, so the call fails with EBADF before anything else. */
 function closedEnd(sim: Sim, acc: OpAcc, op: LeafOp): OpOutcome | null {
   if (!usesClosedEnd(sim, op)) return null
-  if (op.op === 'splice' || op.op === 'vmsplice' || op.op === 'tee') acc.tpAdd(`syscalls:sys_enter_${op.op}`, 1)
+  if (op.op === 'splice' || op.op === 'vmsplice' || op.op === 'tee') acc.tpAdd(SYSCALL_ENTRY[op.op], 1)
   return op.op === 'drain' ? { ret: -1, errno: 'EBADF', drain: { read: 0, changed: [], changedBytes: 0 } } : { ret: -1, errno: 'EBADF' }
 }
 

@@ -6,12 +6,8 @@
  */
 import type { Pattern } from '../scenario/pattern'
 import { overlay, overwrite, fresh, type Seg } from './content'
-import { largeFoliosFromOneWrite } from './folios'
 import type { OpAcc } from './acc'
 import { Page, type FileState, type World } from './state'
-
-/** Files up to this many pages were read back in order-0 folios in every experiment. */
-export const READAHEAD_ORDER0_PAGES = 512
 
 /** What a read of page `i` returns now, growing the file's arrays with zero pages past its end. */
 export function logicalOf(f: FileState, i: number, P: number): (typeof f.logical)[number] {
@@ -38,7 +34,7 @@ export function load(w: World, acc: OpAcc, f: FileState, i: number, needData: bo
   const cached = f.cache[i]
   if (cached) return cached
   const group = w.readaheadFolioPages
-  if (group > 1 && needData && f.onDisk[i] && largeFoliosFromOneWrite(w.fs) && f.size > READAHEAD_ORDER0_PAGES * P) {
+  if (group > 1 && needData && f.onDisk[i] && w.rules.largeFolioWrites.includes(w.fs) && f.size > w.rules.readaheadOrder0Pages * P) {
     // the other world: readahead reads an aligned group of pages into one folio
     const start = i - (i % group)
     const end = Math.min(start + group, Math.ceil(f.size / P))
@@ -140,16 +136,18 @@ export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number):
   const end = Math.min(b, f.size)
   if (end <= a) return
   const P = w.pageSize
-  const outward = w.fs === 'xfs'
+  const outward = w.rules.punchRoundsOut.includes(w.fs)
   const rs = outward ? Math.floor(a / P) * P : Math.ceil(a / P) * P
   const re = outward ? Math.ceil(end / P) * P : Math.floor(end / P) * P
-  if (!outward && w.fs !== 'tmpfs') {
+  if (!outward && w.rules.zeroesEdgesThroughCache.includes(w.fs)) {
     // ext4 (ext4_zero_partial_blocks) and btrfs (btrfs_truncate_block) zero a partial edge block
     // through the page cache, reading it in when it is not cached (seen on 6.18: one page-cache
-    // add during a 1-byte punch of an uncached file, none on the next splice of that page).
+    // add during a 1-byte punch of an uncached file, none on the next splice of that page). An edge
+    // on a block boundary needs no zeroing: with 1 KiB ext4 blocks, an edge at 1024 reads nothing in
+    // (docs/stock-rules.md section 12).
     for (const x of [a, end]) {
       const i = Math.floor(x / P)
-      if (x % P !== 0 && x < f.size && !f.cache[i] && f.onDisk[i]) load(w, acc, f, i, true)
+      if (x % w.blockSize !== 0 && x < f.size && !f.cache[i] && f.onDisk[i]) load(w, acc, f, i, true)
     }
   }
   removeOrZeroFolios(acc, f, P, a, end, outward ? rs : a, outward ? re : end, rs, re)
@@ -235,14 +233,18 @@ export function fadviseDontneed(acc: OpAcc, f: FileState, P: number, s: number, 
 }
 
 /**
- * O_DIRECT write of `pat` over [s, s + len). ext4 and xfs go around the page cache:
- * kiocb_invalidate_pages → invalidate_inode_pages2_range makes cached folios leave, the data goes
- * to disk. tmpfs has no direct I/O (a buffered write); btrfs falls back to a buffered write for
- * checksummed files, then writes back and invalidates (btrfsDirectFallbackInvalidate).
+ * O_DIRECT write of `pat` over [s, s + len) (docs/stock-rules.md sections 4 and 12). ext4 and xfs go
+ * around the page cache: kiocb_invalidate_pages → invalidate_inode_pages2_range makes cached folios
+ * leave, the data goes to disk. tmpfs has no direct I/O (a buffered write). btrfs goes direct only
+ * for a file without checksums (nodatasum) and a range aligned to its sector (check_direct_IO);
+ * otherwise it falls back to a buffered write, then writes back and invalidates
+ * (btrfsDirectFallbackInvalidate).
  */
 export function odirectWrite(w: World, acc: OpAcc, f: FileState, s: number, len: number, pat: Pattern): void {
   const P = w.pageSize
-  if (w.fs === 'ext4' || w.fs === 'xfs') {
+  const mode = w.rules.directIo[w.fs]
+  const direct = mode === 'direct' || (mode === 'direct-if-nodatasum' && w.nodatasum && s % P === 0 && len % P === 0)
+  if (direct) {
     for (let i = Math.floor(s / P); i * P < s + len && i < f.cache.length; i++) {
       if (f.cache[i]) {
         removeFolio(acc, f, i, () => true)
@@ -257,9 +259,14 @@ export function odirectWrite(w: World, acc: OpAcc, f: FileState, s: number, len:
     if (s + len > f.size) f.size = s + len
     return
   }
-  acc.note(w.fs === 'tmpfs' ? 'O_DIRECT on tmpfs is a buffered write' : 'btrfs falls back to buffered writes for checksummed files')
+  if (mode === 'buffered') {
+    acc.note(`O_DIRECT on ${w.fs} is a buffered write`)
+    writeFile(w, acc, f, s, s + len, patternPatch(s, s + len, pat), false)
+    return
+  }
+  acc.note(w.nodatasum ? 'btrfs (nodatasum) falls back to a buffered write for a range not aligned to its sector' : 'btrfs falls back to buffered writes for checksummed files')
   writeFile(w, acc, f, s, s + len, patternPatch(s, s + len, pat), false)
-  if (w.fs === 'btrfs') btrfsDirectFallbackInvalidate(acc, f, P, s, s + len)
+  btrfsDirectFallbackInvalidate(acc, f, P, s, s + len)
 }
 
 /**

@@ -5,16 +5,16 @@
 import type { Scenario } from '../scenario/schema'
 import { resolveSize } from '../scenario/size'
 import type { CountRange, ModelEnv, OpPrediction, Policy, Prediction } from '../results'
+import type { Tracepoint } from '../vocabulary'
 import { OpAcc } from './acc'
-import { largeFoliosFromOneWrite } from './folios'
-import { READAHEAD_ORDER0_PAGES } from './pagecache'
+import { resolveRules, type KernelRules } from './kernels'
 import { POLICY_RULES } from './policy'
 import { runOp, type Sim } from './ops'
-import { makeWorld } from './state'
+import { makeWorld, type WorldEnv } from './state'
 import { runRepeat, runRepeatIterating } from './repeat'
 
-const TP_ADD = 'filemap:mm_filemap_add_to_page_cache'
-const TP_DEL = 'filemap:mm_filemap_delete_from_page_cache'
+const TP_ADD: Tracepoint = 'filemap:mm_filemap_add_to_page_cache'
+const TP_DEL: Tracepoint = 'filemap:mm_filemap_delete_from_page_cache'
 
 export interface SimulateOptions {
   /**
@@ -26,12 +26,14 @@ export interface SimulateOptions {
 }
 
 export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv, options: SimulateOptions = {}): Prediction {
-  const main = simulateWorld(scenario, policy, env, 1, options)
-  const unknownFolios =
-    largeFoliosFromOneWrite(env.fs) && scenario.files.some((f) => !f.cached && resolveSize(f.size, env.pageSize) > READAHEAD_ORDER0_PAGES * env.pageSize)
-  if (!unknownFolios) return main
+  const { rules, notes } = resolveRules(env.kernel)
+  // the run applies the scenario's mkfs/mount options unless the environment names others
+  const world: WorldEnv = { fs: env.fs, pageSize: env.pageSize, rules, mount: env.mount ?? scenario.mount }
+  const main = simulateWorld(scenario, policy, env, world, 1, options)
+  if (notes.length) main.notes = notes
+  if (!readaheadMayGiveLargeFolios(scenario, world.rules, env)) return main
   // The folio size readahead picks is the kernel's choice: allow the outcomes of both worlds.
-  const other = simulateWorld(scenario, policy, env, 4, options)
+  const other = simulateWorld(scenario, policy, env, world, 4, options)
   main.ops.forEach((op, i) => {
     const keys = new Set(op.outcomes.map((o) => JSON.stringify(o)))
     for (const o of other.ops[i]!.outcomes) if (!keys.has(JSON.stringify(o))) op.outcomes.push(o)
@@ -44,8 +46,14 @@ export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv, opti
   return main
 }
 
-function simulateWorld(scenario: Scenario, policy: Policy, env: ModelEnv, readaheadFolioPages: number, options: SimulateOptions): Prediction {
-  const sim: Sim = { world: makeWorld(scenario, env.fs, env.pageSize, readaheadFolioPages), policy: POLICY_RULES[policy], sizes: new Map() }
+/** Whether an uncached file is big enough for readahead to choose large folios on this filesystem. */
+function readaheadMayGiveLargeFolios(scenario: Scenario, rules: KernelRules, env: ModelEnv): boolean {
+  if (!rules.largeFolioWrites.includes(env.fs)) return false
+  return scenario.files.some((f) => !f.cached && resolveSize(f.size, env.pageSize) > rules.readaheadOrder0Pages * env.pageSize)
+}
+
+function simulateWorld(scenario: Scenario, policy: Policy, env: ModelEnv, world: WorldEnv, readaheadFolioPages: number, options: SimulateOptions): Prediction {
+  const sim: Sim = { world: makeWorld(scenario, world, readaheadFolioPages), policy: POLICY_RULES[policy], sizes: new Map() }
   const accs: OpAcc[] = []
   scenario.ops.forEach((op, i) => {
     const path = `ops[${i}]`

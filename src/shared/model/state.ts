@@ -12,11 +12,12 @@
  * there, are patternByte(pattern, x) (absolute file offset); a buffer byte at index i (0 = the
  * buffer's first byte, which sits `offset` bytes into its first page) is patternByte(pattern, i).
  */
-import type { Filesystem, Scenario } from '../scenario/schema'
+import type { Filesystem, MountOptions, Scenario } from '../scenario/schema'
 import { resolveSize } from '../scenario/size'
 import type { Pattern } from '../scenario/pattern'
 import { fresh, overwrite, type Content } from './content'
-import { largeFoliosFromOneWrite, oneWriteFolios } from './folios'
+import { oneWriteFolios } from './folios'
+import type { KernelRules } from './kernels'
 
 /** A physical page. `content` changes only for in-place mutations while the page is still in use by its owner. */
 export class Page {
@@ -104,20 +105,45 @@ export interface World {
    * runs a world with each choice and allows the outcomes of both (docs/stock-rules.md section 1).
    */
   readonly readaheadFolioPages: number
+  /** The stock rules of the kernel simulated (kernels.ts). */
+  readonly rules: KernelRules
+  /** Granularity of partial-block zeroing: ext4's block size (mkfs -b), else the page size. */
+  readonly blockSize: number
+  /** btrfs mounted with nodatasum: files have no data checksums (O_DIRECT can be direct). */
+  readonly nodatasum: boolean
   readonly files: Map<string, FileState>
   readonly buffers: Map<string, BufferState>
   readonly pipes: Map<string, PipeState>
 }
 
-export function makeWorld(scenario: Scenario, fs: Filesystem, pageSize: number, readaheadFolioPages: number): World {
-  const w: World = { pageSize, fs, readaheadFolioPages, files: new Map(), buffers: new Map(), pipes: new Map() }
-  for (const f of scenario.files) w.files.set(f.id, makeFile(f, fs, pageSize))
+/** Where the world runs: filesystem, page size, the kernel's rules and the filesystem's mkfs/mount options. */
+export interface WorldEnv {
+  fs: Filesystem
+  pageSize: number
+  rules: KernelRules
+  mount: MountOptions
+}
+
+export function makeWorld(scenario: Scenario, env: WorldEnv, readaheadFolioPages: number): World {
+  const { fs, pageSize, rules, mount } = env
+  const w: World = {
+    pageSize,
+    fs,
+    readaheadFolioPages,
+    rules,
+    blockSize: fs === 'ext4' ? (mount.ext4?.block_size ?? pageSize) : pageSize,
+    nodatasum: fs === 'btrfs' && (mount.btrfs?.nodatasum ?? false),
+    files: new Map(),
+    buffers: new Map(),
+    pipes: new Map(),
+  }
+  for (const f of scenario.files) w.files.set(f.id, makeFile(f, fs, pageSize, rules))
   for (const b of scenario.buffers) w.buffers.set(b.id, makeBuffer(b, pageSize))
   for (const p of scenario.pipes) w.pipes.set(p.id, makePipe(p, pageSize))
   return w
 }
 
-function makeFile(spec: Scenario['files'][number], fs: Filesystem, P: number): FileState {
+function makeFile(spec: Scenario['files'][number], fs: Filesystem, P: number, rules: KernelRules): FileState {
   const size = resolveSize(spec.size, P)
   const n = Math.ceil(size / P)
   const f: FileState = { id: spec.id, size, logical: [], cache: [], folioStart: [], folioPages: [], dirty: [], onDisk: [], mappedPage: [], mapped: false }
@@ -131,7 +157,7 @@ function makeFile(spec: Scenario['files'][number], fs: Filesystem, P: number): F
     f.mappedPage.push(false)
   }
   if (fs === 'btrfs' && spec.cached && spec.state === 'synced') f.btrfsAfterSync = true
-  if (spec.cached && spec.layout === 'one_write' && largeFoliosFromOneWrite(fs)) {
+  if (spec.cached && spec.layout === 'one_write' && rules.largeFolioWrites.includes(fs)) {
     let i = 0
     for (const pages of oneWriteFolios(size, P)) {
       for (let j = i; j < i + pages; j++) {

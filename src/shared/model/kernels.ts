@@ -1,0 +1,116 @@
+/**
+ * The rules of the stock model that can differ between kernel versions, each keyed by version with
+ * the evidence for it. A simulation resolves them once for its kernel (ModelEnv.kernel): a version
+ * with evidence uses its own entry; any other uses the nearest version that has one and says so in
+ * the prediction's notes ("extrapolated").
+ *
+ * Adding what an experiment found on another kernel is one entry in a rule's `byVersion`, with the
+ * experiment as its evidence. Today every rule has 6.18 evidence only (docs/stock-rules.md, measured
+ * on this machine's 6.18.44); the 6.1 entries come from the same experiments in a VM.
+ */
+import type { Filesystem } from '../scenario/schema'
+
+/** A kernel version as the model keys rules: major and minor ("6.18.44-fc-v657" → 6.18). */
+export interface KernelVersion {
+  major: number
+  minor: number
+}
+
+/** major.minor of a kernel release string ("6.18.44-fc-v657", "6.1", "v6.1.192"), or null when it has none. */
+export function parseKernel(release: string): KernelVersion | null {
+  const m = /^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+~_.].*)?$/.exec(release.trim())
+  return m ? { major: Number(m[1]), minor: Number(m[2]) } : null
+}
+
+export const kernelKey = (v: KernelVersion): string => `${v.major}.${v.minor}`
+
+/** What O_DIRECT does on a filesystem. */
+export type DirectIo =
+  /** around the page cache: cached folios of the range are invalidated, the data goes to disk */
+  | 'direct'
+  /** a buffered write (tmpfs has no direct I/O) */
+  | 'buffered'
+  /** btrfs: direct only for a nodatasum file and a sector-aligned range, else a buffered write, written back and invalidated */
+  | 'direct-if-nodatasum'
+
+/** The version-dependent rules, as values for one kernel. */
+export interface KernelRules {
+  /** Filesystems whose page cache takes large folios for one big buffered write. */
+  largeFolioWrites: readonly Filesystem[]
+  /** Files up to this many pages were read back by readahead in order-0 folios; larger ones may get large folios. */
+  readaheadOrder0Pages: number
+  /** What O_DIRECT does, per filesystem. */
+  directIo: Readonly<Record<Filesystem, DirectIo>>
+  /** Filesystems whose punch/zero range rounds the range out to pages (removes and zeroes whole pages). */
+  punchRoundsOut: readonly Filesystem[]
+  /** Filesystems that zero a punch's or zero range's partial edge block through the page cache, reading it in when it is not cached. */
+  zeroesEdgesThroughCache: readonly Filesystem[]
+  /** Filesystems without FALLOC_FL_ZERO_RANGE (EOPNOTSUPP). */
+  noZeroRange: readonly Filesystem[]
+}
+
+/** One rule's value for each kernel version that has evidence, with that evidence. */
+export type Keyed<T> = Readonly<Record<string, { value: T; evidence: string }>>
+
+const STOCK_RULES_618 = 'docs/stock-rules.md, measured on 6.18.44'
+
+/** Every version-dependent rule, keyed by kernel version (major.minor). */
+export const KERNEL_RULES: { readonly [K in keyof KernelRules]: Keyed<KernelRules[K]> } = {
+  largeFolioWrites: {
+    '6.18': { value: ['ext4', 'xfs'], evidence: `${STOCK_RULES_618} section 1 (docs/stock-rules/folios-6.18.txt): iomap_get_folio() with fgf_set_order(len)` },
+  },
+  readaheadOrder0Pages: {
+    '6.18': { value: 512, evidence: `${STOCK_RULES_618} section 1: order 0 observed for files up to 640 pages read back` },
+  },
+  directIo: {
+    '6.18': {
+      value: { tmpfs: 'buffered', ext4: 'direct', xfs: 'direct', btrfs: 'direct-if-nodatasum' },
+      evidence: `${STOCK_RULES_618} section 4 and section 12 (docs/stock-rules/inputs-6.18.txt: nodatasum with a 4 KiB write is direct, a 512-byte one falls back)`,
+    },
+  },
+  punchRoundsOut: {
+    '6.18': { value: ['xfs'], evidence: `${STOCK_RULES_618} section 3: xfs_flush_unmap_range rounds out to pages` },
+  },
+  zeroesEdgesThroughCache: {
+    '6.18': { value: ['ext4', 'btrfs'], evidence: `${STOCK_RULES_618} section 12 (inputs-6.18.txt: an unaligned edge of an uncached file is read in; an edge on an ext4 block boundary is not)` },
+  },
+  noZeroRange: {
+    '6.18': { value: ['tmpfs'], evidence: `${STOCK_RULES_618} section 3: shmem_fallocate has no FALLOC_FL_ZERO_RANGE` },
+  },
+}
+
+/** The rules for one kernel, and what the model says about where they come from. */
+export interface ResolvedRules {
+  rules: KernelRules
+  /** One line per version the rules were taken from when it is not the kernel's own (empty when every rule has evidence for it). */
+  notes: string[]
+}
+
+const distance = (a: KernelVersion, b: KernelVersion): number => Math.abs((a.major - b.major) * 1000 + (a.minor - b.minor))
+
+/** The entry of `keyed` for `v`, else the nearest version's (the newer one on a tie). */
+function pick<T>(keyed: Keyed<T>, v: KernelVersion): { key: string; value: T } {
+  let best: { key: string; value: T; d: number; kv: KernelVersion } | null = null
+  for (const [key, entry] of Object.entries(keyed)) {
+    const kv = parseKernel(key)!
+    const d = distance(kv, v)
+    const newer = best !== null && (kv.major > best.kv.major || (kv.major === best.kv.major && kv.minor > best.kv.minor))
+    if (!best || d < best.d || (d === best.d && newer)) best = { key, value: entry.value, d, kv }
+  }
+  return { key: best!.key, value: best!.value }
+}
+
+/** Resolves every rule for `kernel` (a release string; one the model cannot read is treated as unknown: the newest evidence). */
+export function resolveRules(kernel: string): ResolvedRules {
+  const v = parseKernel(kernel) ?? { major: Infinity, minor: 0 }
+  const own = Number.isFinite(v.major) ? kernelKey(v) : kernel
+  const rules = {} as Record<keyof KernelRules, unknown>
+  const from = new Map<string, string[]>()
+  for (const name of Object.keys(KERNEL_RULES) as (keyof KernelRules)[]) {
+    const { key, value } = pick(KERNEL_RULES[name] as Keyed<unknown>, v)
+    rules[name] = value
+    if (key !== own) from.set(key, [...(from.get(key) ?? []), name])
+  }
+  const notes = [...from].map(([key, names]) => `kernel ${own}: no evidence for this kernel; rules extrapolated from ${key} (${names.join(', ')})`)
+  return { rules: rules as KernelRules, notes }
+}

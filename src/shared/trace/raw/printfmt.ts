@@ -99,6 +99,9 @@ export function castInt(v: number | bigint, bits: number, signed: boolean): numb
   return norm(signed ? BigInt.asIntN(bits, big(v)) : BigInt.asUintN(bits, big(v)))
 }
 
+/** 2^n for shifts by 0..63 (Math.pow per shift showed in profiles). */
+const POW2 = Array.from({ length: 64 }, (_, n) => 2 ** n)
+
 function arith(op: string, a: number | bigint, b: number | bigint): number | bigint {
   if (typeof a === 'number' && typeof b === 'number') {
     let r: number
@@ -108,8 +111,8 @@ function arith(op: string, a: number | bigint, b: number | bigint): number | big
       case '*': r = a * b; break
       case '/': if (b === 0) return 0; r = Math.trunc(a / b); break
       case '%': if (b === 0) return 0; r = a % b; break
-      case '<<': r = b < 64 ? a * 2 ** b : NaN; break
-      case '>>': r = a >= 0 ? Math.floor(a / 2 ** b) : NaN; break
+      case '<<': r = b >= 0 && b < 64 ? a * POW2[b]! : NaN; break
+      case '>>': r = a >= 0 && b >= 0 && b < 64 ? Math.floor(a / POW2[b]!) : NaN; break
       case '&': r = a >= 0 && b >= 0 && a < 2 ** 31 && b < 2 ** 31 ? a & b : NaN; break
       case '|': r = a >= 0 && b >= 0 && a < 2 ** 31 && b < 2 ** 31 ? a | b : NaN; break
       case '^': r = a >= 0 && b >= 0 && a < 2 ** 31 && b < 2 ** 31 ? a ^ b : NaN; break
@@ -433,11 +436,23 @@ function binary(op: string, a: Expr, b: Expr): Expr {
         return c ? 1 : 0
       }
   }
-  return (r) => {
-    const x = a(r)
-    const y = b(r)
-    return isInt(x) && isInt(y) ? arith(op, x, y) : UNKNOWN
+  // The shifts and masks of MAJOR/MINOR and index << PAGE_SHIFT run for most events: a direct path for small numbers.
+  const slow = (x: Value, y: Value): Value => (isInt(x) && isInt(y) ? arith(op, x, y) : UNKNOWN)
+  switch (op) {
+    case '>>':
+      return (r) => {
+        const x = a(r)
+        const y = b(r)
+        return typeof x === 'number' && typeof y === 'number' && x >= 0 && y >= 0 && y < 64 ? Math.floor(x / POW2[y]!) : slow(x, y)
+      }
+    case '&':
+      return (r) => {
+        const x = a(r)
+        const y = b(r)
+        return typeof x === 'number' && typeof y === 'number' && x >= 0 && y >= 0 && x < 2147483648 && y < 2147483648 ? x & y : slow(x, y)
+      }
   }
+  return (r) => slow(a(r), b(r))
 }
 
 /** trace_print_flags_seq: names of the masks that are fully set, in table order, then the rest in hex. */

@@ -171,6 +171,19 @@ static void edge(const char *name, int mode, long a, long b) {
 	close(fd);
 }
 
+/* truncate an uncached 2-page file to `size`: is the page holding the new end read in? */
+static void truncate_edge(const char *name, long size) {
+	int fd = mkfile("f", 2 * PG, 0);
+	tp_step();
+	int r = ftruncate(fd, size);
+	const char *mt = tp_step();
+	struct pipe p = mkpipe();
+	splice_in(fd, 0, PG, p);
+	printf("%-30s [mutation %s]  truncate=%s  next splice page 0: %s\n", name, mt, r ? strerror(errno) : "ok", tp_step());
+	close(p.r); close(p.w);
+	close(fd);
+}
+
 /* splice page 0 (cached), punch [a, b) in place, drain */
 static void punch_spliced(const char *name, long a, long b) {
 	int fd = mkfile("f", 2 * PG, 1);
@@ -233,6 +246,8 @@ int main(int argc, char **argv) {
 	EXP("punch-edge-1024-3072") edge("punch-edge-1024-3072", FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 1024, 3072);
 	EXP("zero-edge-1024-2048") edge("zero-edge-1024-2048", FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 1024, 2048);
 	EXP("zero-edge-1000-2048") edge("zero-edge-1000-2048", FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 1000, 2048);
+	EXP("truncate-edge-1000") truncate_edge("truncate-edge-1000", 1000);
+	EXP("truncate-edge-1024") truncate_edge("truncate-edge-1024", 1024);
 	EXP("punch-spliced-1024-2048") punch_spliced("punch-spliced-1024-2048", 1024, 2048);
 	EXP("punch-spliced-1000-3000") punch_spliced("punch-spliced-1000-3000", 1000, 3000);
 	EXP("zero-past-eof") zero_past_eof("zero-past-eof", 0);

@@ -45,6 +45,8 @@ export interface KernelRules {
   punchRoundsOut: readonly Filesystem[]
   /** Filesystems that zero a punch's or zero range's partial edge block through the page cache, reading it in when it is not cached. */
   zeroesEdgesThroughCache: readonly Filesystem[]
+  /** Filesystems that zero the partial block at a truncate's new end through the page cache, reading it in when it is not cached. */
+  truncateZeroesEdgeThroughCache: readonly Filesystem[]
   /** Filesystems without FALLOC_FL_ZERO_RANGE (EOPNOTSUPP). */
   noZeroRange: readonly Filesystem[]
 }
@@ -73,6 +75,9 @@ export const KERNEL_RULES: { readonly [K in keyof KernelRules]: Keyed<KernelRule
   },
   zeroesEdgesThroughCache: {
     '6.18': { value: ['ext4', 'btrfs'], evidence: `${STOCK_RULES_618} section 12 (inputs-6.18.txt: an unaligned edge of an uncached file is read in; an edge on an ext4 block boundary is not)` },
+  },
+  truncateZeroesEdgeThroughCache: {
+    '6.18': { value: ['ext4', 'xfs'], evidence: `${STOCK_RULES_618} section 12 (inputs-6.18.txt truncate-edge: ext4 and xfs read the page in, btrfs does not)` },
   },
   noZeroRange: {
     '6.18': { value: ['tmpfs'], evidence: `${STOCK_RULES_618} section 3: shmem_fallocate has no FALLOC_FL_ZERO_RANGE` },

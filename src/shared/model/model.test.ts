@@ -395,6 +395,7 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'tee-then-write': [400, 400, 400, 400],
   'truncate-partial': [3096, 3096, 3096, 3096],
   'truncate-then-write': [0, 0, 0, 0],
+  'truncate-uncached-edge': [0, 0, 0, 0],
   'uncached-file': [200, 200, 200, 200],
   'vmsplice-gift': [199, 199, 199, 199],
   'vmsplice-madvise-dontneed': [0, 0, 0, 0],
@@ -498,6 +499,22 @@ describe('the kernel and the mount options are inputs', () => {
     expect(adds(punch(1024, 1000))).toEqual({ min: 0, max: 0 })
     // read at the splice, with readahead possibly bringing the second page
     expect(adds(punch(1024, 1024))).toEqual({ min: 1, max: 2 })
+  })
+  it('ext4 and xfs read an uncached page in to zero the block at a truncate\'s new end; btrfs does not', () => {
+    const s = (blockSize: 1024 | 4096, size: number) =>
+      scenario({
+        mount: { ext4: { block_size: blockSize } },
+        files: [{ id: 'f', size: '2p', cached: false }],
+        pipes: [{ id: 'p' }],
+        ops: [
+          { op: 'truncate', file: 'f', size },
+          { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
+        ],
+      })
+    const adds = (sc: Scenario, fs: Filesystem) => predict(sc, 'stock', defaultEnv(fs)).ops[1]!.tracepoints['filemap:mm_filemap_add_to_page_cache']!.max
+    expect([adds(s(4096, 1000), 'ext4'), adds(s(4096, 1000), 'xfs'), adds(s(4096, 1000), 'btrfs')]).toEqual([0, 0, 1])
+    // on a 1 KiB block boundary there is no partial block to zero
+    expect([adds(s(1024, 1000), 'ext4'), adds(s(1024, 1024), 'ext4')]).toEqual([0, 1])
   })
   it('zero_range with keep_size leaves the size; without, it grows the file', () => {
     const s = scenario({

@@ -137,7 +137,7 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
   punch_hole: fallocate,
   zero_range: fallocate,
   truncate(sim, acc, op) {
-    truncate(acc, fileOf(sim, op.file), sim.world.pageSize, size(sim, op.size))
+    truncate(sim.world, acc, fileOf(sim, op.file), size(sim, op.size))
     return ok()
   },
   fadvise_dontneed(sim, acc, op) {

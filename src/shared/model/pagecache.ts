@@ -286,9 +286,17 @@ function btrfsDirectFallbackInvalidate(acc: OpAcc, f: FileState, P: number, s: n
   }
 }
 
-/** truncate: folios wholly past the new end leave; the folio straddling it is zeroed in place to its end. */
-export function truncate(acc: OpAcc, f: FileState, P: number, size: number): void {
+/**
+ * truncate: folios wholly past the new end leave; the folio straddling it is zeroed in place to its
+ * end. Shrinking to inside a block, ext4 (ext4_block_truncate_page) and xfs (iomap_truncate_page)
+ * zero the rest of that block through the page cache, reading the page in when it is not cached;
+ * btrfs does not (docs/stock-rules.md section 12).
+ */
+export function truncate(w: World, acc: OpAcc, f: FileState, size: number): void {
+  const P = w.pageSize
   if (size < f.size) {
+    const i = Math.floor(size / P)
+    if (w.rules.truncateZeroesEdgeThroughCache.includes(w.fs) && size % w.blockSize !== 0 && !f.cache[i] && f.onDisk[i]) load(w, acc, f, i, true)
     for (let i = Math.floor(size / P); i < f.cache.length; i++) {
       const page = f.cache[i]
       if (!page) {

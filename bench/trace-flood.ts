@@ -1,7 +1,9 @@
 /**
  * The live flood of `npm run bench:trace`: a splice/tee/vmsplice loop runs for FLOOD_SECONDS under the
- * lab's tracer (this machine's local target, default events, default ring), once through the text
- * trace_pipe and once through the binary trace_pipe_raw reader, alternating, FLOOD_ROUNDS times each.
+ * lab's tracer (this machine's local target, default events, default ring) through the text
+ * trace_pipe, the binary trace_pipe_raw reader (the lab reads the files), and the binary pages
+ * streamed by the tracepipe helper over a pipe (how ssh and VM targets read them; here the local
+ * session stands for such a target), alternating, FLOOD_ROUNDS times each.
  * Per run: the events the kernel made (read + lost, where lost is what the ring overwrote) and their
  * rate, how many were read and lost, a cross-check against the workload's own count of its syscalls
  * (each makes an enter and an exit event), and the CPU time of the lab per million events read: this
@@ -14,6 +16,8 @@ import { join } from 'node:path'
 import { connectLocal } from '../src/main/target/local'
 import { shellQuote } from '../src/main/target/quote'
 import { openTracer } from '../src/main/lab/tracer'
+import { buildTracepipeOnHost } from '../src/main/lab/trace-raw'
+import type { Target } from '../src/main/target/types'
 import type { TraceRecord } from '../src/shared/trace/parser'
 
 /** How long each flood runs. Default 5 s. */
@@ -62,8 +66,10 @@ function descendantsCpu(root: number): Map<number, number> {
   return out
 }
 
+type FloodPath = 'text' | 'binary' | 'helper'
+
 interface FloodResult {
-  path: 'text' | 'binary'
+  path: FloodPath
   seconds: number
   read: number
   lost: number
@@ -73,8 +79,11 @@ interface FloodResult {
   why: string
 }
 
-async function floodOnce(exe: string, work: string, text: boolean): Promise<FloodResult> {
-  const target = await connectLocal()
+async function floodOnce(exe: string, work: string, path: FloodPath, helper: string): Promise<FloodResult> {
+  const local = await connectLocal()
+  const text = path === 'text'
+  // The helper path: this session seen as a remote target that hands out its own helper (as a VM does).
+  const target: Target = path === 'helper' ? Object.assign(Object.create(local) as Target, { kind: 'ssh' as const, provideTracepipe: async () => helper }) : local
   try {
     let syscallEvents = 0
     const onRecord = (r: TraceRecord): void => {
@@ -103,7 +112,7 @@ async function floodOnce(exe: string, work: string, text: boolean): Promise<Floo
       let childTicks = 0
       for (const [pid, t] of ticks) childTicks += t - (ticks0.get(pid) ?? 0)
       return {
-        path: text ? 'text' : 'binary',
+        path,
         seconds,
         read: summary.events,
         lost: summary.lost,
@@ -116,7 +125,7 @@ async function floodOnce(exe: string, work: string, text: boolean): Promise<Floo
       await tracer.dispose()
     }
   } finally {
-    await target.dispose()
+    await local.dispose()
   }
 }
 
@@ -124,27 +133,27 @@ export async function flood(work: string, loopSource: string): Promise<void> {
   const exe = join(work, WORKLOAD_NAME)
   writeFileSync(`${exe}.c`, floodSource(loopSource))
   execFileSync('gcc', ['-O2', '-o', exe, `${exe}.c`])
-  console.log(`\nlive flood: the splice loop for ${FLOOD_SECONDS} s under the tracer (default events, ${'8 MiB'} per-CPU ring), text and binary alternating`)
+  const helper = await buildTracepipeOnHost(join(work, 'tracepipe'))
+  console.log(`\nlive flood: the splice loop for ${FLOOD_SECONDS} s under the tracer (default events, 8 MiB per-CPU ring); text, binary (files read by the lab) and helper (binary pages through tracepipe and a pipe) alternating`)
   const results: FloodResult[] = []
   for (let i = 0; i < FLOOD_ROUNDS; i++) {
-    for (const text of [true, false]) {
-      const r = await floodOnce(exe, work, text)
+    for (const path of ['text', 'binary', 'helper'] as const) {
+      const r = await floodOnce(exe, work, path, helper)
       results.push(r)
       const made = r.read + r.lost
       console.log(
         `  ${r.path.padEnd(6)}  made ${(made / 1e6).toFixed(2)} M (${((made / r.seconds) / 1e3).toFixed(0)} k events/s)  read ${(r.read / 1e6).toFixed(2)} M  lost ${r.lost} (${((r.lost / Math.max(1, made)) * 100).toFixed(1)} %)` +
           `  syscall events ${r.syscallEvents}/${r.syscallsExpected}  lab CPU ${(r.cpuMs / 1000).toFixed(2)} s = ${(r.cpuMs / Math.max(1e-9, r.read / 1e6)).toFixed(0)} ms per M events read`,
       )
-      if (r.path === 'binary' && !/trace_pipe_raw|tracepipe/.test(r.why)) console.log(`    (binary path not used: ${r.why})`)
+      if (r.path !== 'text' && !/trace_pipe_raw|tracepipe/.test(r.why)) console.log(`    (binary path not used: ${r.why})`)
     }
   }
-  const per = (path: 'text' | 'binary', f: (r: FloodResult) => number): number => {
+  const per = (path: FloodPath, f: (r: FloodResult) => number): number => {
     const rs = results.filter((r) => r.path === path)
     return rs.reduce((n, r) => n + f(r), 0) / rs.length
   }
-  const lossText = per('text', (r) => r.lost / Math.max(1, r.read + r.lost))
-  const lossBinary = per('binary', (r) => r.lost / Math.max(1, r.read + r.lost))
-  const cpuText = per('text', (r) => r.cpuMs / (r.read / 1e6))
-  const cpuBinary = per('binary', (r) => r.cpuMs / (r.read / 1e6))
-  console.log(`  mean lost: text ${(lossText * 100).toFixed(1)} %, binary ${(lossBinary * 100).toFixed(1)} %; lab CPU per M events: text ${cpuText.toFixed(0)} ms, binary ${cpuBinary.toFixed(0)} ms (binary costs ${(cpuBinary / cpuText).toFixed(2)}× the text path)`)
+  const loss = (path: FloodPath): string => `${(per(path, (r) => r.lost / Math.max(1, r.read + r.lost)) * 100).toFixed(1)} %`
+  const cpu = (path: FloodPath): number => per(path, (r) => r.cpuMs / (r.read / 1e6))
+  console.log(`  mean lost: text ${loss('text')}, binary ${loss('binary')}, helper ${loss('helper')}`)
+  console.log(`  lab CPU per M events read: text ${cpu('text').toFixed(0)} ms, binary ${cpu('binary').toFixed(0)} ms (${(cpu('binary') / cpu('text')).toFixed(2)}× text), helper ${cpu('helper').toFixed(0)} ms (${(cpu('helper') / cpu('text')).toFixed(2)}× text)`)
 }

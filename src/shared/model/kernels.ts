@@ -39,6 +39,8 @@ export interface KernelRules {
   largeFolioWrites: readonly Filesystem[]
   /** Files up to this many pages were read back by readahead in order-0 folios; larger ones may get large folios. */
   readaheadOrder0Pages: number
+  /** The large folio (pages) readahead was seen to use above that: the model's second world (state.ts World.readaheadFolioPages). */
+  readaheadLargeFolioPages: number
   /** What O_DIRECT does, per filesystem. */
   directIo: Readonly<Record<Filesystem, DirectIo>>
   /** Filesystems whose punch/zero range rounds the range out to pages (removes and zeroes whole pages). */
@@ -63,6 +65,9 @@ export const KERNEL_RULES: { readonly [K in keyof KernelRules]: Keyed<KernelRule
   },
   readaheadOrder0Pages: {
     '6.18': { value: 512, evidence: `${STOCK_RULES_618} section 1: order 0 observed for files up to 640 pages read back` },
+  },
+  readaheadLargeFolioPages: {
+    '6.18': { value: 4, evidence: `${STOCK_RULES_618} section 1: order-2 folios for files read back above 640 pages` },
   },
   directIo: {
     '6.18': {

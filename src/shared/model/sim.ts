@@ -33,7 +33,7 @@ export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv, opti
   if (notes.length) main.notes = notes
   if (!readaheadMayGiveLargeFolios(scenario, world.rules, env)) return main
   // The folio size readahead picks is the kernel's choice: allow the outcomes of both worlds.
-  const other = simulateWorld(scenario, policy, env, world, 4, options)
+  const other = simulateWorld(scenario, policy, env, world, rules.readaheadLargeFolioPages, options)
   main.ops.forEach((op, i) => {
     const keys = new Set(op.outcomes.map((o) => JSON.stringify(o)))
     for (const o of other.ops[i]!.outcomes) if (!keys.has(JSON.stringify(o))) op.outcomes.push(o)

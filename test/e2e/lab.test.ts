@@ -286,4 +286,24 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     await shoot(page, 'terminal')
     expect(errors).toEqual([])
   })
+
+  it('opens an interactive shell on the target in a second tab, in its own pty', async () => {
+    const { page } = lab
+    await page.getByRole('tab', { name: 'Shell' }).click()
+    const shell = page.locator('[data-terminal$="--shell"]')
+    await shell.waitFor()
+    await shell.locator('.xterm-rows').filter({ hasText: /[#$]\s*$/m }).waitFor({ timeout: 10_000 }).catch(() => {})
+    await shell.click()
+    // Typed text runs: the shell computes what the page never wrote.
+    await page.keyboard.type('echo splice-lab-$((6*7)) $$\n')
+    await shell.locator('.xterm-rows').filter({ hasText: /splice-lab-42 \d+/ }).waitFor({ timeout: 10_000 })
+    await shoot(page, 'terminal-shell')
+    // Its own pty: the lab's session tab still shows no shell prompt typed into it.
+    await page.getByRole('tab', { name: 'Lab session' }).click()
+    await expect(page.locator('.xterm-rows').first().textContent()).resolves.not.toContain('splice-lab-42')
+    await page.getByRole('tab', { name: 'Shell' }).click()
+    await page.getByRole('button', { name: 'End shell' }).click()
+    await page.getByRole('button', { name: 'Open a shell' }).waitFor()
+    expect(errors).toEqual([])
+  })
 })

@@ -24,6 +24,7 @@ import { presetInfos } from '../presets'
 import { newId, readTargets, writeTargets } from './targets-store'
 import { TerminalFlow } from './terminal-flow'
 import { listUserScenarios, saveUserScenario } from '../user-scenarios'
+import { Shells, isShellId, shellIdOf } from './shells'
 
 export type Emit = <E extends EventName>(name: E, payload: EventPayloads[E]) => void
 
@@ -49,6 +50,8 @@ export class LabService {
   private readonly records = new RunRecords()
   private loaded: Promise<void> | null = null
   private disposed = false
+  /** People's interactive shells, one per connected target, apart from the driven sessions. */
+  private readonly shells = new Shells((id, data, replay) => this.emit('onTerminalData', { id, data, ...(replay ? { replay } : {}) }))
 
   constructor(
     private readonly emit: Emit,
@@ -118,24 +121,37 @@ export class LabService {
       return s.state
     },
     writeTerminal: async ({ id, data }) => {
+      if (isShellId(id)) return (this.shells.write(id, data), null)
       const s = await this.session(id)
       if (s.state.status === 'connecting' && s.connectingInput) s.connectingInput.write(data)
       else this.connected(s).target.writeTerminal(data)
       return null
     },
     resizeTerminal: async ({ id, cols, rows }) => {
+      if (isShellId(id)) return (this.shells.resize(id, cols, rows), null)
       const s = await this.session(id)
       if (s.state.status === 'connecting' && s.connectingInput) s.connectingInput.resize(cols, rows)
       else this.connected(s).target.resizeTerminal(cols, rows)
       return null
     },
     ackTerminal: async ({ id, chars }) => {
+      if (isShellId(id)) return (this.shells.ack(id, chars), null)
       ;(await this.session(id)).flow.ack(chars)
       return null
     },
     attachTerminal: async ({ id }) => {
+      if (isShellId(id)) return (this.emit('onTerminalData', { id, data: this.shells.attach(id), replay: true }), null)
       const s = await this.session(id)
       this.emit('onTerminalData', { id, data: s.flow.attach(), replay: true })
+      return null
+    },
+    openShell: async ({ id }) => {
+      const target = this.connected(await this.session(id)).target
+      if (!target.interactiveSpawn) throw new ApiError('unsupported', `${target.label} offers no interactive shell`)
+      return { id: this.shells.start(id, target.interactiveSpawn(), () => {}) }
+    },
+    closeShell: async ({ id }) => {
+      this.shells.stop(isShellId(id) ? id : shellIdOf(id))
       return null
     },
     listPresets: () => presetInfos(),
@@ -224,6 +240,7 @@ export class LabService {
   }
 
   private async closeSession(s: Session): Promise<void> {
+    this.shells.stop(shellIdOf(s.state.config.id))
     const lab = s.lab
     s.lab = undefined
     if (lab) await lab.dispose()

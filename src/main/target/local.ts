@@ -19,6 +19,10 @@ export class LocalTarget extends ShellTarget {
     return { file: '/bin/sh', args: ['-c', command], env: this.env }
   }
 
+  interactiveSpawn(): SessionSpawn {
+    return { file: '/bin/sh', args: ['-c', 'exec "${SHELL:-/bin/sh}" -il'], env: this.env }
+  }
+
   protected explainStartFailure(e: TargetError): TargetError {
     return e
   }

@@ -64,6 +64,8 @@ export abstract class ShellTarget implements Target {
 
   protected abstract shellSpawn(bootstrap: string): SessionSpawn
   protected abstract streamSpawn(command: string): SessionSpawn
+  /** How to start an interactive login shell on the target, for a person (its own pty, not the driven session). */
+  abstract interactiveSpawn(): SessionSpawn
   /** Turns a failed start (the session's early output) into a clear error. */
   protected abstract explainStartFailure(e: TargetError): TargetError
 

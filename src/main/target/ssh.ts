@@ -106,6 +106,11 @@ export class SshTarget extends ShellTarget {
     }
   }
 
+  interactiveSpawn(): SessionSpawn {
+    // -tt and the user's login shell; over the driven session's control socket, so no second login.
+    return { file: this.o.ssh ?? 'ssh', args: ['-tt', ...this.base, '-o', 'ControlMaster=no', '--', this.o.host] }
+  }
+
   protected explainStartFailure(e: TargetError): TargetError {
     const out = e.partialOutput
     const lines = out.replace(/\r/g, '').split('\n').map((l) => l.trim()).filter(Boolean)

@@ -82,6 +82,8 @@ export interface Target {
   /** Raw terminal of the session, for the xterm.js view (prompts for passwords and host keys). */
   onTerminalData(listener: (data: string) => void): () => void
   writeTerminal(data: string): void
+  /** How to start an interactive shell on the target in its own pty (absent: the target offers none). */
+  interactiveSpawn?(): import('./session').SessionSpawn
   resizeTerminal(cols: number, rows: number): void
   /** The session ended by itself (disconnect, shell killed); the listener gets the exit code. */
   onDisconnect(listener: (code: number) => void): () => void

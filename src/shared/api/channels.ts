@@ -13,6 +13,8 @@ export const METHODS = [
   'resizeTerminal',
   'ackTerminal',
   'attachTerminal',
+  'openShell',
+  'closeShell',
   'listPresets',
   'listUserScenarios',
   'saveScenario',

@@ -108,6 +108,9 @@ export const INPUTS = {
    * onTerminalData event marked `replay` (an event, so it is ordered with the live output).
    */
   attachTerminal: z.strictObject({ id: SafeId }),
+  /** An interactive login shell on a connected target in its own pty; its terminal id is `<id>--shell`. */
+  openShell: z.strictObject({ id: SafeId }),
+  closeShell: z.strictObject({ id: SafeId }),
   listPresets: z.undefined(),
   /** The user's own scenarios: `<data dir>/scenarios/*.yaml`, beside the presets in the app. */
   listUserScenarios: z.undefined(),
@@ -135,6 +138,8 @@ export interface Outputs {
   resizeTerminal: null
   ackTerminal: null
   attachTerminal: null
+  openShell: { id: string }
+  closeShell: null
   listPresets: PresetInfo[]
   listUserScenarios: UserScenario[]
   saveScenario: UserScenario

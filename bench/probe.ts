@@ -8,7 +8,7 @@
  * and waits for RCU), which dominates the small preset.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync, statfsSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, statfsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -63,7 +63,9 @@ function main(): void {
   try {
     const probe = join(work, 'probe')
     const baseline = join(work, 'baseline')
-    execFileSync('gcc', ['-O2', '-Wall', '-o', probe, fileURLToPath(new URL('../resources/probe/probe.c', import.meta.url))])
+    const dir = fileURLToPath(new URL('../resources/probe/', import.meta.url))
+    const sources = readdirSync(dir).filter((n) => n.endsWith('.c')).map((n) => join(dir, n))
+    execFileSync('gcc', ['-O2', '-Wall', '-o', probe, ...sources])
     writeFileSync(join(work, 'baseline.c'), BASELINE_C)
     execFileSync('gcc', ['-O2', '-o', baseline, join(work, 'baseline.c')])
     console.log(`scratch: ${scratch}`)

@@ -5,9 +5,7 @@
  *   where tracefs is lazily unmounted first, so the host's tracefs and the other tests' ftrace
  *   instances are never touched.
  * - a program bigger than memory: one clear error line, exit 5, no file left behind.
- *
- * Written by the probe-half engineer (COORDINATION.md, 09:15 owner of resources/probe); the main
- * probe tests are in probe.test.ts.
+ * The main probe tests are in probe.test.ts; stopping by signal in probe-stop.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -17,6 +15,7 @@ import { join } from 'node:path'
 import { validateScenario } from '../../src/shared/scenario'
 import { compileProgram, probeArgs } from '../../src/shared/probe/program'
 import { ObservationBuilder, PROBE_EXIT } from '../../src/shared/probe/output'
+import { probeSources } from './fixtures/probe-source'
 
 const CI = process.env.CI === 'true'
 const isRoot = process.getuid?.() === 0
@@ -37,7 +36,7 @@ beforeAll(() => {
   if (why) return
   work = mkdtempSync(join(tmpdir(), 'splicelab-probe-tracefs-'))
   probe = join(work, 'probe')
-  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', probe, join(__dirname, '../../resources/probe/probe.c')])
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', probe, ...probeSources()])
 })
 
 afterAll(() => {

@@ -16,11 +16,12 @@ import { patternByte, validateScenario, type Scenario, type ScenarioInput } from
 import { compileProgram, probeArgs } from '../../src/shared/probe/program'
 import { ObservationBuilder, parseCalibrationOutput, PROBE_EXIT } from '../../src/shared/probe/output'
 import type { Observation, OpObservation } from '../../src/shared/results'
+import { probeSources } from './fixtures/probe-source'
 
 const CI = process.env.CI === 'true'
 const isRoot = process.getuid?.() === 0
 const hasGcc = spawnSync('gcc', ['--version']).status === 0
-const SOURCE = join(__dirname, '../../resources/probe/probe.c')
+const SOURCES = probeSources()
 const TRACEFS = '/sys/kernel/tracing'
 const PAGE = 4096
 
@@ -111,10 +112,10 @@ beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'splicelab-probe-test-'))
   probe = join(work, 'probe')
   probeAsan = join(work, 'probe-asan')
-  const cc = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', probe, SOURCE], { encoding: 'utf8' })
+  const cc = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', probe, ...SOURCES], { encoding: 'utf8' })
   gccOutput = cc.stdout + cc.stderr
   if (cc.status !== 0) throw new Error(`the probe does not compile warning-free:\n${gccOutput}`)
-  const asan = spawnSync('gcc', ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-Wall', '-Wextra', '-Werror', '-o', probeAsan, SOURCE], { encoding: 'utf8' })
+  const asan = spawnSync('gcc', ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-Wall', '-Wextra', '-Werror', '-o', probeAsan, ...SOURCES], { encoding: 'utf8' })
   if (asan.status !== 0) throw new Error(`the sanitizer build failed:\n${asan.stdout}${asan.stderr}`)
   tmpfs = join(work, 'tmpfs')
   mkdirSync(tmpfs)

@@ -7,10 +7,8 @@
  *
  * where <path> is the op path ("ops[3]", "ops[5].body[1]"). A repeat body op writes one pair per
  * iteration. ftrace shows a marker write as `tracing_mark_write: <text>` (event ftrace:print).
- * resources/probe/probe.c writes the same text (MARKER_BEGIN / MARKER_END there).
- *
- * Written by the output-half engineer (COORDINATION.md) at 08:17 because the probe half had not
- * started yet; the tracer imports it.
+ * The C probe writes the same text (MARKER_BEGIN / MARKER_END of resources/probe/vocabulary.h,
+ * generated from these constants).
  */
 export const MARKER_PREFIX = 'splicelab:'
 export const MARKER_BEGIN = `${MARKER_PREFIX}begin`

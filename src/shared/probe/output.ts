@@ -1,12 +1,9 @@
 /**
- * The probe's output, read on the TypeScript side: the JSON line shapes resources/probe/probe.c
- * prints (this file is their single TypeScript definition — the C side prints exactly these), and
- * `ObservationBuilder`, a tolerant incremental reader that turns a byte stream cut anywhere (a pty,
- * an ssh channel) into an `Observation` (src/shared/results.ts).
- *
- * Ownership (COORDINATION.md): this file, its tests and the calibration parsing belong to the
- * "output" half; probe.c, program.ts and markers.ts to the "probe" half. Change a line shape here and
- * in probe.c together.
+ * The probe's output, read on the TypeScript side: the JSON line shapes the C probe prints
+ * (resources/probe: observe.c, main.c, calibrate.c, output.c; this file is their single TypeScript
+ * definition — the C side prints exactly these), and `ObservationBuilder`, a tolerant incremental
+ * reader that turns a byte stream cut anywhere (a pty, an ssh channel) into an `Observation`
+ * (src/shared/results.ts). Change a line shape here and in the C files together.
  *
  * Wire format: one JSON object per line, `type` first. Lines that are not probe JSON (a shell's
  * echo, a compiler warning, a sanitizer report) are kept as log, never fatal. `\r\n` (ptys) and
@@ -21,6 +18,7 @@
  *   {"type":"calibration","costs":{"copyBytesPerNs":…,"reloadNsPerPage":…,"stealNsPerPage":…,"shareNsPerPage":…,"minorFaultNs":…},"notes":[…]}
  *   {"type":"error","code":"scratch","message":"cannot create files in /x: EACCES","path":"ops[2]"}   (path optional)
  *   {"type":"done","ops":12,"exit":0}
+ *   {"type":"done","ops":3,"exit":143,"signal":"SIGTERM"}   (stopped by a signal after finishing its op)
  *
  * Exit codes: see PROBE_EXIT.
  */
@@ -75,6 +73,8 @@ export interface ProbeDoneLine {
   type: 'done'
   ops: number
   exit: number
+  /** The signal that stopped the probe ("SIGTERM"), when one did (exit 128 + its number). */
+  signal?: string
 }
 
 export type ProbeLine = ProbeHelloLine | ProbeOpLine | ProbeCalibrationLine | ProbeErrorLine | ProbeDoneLine
@@ -252,8 +252,11 @@ export function parseProbeLine(raw: string): ProbeLine | MalformedLine | null {
         if (typeof v.path === 'string') e.path = v.path
         return e
       }
-      case 'done':
-        return { type: 'done', ops: num(v, 'ops', 'done'), exit: v.exit === undefined ? 0 : num(v, 'exit', 'done') }
+      case 'done': {
+        const done: ProbeDoneLine = { type: 'done', ops: num(v, 'ops', 'done'), exit: v.exit === undefined ? 0 : num(v, 'exit', 'done') }
+        if (v.signal !== undefined) done.signal = str(v, 'signal', 'done')
+        return done
+      }
       default:
         return { line, problem: `unknown probe line type ${JSON.stringify(v.type)}` }
     }

@@ -1,7 +1,7 @@
 /**
  * Compiles a validated scenario into the probe's program: plain text, one declaration or op per
  * line, so the C probe needs no JSON parser. The format is documented at the top of
- * resources/probe/probe.c; in short:
+ * resources/probe/main.c; in short:
  *
  *   splicelab-program 1
  *   runs 1

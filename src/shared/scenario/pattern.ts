@@ -4,7 +4,7 @@
  * data" is without ever shipping it. Patterns never produce a zero byte, so a zeroed range
  * (punch hole, truncate) is always distinguishable from data.
  *
- * The C probe implements the same function (resources/probe/probe.c, pattern_byte); a test checks
+ * The C probe implements the same function (resources/probe/probe.h, pattern_byte); a test checks
  * both agree.
  */
 export type Pattern = { fill: number } | { seq: number }

@@ -1,0 +1,322 @@
+/*
+ * Splice Lab probe: runs one scenario's ops on a real kernel and reports, per op, what happened.
+ * libc only, a few files (probe.h lists them); built with `cc -O2 -D_GNU_SOURCE *.c`; warning-free
+ * with -Wall -Wextra; clean under ASan/UBSan (test/integration/probe.test.ts). Its TypeScript ends
+ * are src/shared/probe/{program,output,markers,limits,header}.ts.
+ *
+ * USAGE
+ *   probe --program FILE [--marker TRACE_MARKER] [--timeout-ms N] [--op-timeout-ms N] [--stats-file F] [--] DIR
+ *   probe --calibrate DIR
+ *   probe --pattern fill:N|seq:N POS COUNT      (prints COUNT pattern bytes from POS, for the C/TS check)
+ * DIR is the scratch directory: the probe creates its files there and removes them on every exit it
+ * can see (normal end, error, SIGINT/SIGTERM/SIGHUP, timeout, stdout closed). SIGKILL leaves them:
+ * the caller removes DIR. Children the probe forks die with it, SIGKILL included (PR_SET_PDEATHSIG). --timeout-ms bounds the whole run; --op-timeout-ms each op execution
+ * (default 60000; a repeat re-arms it per iteration). --stats-file replaces /proc/fs/splice (tests).
+ *
+ * PROGRAM (written by compileProgram, src/shared/probe/program.ts). One item per line, tokens split
+ * by spaces, `key=value` arguments, numbers in decimal bytes; '#' lines and blank lines are ignored.
+ *   splicelab-program 1                      first line, the format version
+ *   runs N                                   execute the whole scenario N times (fresh files each run)
+ *   file I size=B pattern=fill:N|seq:N layout=one_write|per_page state=synced|dirty cached=0|1
+ *   buffer I size=B kind=private|shared offset=B pattern=…
+ *   pipe I size=B
+ *   op PATH KIND args…                       a leaf op; PATH is reported verbatim ("ops[3]")
+ *   repeat PATH times=N body=K               followed by its K body ops ("op ops[3].body[0] …")
+ *   end                                      last line (a program without it is refused: truncated upload)
+ * Leaf op arguments, by KIND:
+ *   splice src=file:I:OFF|pipe:I:0 dst=pipe:I:0|file:I:OFF len=B
+ *   vmsplice buffer=I offset=B len=B pipe=I gift=0|1
+ *   tee from=I to=I len=B
+ *   pwrite|write_other_process|odirect_write|mmap_store file=I offset=B len=B pattern=P
+ *   punch_hole|fadvise_dontneed file=I offset=B len=B          zero_range file=I offset=B len=B keep_size=0|1
+ *   mmap file=I fault=none|read          fsync file=I          munmap file=I | buffer=I          truncate file=I size=B
+ *   buf_store buffer=I offset=B len=B pattern=P                madvise_dontneed buffer=I offset=B len=B
+ *   fork store=child|parent buffer=I|file=I offset=B len=B pattern=P
+ *   drain pipe=I len=B|all          close pipe=I end=read|write
+ * Each kind's required and optional arguments are its row of op_kinds[] (ops.c); any other is refused.
+ * Pattern bytes are taken at the absolute position in the file, or in the buffer (0 = its first byte).
+ *
+ * OUTPUT: one JSON line per item on stdout, flushed at once; shapes in src/shared/probe/output.ts
+ * (hello, op, calibration, error, done). Diagnostics that are not JSON go to stderr.
+ *
+ * EXIT CODES (PROBE_EXIT in src/shared/vocabulary.ts, enum probe_exit in vocabulary.h): 0 every op
+ * ran (an op's error is its outcome, not a failure); 2 bad command line or program; 3 setup failed
+ * (scratch dir, file, buffer or pipe); 4 an op timed out; 5 internal failure (e.g. out of memory:
+ * one error line, files removed); 128+N stopped by signal N.
+ *
+ * STOPPING: SIGINT, SIGTERM or SIGHUP (and stdout closing: SIGPIPE) ask the probe to stop. The op
+ * under way finishes (a call blocked in the kernel returns EINTR; a forked child is killed; a repeat
+ * stops after its current iteration) and its line is printed, so every op that ran has its line;
+ * then the files are removed, an error line {"code":"signal"} says after how many op lines, and the
+ * done line carries "signal":"SIGTERM" and exit 128+N (143 for SIGTERM, 130 for SIGINT).
+ *
+ * TRACEFS: tracepoint ids come from <tracefs>/events/<sys>/<name>/id. When tracefs is not mounted
+ * and the probe runs as root, it mounts it at /sys/kernel/tracing and says so in hello's notes
+ * ("tracefs: was not mounted; …"); it stays mounted (its standard place, as the target facts do).
+ *
+ * SEMANTICS (the model predicts against these). The probe keeps a shadow of every file and buffer
+ * (from the patterns and its own writes, stores, punches, truncates; copy-on-write for a private
+ * buffer stored into by a forked child), and snapshots the source range whenever it puts data into a
+ * pipe (splice file->pipe, vmsplice; tee duplicates the snapshot; a pipe is a FIFO of snapshotted
+ * segments). A drain compares every byte read with its snapshot: changed ranges are relative to the
+ * drain's output, merged, sorted, capped at MAX_RANGES with changedBytes exact; holds = zero (all 0),
+ * current (equal to what the source's shadow holds now at that position), other. A splice pipe->file
+ * reads back what it wrote (pread) into the file's shadow.
+ * A store (mmap_store, buf_store, fork) returns 0 when done (as mmap, munmap, fork do); one that
+ * faults reports errno "SIGBUS"/"SIGSEGV" (ret -1); a store
+ * into a buffer or file that is not mapped is not attempted (the address may have been reused):
+ * ret -1, errno ENXIO. A repeat reports each body op once (aggregated: iterations, ns and counts
+ * summed, a histogram of distinct outcomes, `outcome` = the first that differed from the first
+ * iteration's, else the first); the repeat itself has no line of its own (results.ts). A repeat cut
+ * short by the time limit or a signal reports the iterations it ran.
+ * `ns` is the time spent in the op's own system calls / stores, not in the probe's bookkeeping.
+ * Each run of `runs N` starts from fresh files, buffers and pipes; op lines carry "run":I.
+ */
+#include "probe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct options {
+	const char *program, *marker, *calibrate, *stats, *dir;
+	uint64_t timeout_ms;
+	const char *pattern[3];	/* --pattern SPEC POS COUNT */
+};
+
+static void usage(const char *why)
+{
+	emit_error("usage", NULL, "%s; usage: probe --program FILE [--marker PATH] [--timeout-ms N] [--op-timeout-ms N] [--] DIR | probe --calibrate DIR | probe --pattern fill:N|seq:N POS COUNT", why);
+}
+
+/* --timeout-ms or --op-timeout-ms N: 0, or -1 after a usage line. */
+static int time_option(const char *name, const char *val, struct options *o)
+{
+	int64_t v;
+	if (parse_int(val, &v) || v < 1) {
+		usage("--timeout-ms needs a positive number of milliseconds");
+		return -1;
+	}
+	if (!strcmp(name, "--timeout-ms"))
+		o->timeout_ms = (uint64_t)v;
+	else
+		op_limit_ns = (uint64_t)v * 1000000ull;
+	return 0;
+}
+
+/* One option with its value (argv[i + 1]); 0, or -1 after a usage line. */
+static int option(const char *name, const char *val, struct options *o)
+{
+	if (!strcmp(name, "--program"))
+		o->program = val;
+	else if (!strcmp(name, "--marker"))
+		o->marker = val;
+	else if (!strcmp(name, "--stats-file"))
+		o->stats = val;
+	else if (!strcmp(name, "--calibrate"))
+		o->calibrate = val;
+	else if (!strcmp(name, "--timeout-ms") || !strcmp(name, "--op-timeout-ms"))
+		return time_option(name, val, o);
+	else
+		return 1;
+	return 0;
+}
+
+/* The command line; 0, or -1 after a usage line. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	int i;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(a, "--pattern") && i + 3 < argc) {
+			memcpy(o->pattern, &argv[i + 1], sizeof o->pattern);
+			return 0;
+		}
+		if (a[0] != '-')
+			break;
+		int r = i + 1 < argc ? option(a, argv[i + 1], o) : 1;
+		if (r < 0)
+			return -1;
+		if (r > 0) {
+			char why[256];
+			snprintf(why, sizeof why, "unknown or incomplete option %s", a);
+			usage(why);
+			return -1;
+		}
+		i++;
+	}
+	if (o->calibrate)
+		return 0;
+	if (i != argc - 1 || !o->program) {
+		usage(!o->program ? "--program FILE is required" : "exactly one scratch directory expected");
+		return -1;
+	}
+	o->dir = argv[i];
+	return 0;
+}
+
+/* --pattern SPEC POS COUNT: the pattern's bytes, for the test that holds C and TypeScript to one function. */
+static int print_pattern(const char *const spec[3])
+{
+	struct pattern p;
+	int64_t pos, count;
+	if (parse_pattern(spec[0], &p) || parse_int(spec[1], &pos) || parse_int(spec[2], &count)) {
+		usage("--pattern needs fill:N|seq:N POS COUNT");
+		return EXIT_USAGE;
+	}
+	for (int64_t k = 0; k < count; k++)
+		printf("%u%c", pattern_byte(&p, (uint64_t)(pos + k)), k + 1 < count ? ' ' : '\n');
+	return EXIT_OK;
+}
+
+static char *read_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 1 << 16, n = 0;
+	char *s = malloc(cap + 1);
+	while (s) {
+		if (n == cap) {
+			char *t = realloc(s, cap * 2 + 1);
+			if (!t) {
+				free(s);
+				s = NULL;
+				break;
+			}
+			s = t;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, s + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (s)
+		s[n] = 0;
+	return s;
+}
+
+/* Reads and parses the program; 0, or the exit code after an error line. */
+static int load_program(const char *path)
+{
+	char *text = read_file(path);
+	if (!text) {
+		emit_error("program", NULL, "cannot read the program %s: %s", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	int bad = parse_program(text);
+	free(text);
+	if (bad) {
+		emit_error("program", NULL, "bad program %s: %s", path, parse_error());
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static void print_hello(void)
+{
+	struct sbuf b = {0};
+	sb_printf(&b,
+		  "{\"type\":\"hello\",\"protocol\":%d,\"pid\":%d,\"pageSize\":%ld,\"facts\":{\"spliceStats\":%s,\"perf\":%s,"
+		  "\"traceMarker\":%s,\"hw\":%s,\"notes\":[",
+		  PROBE_PROTOCOL, (int)probe_pid, page_size, stats_ok ? "true" : "false", perf_ok ? "true" : "false",
+		  marker_ok ? "true" : "false", hw_ok ? "true" : "false");
+	sb_notes(&b);
+	sb_printf(&b, "]}}");
+	emit(&b);
+	free(b.s);
+}
+
+static void print_done(int code)
+{
+	struct sbuf b = {0};
+	sb_printf(&b, "{\"type\":\"done\",\"ops\":%d,\"exit\":%d", ops_reported, code);
+	if (code > 128)
+		sb_printf(&b, ",\"signal\":\"%s\"", signal_name(code - 128));
+	sb_printf(&b, "}");
+	emit(&b);
+	free(b.s);
+}
+
+/* The runs of the program, each on fresh files; the exit code. */
+static int run_program(void)
+{
+	int code = 0;
+	for (run_index = 0; run_index < prog.runs && !code; run_index++) {
+		if (setup_run()) {
+			teardown_run();
+			return EXIT_SETUP;
+		}
+		code = run_ops();
+		teardown_run();
+		if (!code && stop_signal)
+			code = 128 + stop_signal;
+	}
+	if (code > 128)
+		emit_error("signal", NULL, "stopped by %s after %d op lines; files removed", signal_name(code - 128), ops_reported);
+	return code;
+}
+
+/*
+ * A caller may start us with 0, 1 or 2 closed (CI gives no standard input): the next open() would
+ * then take that number, and a pipe or scratch file on fd 1 would receive our JSON lines, or one on
+ * fd 0 would be skipped by the `fd > 0` checks of teardown. /dev/null fills the gaps first.
+ */
+static void ensure_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+			(void)open("/dev/null", fd ? O_WRONLY : O_RDONLY); /* lowest free number: this very fd */
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.stats = "/proc/fs/splice"};
+	ensure_std_fds();
+	page_size = sysconf(_SC_PAGESIZE);
+	probe_pid = getpid();
+	if (parse_args(argc, argv, &o))
+		return EXIT_USAGE;
+	if (o.pattern[0])
+		return print_pattern(o.pattern);
+	install_signals();
+	if (o.calibrate)
+		return calibrate(o.calibrate);
+	int code = load_program(o.program);
+	if (code)
+		return code;
+	scratch_dir = o.dir;
+	setup_perf();
+	setup_stats(o.stats);
+	setup_marker(o.marker);
+	print_hello();
+	struct stat st;
+	if (stat(scratch_dir, &st) || !S_ISDIR(st.st_mode)) {
+		emit_error("scratch", NULL, "the scratch directory %s is not a directory: %s", scratch_dir, errno ? strerror(errno) : "not a directory");
+		print_done(EXIT_SETUP);
+		return EXIT_SETUP;
+	}
+	if (alloc_aggs()) {
+		emit_error("internal", NULL, "out of memory");
+		return EXIT_INTERNAL;
+	}
+	if (o.timeout_ms)
+		deadline_ns = now_ns() + o.timeout_ms * 1000000ull;
+	code = run_program();
+	print_done(code);
+	free_aggs();
+	bounce_free();
+	return code;
+}

@@ -178,37 +178,44 @@ function diffRun(a: Seg, b: Seg, c: Seg | undefined, s: number, e: number, base:
     return
   }
   if (fixedHolds && (a0 > 0) !== (b0 > 0)) {
-    // a non-zero constant against a seq pattern: equal exactly at one position in 255 within each
-    // 4096-byte pattern page; step over those.
-    const seg = a0 > 0 ? b : a
-    const fill = a0 > 0 ? a0 : b0
-    let x = s
-    while (x < e) {
-      const rel = x - seg.shift
-      const pageEnd = Math.min(e, seg.shift + (Math.floor(rel / 4096) + 1) * 4096)
-      // first position y >= x in this pattern page with byteOf(seg, y) === fill
-      let eq = -1
-      for (let y = x; y < Math.min(pageEnd, x + 255); y++) {
-        if (byteOf(seg, y) === fill) {
-          eq = y
-          break
-        }
-      }
-      if (eq < 0) {
-        acc.add(base + (x - s), base + (pageEnd - s), fixedHolds)
-      } else {
-        let from = x
-        for (let y = eq; y < pageEnd; y += 255) {
-          acc.add(base + (from - s), base + (y - s), fixedHolds)
-          from = y + 1
-        }
-        acc.add(base + (from - s), base + (pageEnd - s), fixedHolds)
-      }
-      x = pageEnd
-    }
+    diffFillSeq(a0 > 0 ? b : a, a0 > 0 ? a0 : b0, s, e, base, fixedHolds, acc)
     return
   }
-  // General case: byte by byte (different shifts, or a class that varies by byte).
+  diffBytes(a, b, c, s, e, base, acc)
+}
+
+/**
+ * A non-zero constant `fill` against the seq pattern of `seg` over [s, e): they are equal exactly at
+ * one position in 255 within each 4096-byte pattern page; every other byte differs. Steps over the
+ * equal ones instead of comparing byte by byte.
+ */
+function diffFillSeq(seg: Seg, fill: number, s: number, e: number, base: number, holds: ChangedRange['holds'], acc: DiffAcc): void {
+  let x = s
+  while (x < e) {
+    const rel = x - seg.shift
+    const pageEnd = Math.min(e, seg.shift + (Math.floor(rel / 4096) + 1) * 4096)
+    // first position y >= x in this pattern page with byteOf(seg, y) === fill
+    let eq = -1
+    for (let y = x; y < Math.min(pageEnd, x + 255); y++) {
+      if (byteOf(seg, y) === fill) {
+        eq = y
+        break
+      }
+    }
+    let from = x
+    if (eq >= 0) {
+      for (let y = eq; y < pageEnd; y += 255) {
+        acc.add(base + (from - s), base + (y - s), holds)
+        from = y + 1
+      }
+    }
+    acc.add(base + (from - s), base + (pageEnd - s), holds)
+    x = pageEnd
+  }
+}
+
+/** The general case: byte by byte (different shifts, or a class that varies by byte). */
+function diffBytes(a: Seg, b: Seg, c: Seg | undefined, s: number, e: number, base: number, acc: DiffAcc): void {
   let runStart = -1
   let runHolds: ChangedRange['holds'] = 'other'
   for (let x = s; x < e; x++) {

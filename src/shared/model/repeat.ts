@@ -107,12 +107,14 @@ export function fingerprint(w: World): string | null {
     }
   }
   const page = (p: Page | null): void => {
-    if (p === null) return void out.push(-2)
-    const id = pages.get(p)
-    if (id !== undefined) return void out.push(-1, id)
-    pages.set(p, pages.size)
-    out.push(p.pipeRefs)
-    content(p.content)
+    const id = p === null ? undefined : pages.get(p)
+    if (p === null) out.push(-2)
+    else if (id !== undefined) out.push(-1, id)
+    else {
+      pages.set(p, pages.size)
+      out.push(p.pipeRefs)
+      content(p.content)
+    }
   }
   const fileIds = new Map<FileState, number>()
   for (const f of w.files.values()) {

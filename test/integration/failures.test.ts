@@ -82,6 +82,8 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
         if (e.type === 'log') runDir ??= runDirOf(e.message)
         if (e.type === 'op' && !killed) {
           killed = true
+          // Something the kernel logs while the run goes: the record of a failed run keeps it.
+          execFileSync('sh', ['-c', `echo 'splice-lab-test: ${runId} during the run' > /dev/kmsg`])
           // The probe wrote its pid next to its program: kill exactly that process.
           const pidFile = join(runDir!, 'probe.pid')
           setTimeout(() => {
@@ -102,6 +104,8 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
     expect(record.observation.ops.length).toBeGreaterThanOrEqual(1)
     expect(record.observation.ops[0]!.op).toBe('splice')
     expect(record.comparison.verdict.summary).toMatch(/did not finish/)
+    expect(record.kernelLog).toContain(`splice-lab-test: ${runId} during the run`)
+    expect(record.kernelLog).not.toContain('starts its probe')
     // The run's files are gone; the scratch mount stays for the next run until the lab closes.
     expect(existsSync(record.dir)).toBe(false)
   })
@@ -148,6 +152,8 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
     })
     expect(record.error?.message).toMatch(/cancelled/)
     expect(record.error?.code).toBe('cancelled')
+    // Asked to stop (SIGTERM), the probe stopped by itself rather than being killed.
+    expect(record.observation.incomplete?.reason).toMatch(/^the run was cancelled \(the probe ended: sigterm \(143\)\)/)
     expect(record.observation.ops.length).toBeGreaterThanOrEqual(1)
     expect(existsSync(record.dir)).toBe(false)
   })

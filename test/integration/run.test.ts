@@ -64,6 +64,8 @@ describe.skipIf(skip !== null)(`every preset on the real kernel${skip ? ` (skipp
         expect(kinds.at(-1)).toBe('finished')
         expect(disagreements(record, 'stock'), `${name} on ${fs}`).toEqual([])
         expect(record.comparison.verdict.perPolicy.stock.disagree).toBe(0)
+        // A run that agrees keeps no kernel log.
+        expect(record.kernelLog).toBeUndefined()
       })
     }
   }

@@ -6,8 +6,9 @@
  */
 import { createWriteStream } from 'node:fs'
 import type { Command } from 'commander'
-import { connectTarget, parseTargetSpec, errorMessage, type Target } from '../target'
-import { DEFAULT_BUFFER_KB, DEFAULT_EVENTS, openTracer } from '../lab/tracer'
+import { connectTarget, parseTargetSpec, errorMessage } from '../target'
+import { Lab } from '../lab/lab'
+import { DEFAULT_BUFFER_KB, DEFAULT_EVENTS } from '../lab/tracer'
 import type { TraceRecord } from '../../shared/trace/parser'
 
 interface TraceCliOptions {
@@ -71,11 +72,11 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
     return 2
   }
 
-  let target: Target
+  let lab: Lab
   try {
     // No prompt pass-through here (unlike `run`): an unknown ssh host key makes ssh refuse, which is
     // the error shown; accept the key with `ssh` once, or pass --known-hosts.
-    target = await connectTarget(parseTargetSpec(o.target, { identity: o.identity, knownHosts: o.knownHosts }))
+    lab = await Lab.open(await connectTarget(parseTargetSpec(o.target, { identity: o.identity, knownHosts: o.knownHosts })), { records: null })
   } catch (e) {
     console.error(`splice-lab trace: cannot connect to ${o.target}: ${errorMessage(e)}`)
     return 1
@@ -92,8 +93,9 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
   const onSigint = (): void => stopEarly()
   process.once('SIGINT', onSigint)
   try {
-    for (const note of (await target.facts()).notes) console.error(`note: ${note}`)
-    const tracer = await openTracer(target, { keepRawChars: 0, events, bufferKb, pids: pid ?? 'all', onRaw: (chunk) => out.write(chunk), onRecord, text: o.text })
+    const target = lab.target
+    for (const note of [...lab.notes, ...(await lab.facts()).notes]) console.error(`note: ${note}`)
+    const tracer = await lab.tracer({ keepRawChars: 0, events, bufferKb, pids: pid ?? 'all', onRaw: (chunk) => out.write(chunk), onRecord, text: o.text })
     try {
       if (!tracer.markerPath) {
         const summary = await tracer.stop()
@@ -125,6 +127,6 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint)
     await new Promise<void>((r) => out.end(() => r()))
-    await target.dispose()
+    await lab.dispose()
   }
 }

@@ -156,7 +156,7 @@ export class RunExecution {
       onLine: (line) => this.o.onProbeLine(line, readLine(reader, line, report)),
     })
     this.channelLost = result.status === null && !result.stopped
-    if (result.why) this.incomplete = result.why
+    if (result.why) this.incomplete = result.stopped && result.status !== null ? `${result.why} (the probe ended: ${describeProbeExit(result.status)})` : result.why
     else if (result.status === null) this.incomplete = 'the probe ended without an exit status'
     else if (result.status !== 0) this.incomplete = `the probe exited with ${describeProbeExit(result.status)}`
   }

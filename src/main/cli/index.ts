@@ -9,6 +9,7 @@ import { registerRun } from './run'
 import { registerPredict } from './predict'
 import { registerTrace } from './trace'
 import { registerExport } from './export'
+import { registerKernel } from './kernel'
 
 const program = new Command()
 program
@@ -22,5 +23,6 @@ registerRun(program)
 registerPredict(program)
 registerTrace(program)
 registerExport(program)
+registerKernel(program)
 
 await program.parseAsync(process.argv)

@@ -23,7 +23,7 @@ export function registerKernel(program: Command): void {
     .description(`build a bzImage from Debian's linux-source-6.1 (${DEBIAN_61}) or a kernel tree, with the lab's config fragment`)
     .argument('<source>', `${DEBIAN_61} (apt-get install linux-source-6.1) or a kernel source directory`)
     .option('--patches <series-dir>', 'apply the patch series in this directory (a quilt-style series file)')
-    .option('--name <name>', `store name (default: ${DEBIAN_61}, or <source>+<series-dir name>)`)
+    .option('--name <name>', `store name (default: ${DEBIAN_61}, or <source>-<series-dir name>)`)
     .option('--jobs <n>', 'make -j (default: the number of CPUs)')
     .option('--force', 'rebuild even when the store has this exact build')
     .action(async (source: string, opts: BuildOptions) => {

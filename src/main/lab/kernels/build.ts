@@ -81,7 +81,7 @@ interface Plan {
 
 export function defaultName(spec: SourceSpec, series: Series | null): string {
   const base = spec.kind === 'debian' ? DEBIAN_61 : basename(spec.path)
-  return series ? `${base}+${series.label}` : base
+  return series ? `${base}-${series.label}` : base
 }
 
 async function plan(req: BuildRequest): Promise<Plan> {

@@ -17,14 +17,14 @@ import { cacheDir } from '../../paths'
 export const KERNEL_META_VERSION = 1
 /** The name of the unpatched build of Debian's linux-source-6.1. */
 export const DEBIAN_61 = 'debian-6.1'
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
 export const storeDir = (): string => join(cacheDir(), 'kernels')
 export const treeDir = (key: string, root = storeDir()): string => join(root, '.trees', key)
 export const imageDir = (name: string, root = storeDir()): string => join(root, name)
 
 export function checkName(name: string): string | null {
-  return NAME_RE.test(name) ? null : `--name: "${name}" must be 1-64 letters, digits, ".", "_", "+" or "-", not starting with a punctuation mark`
+  return NAME_RE.test(name) ? null : `--name: "${name}" must be 1-64 letters, digits, ".", "_" or "-", not starting with a punctuation mark`
 }
 
 const Source = z.discriminatedUnion('kind', [

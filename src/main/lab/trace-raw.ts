@@ -30,6 +30,8 @@ export const POLL_MS = 20
  * pages, ~25 k events): a round stays a few ms, and a busy CPU cannot starve the event loop.
  */
 export const PAGES_PER_ROUND = 256
+/** Rounds read at stop at most. Default 64: 64 MiB per CPU of 4 KiB pages, several full default rings. */
+export const STOP_ROUNDS = 64
 /** How often the task-name table (saved_cmdlines) is read again while tracing. Default 250 ms. */
 export const CMDLINES_MS = 250
 
@@ -170,7 +172,8 @@ export class LocalRawReader {
     this.timer = null
     try {
       this.refreshCmdlines(true)
-      while (this.round()) {
+      // Bounded: tracing is still on, and a busy machine traced whole could refill the ring forever.
+      for (let i = 0; i < STOP_ROUNDS && this.round(); i++) {
         // more pages than one round holds
       }
     } finally {

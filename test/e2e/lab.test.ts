@@ -86,7 +86,7 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     await expect(page.getByText(summary, { exact: true }).count()).resolves.toBe(1)
 
     const header = await page.getByTestId('run-header').innerText()
-    expect(header).toMatch(/Target\s+local \(this machine\)/i)
+    expect(header).toMatch(/Target\s+this machine \(local\)/i)
     expect(header).toMatch(/Kernel\s+\d+\.\d+\S*/i)
     expect(header).toMatch(/Filesystem\s+tmpfs at \//i)
 
@@ -235,10 +235,13 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
       return readFile((await file.path())!, 'utf8')
     }
     expect(JSON.parse(await download(/as JSON$/)).comparison.verdict.behavesLike).toBe('stock')
-    expect((await download(/as CSV$/)).split('\n')[0]).toBe('op,kind,tracepoint,count')
+    const [about, head] = (await download(/as CSV$/)).split('\n')
+    expect(about).toMatch(/^# splice-lab run \S+ \(write-after-splice\): target local, kernel \d+\.\d+\S* \w+, fs tmpfs$/)
+    expect(head).toBe('op,kind,tracepoint,count')
     const series = (await download(/as Series$/)).trim().split('\n')
-    expect(series[0]).toBe('t_ms,shared,stolen,copied,reloads,bytes')
-    expect(series.length).toBeGreaterThan(1)
+    expect(series[0]).toMatch(/^# splice-lab run /)
+    expect(series[1]).toBe('t_ms,shared,stolen,copied,reloads,bytes')
+    expect(series.length).toBeGreaterThan(2)
     // Op slices from the markers, the kernel's splice calls as instants, the series as counters; what ran in the metadata.
     const perfetto = JSON.parse(await download(/as Perfetto$/)) as { traceEvents: { ph: string; name: string; args?: Record<string, unknown> }[]; metadata: Record<string, unknown> }
     expect(perfetto.traceEvents.filter((e) => e.ph === 'X').map((e) => e.args?.timing)).toEqual(['trace markers', 'trace markers', 'trace markers'])

@@ -112,7 +112,8 @@ describe.skipIf(skip !== null)(`every preset on the real kernel${skip ? ` (skipp
       const bytes = file.traceEvents.filter((e) => e.ph === 'C' && e.name.startsWith('bytes')).reduce((n, e) => n + Number(e.args!.bytes), 0)
       expect(bytes).toBe(trace.buckets!.reduce((n, b) => n + (b.counts.bytes ?? 0), 0))
       expect(bytes).toBeGreaterThanOrEqual(facts.pageSize)
-      const csv = (await store.export(record, 'series-csv')).trim().split('\n')
+      const [about, ...csv] = (await store.export(record, 'series-csv')).trim().split('\n')
+      expect(about).toContain(`kernel ${facts.kernel}`)
       expect(csv[0]).toBe('t_ms,shared,stolen,copied,reloads,bytes')
       expect(csv.length).toBe(trace.buckets!.length + 1)
     } finally {

@@ -46,7 +46,8 @@ describe('splice-lab export', () => {
   it('writes the series as CSV', async () => {
     const out = join(scratch, 'traced.csv')
     expect(await runExport(await savedRun(), { format: 'series-csv', out })).toBe(0)
-    const rows = readFileSync(out, 'utf8').trim().split('\n')
+    const [about, ...rows] = readFileSync(out, 'utf8').trim().split('\n')
+    expect(about).toMatch(/^# splice-lab run traced \(\S+\): target \S+, kernel \S+ \S+, fs \w+$/)
     expect(rows[0]).toBe('t_ms,shared,stolen,copied,reloads,bytes')
     expect(rows.slice(1).reduce((n, r) => n + Number(r.split(',')[5]), 0)).toBe(8192)
   })

@@ -13,7 +13,7 @@ import { FILESYSTEMS } from '../../shared/vocabulary'
 import { TARGET_KINDS } from '../../shared/target'
 import { RUN_RECORD_VERSION, type RunRecord } from '../../shared/run/types'
 import type { ExportFormat } from '../../shared/api'
-import { bucketsCsv, eventsOfText, perOpCsv, toPerfetto } from '../../shared/trace/export'
+import { bucketsCsv, csvAbout, eventsOfText, perOpCsv, toPerfetto } from '../../shared/trace/export'
 
 const Filesystem = z.enum(FILESYSTEMS)
 const Stats = z.object({ filemapCopied: z.number(), filemapMoved: z.number(), directCopied: z.number(), vmspliceCopied: z.number(), vmspliceStole: z.number() })
@@ -238,8 +238,8 @@ export class RunRecords {
    */
   async export(record: RunRecord, format: ExportFormat): Promise<string> {
     if (format === 'json') return JSON.stringify(record, null, 2) + '\n'
-    if (format === 'csv') return perOpCsv(record)
-    if (format === 'series-csv') return bucketsCsv(record.trace?.buckets ?? [])
+    if (format === 'csv') return csvAbout(record) + perOpCsv(record)
+    if (format === 'series-csv') return csvAbout(record) + bucketsCsv(record.trace?.buckets ?? [])
     const raw = await loadRunTrace(record.id, this.dir)
     const { events, left, lost } = raw === null ? { events: [], left: 0, lost: [] } : eventsOfText(raw)
     const file = toPerfetto(record, { buckets: record.trace?.buckets ?? [], bucketsT0: record.trace?.t0, events, eventsLeftOut: left, lost })

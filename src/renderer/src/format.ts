@@ -28,3 +28,8 @@ export function when(iso: string): string {
   const d = new Date(iso)
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
 }
+
+/** A run's target as people call it: the local target records its label "local", the app calls it this machine. */
+export function targetName(label: string): string {
+  return label === 'local' ? 'this machine' : label
+}

@@ -186,6 +186,18 @@ function outcomeText(o: OpOutcome): string {
   return `${o.errno ? `-1 ${o.errno}` : `ret ${o.ret}`}${changed}`
 }
 
+/**
+ * The first line of a CSV export: what ran, as a comment (pandas' `comment='#'`, R's `comment.char`,
+ * gnuplot and spreadsheets' import skip it), so a file on its own still says which target, kernel
+ * and filesystem its numbers come from.
+ */
+export function csvAbout(record: RunRecord): string {
+  const t = record.target as RunRecord['target'] & { bootArgs?: string; patches?: string[] }
+  const extra = [t.bootArgs ? `boot args ${t.bootArgs}` : '', t.patches?.length ? `patches ${t.patches.join(' ')}` : ''].filter(Boolean)
+  const about = [`target ${t.label}`, `kernel ${t.kernel} ${t.arch}`, `fs ${record.fs}`, ...extra].join(', ')
+  return `# splice-lab run ${record.id} (${record.scenario.name}): ${about.replace(/[\r\n]+/g, ' ')}\n`
+}
+
 /** RFC 4180 field: quoted when it holds a comma, quote or newline. */
 function csvField(v: string | number): string {
   const s = String(v)

@@ -10,6 +10,7 @@ import { registerPredict } from './predict'
 import { registerTrace } from './trace'
 import { registerExport } from './export'
 import { registerKernel } from './kernel'
+import { registerExplore } from './explore'
 
 const program = new Command()
 program
@@ -24,5 +25,6 @@ registerPredict(program)
 registerTrace(program)
 registerExport(program)
 registerKernel(program)
+registerExplore(program)
 
 await program.parseAsync(process.argv)

@@ -37,7 +37,7 @@ export function parseFsList(text: string): Filesystem[] {
 }
 
 /** The progress line on stderr: rewritten in place on a terminal, one line per step otherwise. */
-function progress(): { say(text: string): void; clear(): void } {
+export function progress(): { say(text: string): void; clear(): void } {
   const tty = process.stderr.isTTY
   let shown = false
   return {
@@ -60,7 +60,7 @@ function progress(): { say(text: string): void; clear(): void } {
  * pass the person's keystrokes to it; never answer for them. Without a terminal on stdin nobody
  * can answer, and ssh's own refusal is the error.
  */
-async function connectInteractive(spec: string, o: RunCliOptions): Promise<Target> {
+export async function connectInteractive(spec: string, o: Pick<RunCliOptions, 'identity' | 'knownHosts'>): Promise<Target> {
   const parsed = parseTargetSpec(spec, { identity: o.identity, knownHosts: o.knownHosts })
   if (parsed.kind === 'local') return connectTarget(parsed)
   const interactive = process.stdin.isTTY === true

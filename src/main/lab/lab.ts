@@ -25,6 +25,7 @@ import { ScratchPool, cleanStaleScratch } from './scratch'
 import { openTracer, cleanStaleInstances, type TracerOptions } from './tracer'
 import { RunRecords } from './records'
 import { RunError, RunExecution, abortError, chooseFilesystem, runErrorOf, type StepReporter } from './run'
+import { runBatch, type BatchOutcome } from './batch'
 
 export { RunError } from './run'
 
@@ -74,6 +75,8 @@ export class Lab {
   /** What opening found and did (stale scratch and trace instances removed). */
   readonly notes: string[] = []
   private readonly runs = new Map<string, { controller: AbortController; done: Promise<RunRecord> }>()
+  /** Batches in flight (explore), aborted with the runs when the target goes. */
+  private readonly batches = new Set<AbortController>()
   private readonly pool: ScratchPool
   private readonly records: RunRecords | null
   private readonly listeners = new Set<(reason: string) => void>()
@@ -160,6 +163,29 @@ export class Lab {
     return this.start(scenario, request).done
   }
 
+  /**
+   * Runs many scenarios (with the same mount options) in one probe session (batch.ts): explore's
+   * way to run hundreds of small scenarios without a compile, upload and channel for each. Nothing
+   * is saved; the caller keeps what it needs.
+   */
+  async batch(scenarios: readonly Scenario[], o: { fs: Filesystem; signal?: AbortSignal; scenarioTimeoutMs?: number }): Promise<BatchOutcome[]> {
+    if (this.disposed) throw new RunError('disconnected', `the lab on ${this.target.label} is closed`)
+    if (this.lost) throw new RunError('disconnected', this.lost)
+    if (this.crash) await this.recover({ phase: () => undefined, log: () => undefined })
+    const controller = new AbortController()
+    const onOuterAbort = (): void => controller.abort(o.signal?.reason)
+    o.signal?.addEventListener('abort', onOuterAbort)
+    if (o.signal?.aborted) onOuterAbort()
+    this.batches.add(controller)
+    try {
+      const facts = await this.target.facts()
+      return await runBatch(this.target, scenarios, { fs: o.fs, facts, pool: this.pool, costs: this.options.costs, signal: controller.signal, scenarioTimeoutMs: o.scenarioTimeoutMs })
+    } finally {
+      this.batches.delete(controller)
+      o.signal?.removeEventListener('abort', onOuterAbort)
+    }
+  }
+
   /** Cancels a run in flight: its probe is asked to stop, reports what it has, and the target is cleaned. */
   cancel(runId: string, reason = 'the run was cancelled'): boolean {
     const run = this.runs.get(runId)
@@ -174,6 +200,7 @@ export class Lab {
     this.disposed = true
     const running = [...this.runs.values()]
     for (const r of running) r.controller.abort(new RunError('cancelled', 'the lab closed'))
+    for (const b of this.batches) b.abort(new RunError('cancelled', 'the lab closed'))
     await Promise.race([Promise.allSettled(running.map((r) => r.done)), new Promise((r) => setTimeout(r, DISPOSE_WAIT_MS).unref())])
     if (!this.lost) await this.pool.dispose()
     for (const u of this.unsubscribe) u()
@@ -184,6 +211,7 @@ export class Lab {
     if (this.disposed || this.lost) return
     this.lost = `the session to ${this.target.label} ended${this.target.kind === 'ssh' ? ` (ssh exited with status ${code}: the connection was lost)` : ` (exit status ${code})`}`
     for (const r of this.runs.values()) r.controller.abort(new RunError('disconnected', `${this.lost} while the run was going`))
+    for (const b of this.batches) b.abort(new RunError('disconnected', this.lost))
     for (const l of this.listeners) l(this.lost)
   }
 
@@ -192,6 +220,7 @@ export class Lab {
     this.crash = crash
     this.pool.forget()
     for (const r of this.runs.values()) r.controller.abort(new RunError('target-crashed', `${this.target.label} crashed during the run: ${crash.reason}`, crash.console))
+    for (const b of this.batches) b.abort(new RunError('target-crashed', `${this.target.label} crashed during the batch: ${crash.reason}`, crash.console))
   }
 
   /** Why the target cannot be touched now (cleanup is skipped then), or null. */

@@ -291,7 +291,7 @@ class ProbeLines {
  * a signal reports 128+n and a lost connection reports nothing. Stopping asks first (SIGTERM: the
  * probe finishes its op and reports what it has), then kills after a grace period.
  */
-async function runProbe(
+export async function runProbe(
   target: Target,
   command: string,
   pidFile: string,

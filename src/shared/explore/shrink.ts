@@ -53,7 +53,8 @@ export async function shrinkScenario(
       if (tried.has(key)) continue
       tried.add(key)
       const checked = validateScenario(candidate, '<shrink>', P)
-      if (!checked.ok) continue
+      // Invalid, or a default filled back in: no smaller than what we have.
+      if (!checked.ok || JSON.stringify(checked.scenario) === JSON.stringify(current)) continue
       attempts++
       if (await stillFails(checked.scenario)) {
         current = checked.scenario
@@ -213,6 +214,13 @@ function* plainerChoices(s: Scenario): Generator<unknown> {
     }
     if (!v || typeof v !== 'object') return
     for (const [k, x] of Object.entries(v)) {
+      if (k === 'pattern') {
+        // Without a pattern the format's default applies: one less thing for a reader to check.
+        const c = clone(root)
+        delete (get(c, path) as Obj).pattern
+        yield c
+        continue
+      }
       const plain = PLAIN[k]
       const isDrainLen = k === 'len' && (v as Obj).op === 'drain'
       if (plain !== undefined && (k !== 'len' || isDrainLen) && x !== plain) {

@@ -303,6 +303,41 @@ describe.skipIf(!canRun)(`the probe on this kernel${why ? ` (skipped: ${why})` :
     expect(ran).toBeGreaterThanOrEqual(5)
   })
 
+  it('parses mutated programs under AddressSanitizer and UBSan: runs them or refuses them (exit 0 or 2), no report, no file left', () => {
+    const programs = listPresets(PAGE)
+      .filter((p) => !p.name.startsWith('streaming'))
+      .map((p) => compileProgram(loadPreset(p.name, PAGE), { pageSize: PAGE }).split('\n'))
+    const words = ['op', 'repeat', 'end', 'runs', 'file', 'pipe', 'close', 'len=all', 'len=-1', 'offset=99999999999999999999', 'file=64', 'pipe=-1', 'src=pipe:0:0', 'dst=pipe:9:0', 'times=0', 'body=4096', 'end=write', 'fault=read', 'keep_size=1', 'pattern=seq:1000001', 'size=0', 'x=y', '=', '#']
+    const env = { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:exitcode=86', UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1:exitcode=87' }
+    const edit = fc.record({ line: fc.nat(), at: fc.nat(), word: fc.constantFrom(...words), kind: fc.constantFrom('replace', 'insert', 'delete-line', 'repeat-line', 'cut') })
+    const codes = new Set<number | null>()
+    fc.assert(
+      fc.property(fc.nat(programs.length - 1), fc.array(edit, { minLength: 1, maxLength: 4 }), (which, edits) => {
+        const lines = [...programs[which]!]
+        for (const e of edits) {
+          const k = e.line % lines.length
+          const toks = lines[k]!.split(' ')
+          if (e.kind === 'replace') toks[e.at % toks.length] = e.word
+          else if (e.kind === 'insert') toks.splice(e.at % (toks.length + 1), 0, e.word)
+          else if (e.kind === 'cut') toks.length = e.at % (toks.length + 1)
+          if (e.kind === 'delete-line' && lines.length > 2) lines.splice(k, 1)
+          else if (e.kind === 'repeat-line') lines.splice(k, 0, lines[k]!)
+          else lines[k] = toks.join(' ')
+        }
+        const path = join(work, 'mutated.txt')
+        writeFileSync(path, lines.join('\n'))
+        const r = spawnSync(probeAsan, probeArgs({ programPath: path, dir: tmpfs, timeoutMs: 5000 }), { encoding: 'utf8', env, timeout: 60_000 })
+        codes.add(r.status)
+        expect(r.stderr).toBe('')
+        expect([0, 2]).toContain(r.status)
+        expect(leftovers(tmpfs)).toEqual([])
+      }),
+      { numRuns: 80, seed: 20261129 },
+    )
+    // Both sides were exercised: some mutations still run, most are refused.
+    expect(codes).toEqual(new Set([0, 2]))
+  })
+
   it('keeps the finished ops and says incomplete when the probe is killed mid-run', async () => {
     const s = scenario({
       name: 'long',

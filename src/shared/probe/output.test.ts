@@ -110,6 +110,16 @@ describe('ObservationBuilder', () => {
     expect(b.errors[0]!.code).toBe('scratch')
   })
 
+  it('keeps the ops a stopped probe finished, with the signal of its done line as the reason it is incomplete', () => {
+    const b = new ObservationBuilder()
+    b.push(`${hello}\n${splice}\n{"type":"error","code":"signal","message":"stopped by SIGTERM after 1 op lines; files removed"}\n{"type":"done","ops":1,"exit":143,"signal":"SIGTERM"}\n`)
+    const obs = b.finish()
+    expect(obs.ops.map((o) => o.path)).toEqual(['ops[0]'])
+    expect(b.done).toEqual({ type: 'done', ops: 1, exit: 143, signal: 'SIGTERM' })
+    expect(obs.incomplete?.reason).toBe('stopped by SIGTERM after 1 op lines; files removed')
+    expect(parseProbeLine('{"type":"done","ops":1,"exit":143,"signal":15}')).toMatchObject({ problem: expect.stringMatching(/done\.signal: expected a string/) })
+  })
+
   it('says so when the probe printed no hello line', () => {
     const b = new ObservationBuilder()
     b.push(`${splice}\n${done}\n`)

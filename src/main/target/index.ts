@@ -1,7 +1,4 @@
 /**
- * (Written by the 09:35 targets/runs/compare engineer before COORDINATION.md split the area; taken
- * over by the 09:15 owner of src/main/target/**. Tested through test/integration/{target,ssh}.test.ts.)
- *
  * Opening a target from a spec people type: "local" or "ssh://[user@]host[:port]".
  */
 import type { Target, TerminalInput } from './types'

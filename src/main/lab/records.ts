@@ -7,7 +7,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { runsDir } from '../paths'
-import { ScenarioSchema } from '../../shared/scenario/schema'
+import { MountOptions, ScenarioSchema } from '../../shared/scenario/schema'
 import { POLICIES } from '../../shared/results'
 import { FILESYSTEMS } from '../../shared/vocabulary'
 import { TARGET_KINDS } from '../../shared/target'
@@ -25,7 +25,7 @@ const Outcome = z.object({
 })
 const Pages = z.object({ shared: z.number(), stolen: z.number(), copied: z.number() })
 const Costs = z.object({ copyBytesPerNs: z.number(), reloadNsPerPage: z.number(), stealNsPerPage: z.number(), shareNsPerPage: z.number(), minorFaultNs: z.number() })
-const Env = z.object({ fs: Filesystem, pageSize: z.number().int().positive(), costs: Costs, kernel: z.string().optional() })
+const Env = z.object({ fs: Filesystem, pageSize: z.number().int().positive(), costs: Costs, kernel: z.string().optional(), mount: MountOptions.optional() })
 const OpKind = z.string().min(1)
 const OpPrediction = z.object({
   path: z.string(),

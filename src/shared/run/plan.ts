@@ -64,16 +64,8 @@ export interface RunPlan {
 }
 
 export const defaultModel: PlanModel = {
-  env: (fs, facts, costs) => withKernel(defaultEnv(fs, facts.pageSize, costs), facts.kernel),
+  env: (fs, facts, costs) => defaultEnv(fs, facts.pageSize, costs, { kernel: facts.kernel }),
   predictAll,
-}
-
-/**
- * The kernel version beside the filesystem and page size. ModelEnv declares `kernel` once the model
- * keys rules by version; until then the field rides along (records keep what they were given).
- */
-function withKernel(env: ModelEnv, kernel: string): ModelEnv {
-  return Object.assign(env, { kernel })
 }
 
 export function planRun(input: PlanInput, model: PlanModel = defaultModel): RunPlan {

@@ -60,6 +60,7 @@ export default defineConfig({
         input: {
           index: resolve(__dirname, 'src/main/index.ts'),
           cli: resolve(__dirname, 'src/main/cli/index.ts'),
+          'model-worker': resolve(__dirname, 'src/main/model-worker/worker.ts'),
         },
         onwarn,
       },

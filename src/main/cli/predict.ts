@@ -6,8 +6,10 @@ import { release } from 'node:os'
 import type { Command } from 'commander'
 import { Filesystem, ScenarioError, formatProblem } from '../../shared/scenario'
 import { POLICIES, type OpOutcome, type OpPrediction, type Policy, type Prediction } from '../../shared/results'
-import { defaultEnv, parseKernel, predict } from '../../shared/model'
+import { defaultEnv, parseKernel } from '../../shared/model'
 import { loadPreset } from '../presets'
+import { ModelError, predictOffThread } from '../model-worker'
+import { printable } from './printable'
 
 interface PredictOptions {
   policy: string
@@ -27,8 +29,16 @@ export function registerPredict(program: Command): void {
     .option('--page-size <bytes>', 'page size of the target kernel', '4096')
     .option('--kernel <version>', "kernel the rules are for, e.g. 6.1 or 6.18.44 (default: this machine's)")
     .option('--json', 'print the predictions as JSON')
-    .action((target: string, opts: PredictOptions) => {
-      process.exitCode = runPredict(target, opts)
+    .action(async (target: string, opts: PredictOptions) => {
+      // Ctrl-C ends the model's thread at once: the model runs off this event loop.
+      const abort = new AbortController()
+      const onSigint = (): void => abort.abort()
+      process.once('SIGINT', onSigint)
+      try {
+        process.exitCode = await runPredict(target, opts, abort.signal)
+      } finally {
+        process.off('SIGINT', onSigint)
+      }
     })
 }
 
@@ -37,7 +47,7 @@ function fail(message: string): number {
   return 2
 }
 
-export function runPredict(target: string, opts: PredictOptions): number {
+export async function runPredict(target: string, opts: PredictOptions, signal?: AbortSignal): Promise<number> {
   const pageSize = Number(opts.pageSize)
   if (!Number.isInteger(pageSize) || pageSize < 512 || (pageSize & (pageSize - 1)) !== 0)
     return fail(`--page-size must be a power of two of at least 512 bytes, got "${opts.pageSize}"`)
@@ -60,13 +70,21 @@ export function runPredict(target: string, opts: PredictOptions): number {
   }
   const fs = Filesystem.parse(opts.fs ?? scenario.fs ?? 'tmpfs')
   const env = defaultEnv(fs, pageSize, undefined, { kernel })
-  const predictions = policies.map((p) => predict(scenario, p, env))
+  let predictions: Prediction[]
+  try {
+    const byPolicy = await predictOffThread(scenario, env, { signal }, policies)
+    predictions = policies.map((p) => byPolicy[p])
+  } catch (e) {
+    if (!(e instanceof ModelError)) throw e
+    console.error(`splice-lab predict: ${e.message}`)
+    return e.code === 'cancelled' ? 130 : 1
+  }
 
   if (opts.json) {
     console.log(JSON.stringify({ scenario: scenario.name, fs, pageSize, kernel: env.kernel, predictions: Object.fromEntries(predictions.map((p) => [p.policy, p])) }, null, 2))
     return 0
   }
-  console.log(`${scenario.title ?? scenario.name}  (${scenario.name}, ${fs}, ${pageSize}-byte pages, kernel ${kernel})`)
+  console.log(`${printable(scenario.title ?? scenario.name)}  (${scenario.name}, ${fs}, ${pageSize}-byte pages, kernel ${kernel})`)
   console.log(renderTable(predictions))
   console.log(renderTotals(predictions))
   for (const note of new Set(predictions.flatMap((p) => p.notes ?? []))) console.log(`note: ${note}`)

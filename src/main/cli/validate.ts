@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { parseScenarioText, formatProblem } from '../../shared/scenario'
+import { parseScenarioText, formatProblem, ScenarioError } from '../../shared/scenario'
+import { readScenarioFile } from '../presets'
 
 export function registerValidate(program: Command): void {
   program
@@ -10,7 +10,16 @@ export function registerValidate(program: Command): void {
     .action(async (files: string[]) => {
       let bad = 0
       for (const file of files) {
-        const r = parseScenarioText(await readFile(file, 'utf8'), file)
+        let text: string
+        try {
+          text = readScenarioFile(file)
+        } catch (e) {
+          bad++
+          if (e instanceof ScenarioError) e.problems.forEach((p) => console.error(formatProblem(p)))
+          else console.error(`${file}: ${e instanceof Error ? e.message : String(e)}`)
+          continue
+        }
+        const r = parseScenarioText(text, file)
         if (r.ok) console.log(`${file}: ok (${r.scenario.ops.length} ops)`)
         else {
           bad++

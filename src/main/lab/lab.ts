@@ -17,7 +17,7 @@ import type { RunTracer } from './types'
 import type { RecordedTarget, RunEvent, RunPhase, RunRecord } from '../../shared/run/types'
 import { RUN_RECORD_VERSION } from '../../shared/run/types'
 import type { Scenario } from '../../shared/scenario/schema'
-import type { Observation, UnitCosts } from '../../shared/results'
+import { DEFAULT_COSTS, type Observation, type UnitCosts } from '../../shared/results'
 import type { Filesystem } from '../../shared/vocabulary'
 import { planRun, defaultModel, type PlanModel, type RunPlan } from '../../shared/run/plan'
 import { verdictOf } from '../../shared/compare'
@@ -26,8 +26,25 @@ import { openTracer, cleanStaleInstances, type TracerOptions } from './tracer'
 import { RunRecords } from './records'
 import { RunError, RunExecution, abortError, chooseFilesystem, runErrorOf, type StepReporter } from './run'
 import { runBatch, type BatchOutcome } from './batch'
+import { ModelError, predictOffThread } from '../model-worker'
 
 export { RunError } from './run'
+
+/**
+ * The default model with its predictions made in a worker thread (model-worker), cancellable by
+ * the run's signal and bounded in time and memory; a failure is the run's error, before the target
+ * is touched.
+ */
+async function offThreadModel(scenario: Scenario, fs: Filesystem, facts: TargetFacts, costs: UnitCosts | undefined, signal: AbortSignal): Promise<PlanModel> {
+  const env = defaultModel.env(fs, facts, costs ?? DEFAULT_COSTS)
+  try {
+    const predictions = await predictOffThread(scenario, env, { signal })
+    return { env: () => env, predictAll: () => predictions }
+  } catch (e) {
+    if (e instanceof ModelError) throw new RunError(e.code === 'cancelled' ? 'cancelled' : 'model', e.message)
+    throw e
+  }
+}
 
 /** "20261129T170209-3fa9c2": sortable by time, unique per lab. */
 export function newRunId(): string {
@@ -239,7 +256,7 @@ export class Lab {
     const facts = await this.target.facts()
     for (const n of facts.notes) report.log('info', n)
     const place = await chooseFilesystem(this.target, { fs: request.fs, dir: request.dir, scenarioFs: scenario.fs }, report)
-    const plan = planRun({ scenario, fs: place.fs, facts, costs: this.options.costs }, this.options.model ?? defaultModel)
+    const plan = planRun({ scenario, fs: place.fs, facts, costs: this.options.costs }, this.options.model ?? (await offThreadModel(scenario, place.fs, facts, this.options.costs, signal)))
     emit({ type: 'prediction', runId, predictions: plan.predictions })
     const record = newRecord(runId, plan, recordedTarget(this.target, facts), request.dir ?? '', facts)
 

@@ -28,7 +28,18 @@ export interface BatchRequest {
   signal?: AbortSignal
   /** Each scenario's own time limit inside the probe. Default 20 s. */
   scenarioTimeoutMs?: number
+  /** Probes running at once (DEFAULT_PARALLEL). */
+  parallel?: number
 }
+
+/**
+ * Probes a batch runs at once. A probe spends most of its life waiting, not computing: ~300 ms of
+ * a tiny scenario's ~320 ms here is its exit, where the kernel unregisters the perf tracepoint
+ * counters and waits for RCU; one at a time capped a batch at ~3 scenarios/s. Scenarios touch only
+ * their own files and count only their own process's events, so running a few side by side does
+ * not change what each observes (test/integration/explore.test.ts checks against single runs).
+ */
+export const DEFAULT_PARALLEL = 6
 
 export interface BatchOutcome {
   scenario: Scenario
@@ -40,6 +51,28 @@ export interface BatchOutcome {
 const BEGIN = 'SPLAB_BATCH_BEGIN'
 const END = 'SPLAB_BATCH_END'
 const BUNDLE_MARK = 'SPLAB_PROGRAM'
+
+/**
+ * The batch's shell script: waves of `parallel` probes, each writing its output and exit status to
+ * files of its own; after a wave, the outputs in order between begin/end lines. A SIGTERM (cancel)
+ * is passed on to the probes running, which report what they have.
+ */
+function batchScript(dir: string, commands: string[], parallel: number): string {
+  const lines = [
+    `cd ${shellQuote(dir)} || exit 1`,
+    `pids=''`,
+    // The subshells die of a TERM without passing it on: the probes are found by their batch dir.
+    `trap 'kill -TERM $pids 2>/dev/null; pkill -TERM -f -- ${shellQuote(`--program ${dir}/p`)} 2>/dev/null; wait; exit 143' TERM`,
+  ]
+  for (let w = 0; w < commands.length; w += parallel) {
+    const wave = commands.slice(w, w + parallel).map((cmd, k) => [w + k, cmd] as const)
+    lines.push(`pids=''`)
+    for (const [i, cmd] of wave) lines.push(`(mkdir -p s${i}; ${cmd} > o${i} 2>&1; echo $? > e${i}; rm -rf s${i}) & pids="$pids $!"`)
+    lines.push('wait')
+    for (const [i] of wave) lines.push(`printf '\n${BEGIN} ${i}\n'; cat o${i}; printf '\n${END} ${i} %s\n' "$(cat e${i} 2>/dev/null || echo 255)"`)
+  }
+  return lines.join('\n') + '\n'
+}
 
 /** Runs `scenarios` (all with the same mount options) on `fs`, in order, in one probe session. */
 export async function runBatch(target: Target, scenarios: readonly Scenario[], request: BatchRequest): Promise<BatchOutcome[]> {
@@ -69,11 +102,7 @@ export async function runBatch(target: Target, scenarios: readonly Scenario[], r
     let current = -1
     const probeCmd = (i: number): string =>
       shellCommand(probe.path, ...plans[i]!.probeArgs({ programPath: `${dir}/p${i}`, dir: `${dir}/s${i}`, timeoutMs }))
-    // One loop on the target; `wait` keeps the shell able to pass SIGTERM on to the probe it runs.
-    const loop = plans
-      .map((_, i) => `mkdir -p s${i}; printf '\\n${BEGIN} ${i}\\n'; ${probeCmd(i)} & c=$!; wait $c; printf '\\n${END} ${i} %d\\n' $?; rm -rf s${i}`)
-      .join('\n')
-    await target.upload(`${dir}/loop.sh`, `trap 'kill -TERM $c 2>/dev/null; wait $c; exit 143' TERM\ncd ${shellQuote(dir)}\n${loop}\n`)
+    await target.upload(`${dir}/loop.sh`, batchScript(dir, plans.map((_, i) => probeCmd(i)), request.parallel ?? DEFAULT_PARALLEL))
     const result = await runProbe(target, `sh ${shellQuote(`${dir}/loop.sh`)}`, `${dir}/probe.pid`, {
       asRoot: privileged,
       overrunMs: plans.length * (timeoutMs + 5000),

@@ -2,7 +2,9 @@
  * `splice-lab`: the command-line shell around the core. Each command lives in its own module and
  * registers itself here.
  */
+import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
+import { listPresets } from '../presets'
 import { registerValidate } from './validate'
 import { registerServe } from './serve'
 import { registerRun } from './run'
@@ -12,11 +14,36 @@ import { registerExport } from './export'
 import { registerKernel } from './kernel'
 import { registerExplore } from './explore'
 
+// `splice-lab export … | head`: the reader left; that ends the output, it is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0)
+  throw e
+})
+
+/** The package's version: out/main/cli.js → ../../package.json. */
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  } catch {
+    return 'unknown'
+  }
+}
+
 const program = new Command()
 program
   .name('splice-lab')
   .description('Can data already spliced into a pipe still change? Predict, run and compare on real kernels.')
+  .version(version(), '-V, --version')
   .showHelpAfterError()
+
+program
+  .command('presets')
+  .description('list the preset scenarios (names for run, predict and validate)')
+  .action(() => {
+    const presets = listPresets()
+    const width = Math.max(...presets.map((p) => p.name.length))
+    for (const p of presets) console.log(`${p.name.padEnd(width)}  ${p.title}`)
+  })
 
 registerValidate(program)
 registerServe(program)

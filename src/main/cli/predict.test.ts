@@ -24,7 +24,7 @@ describe('splice-lab predict', () => {
     expect(await runPredict('write-after-splice', opts({ fs: 'ext4' }))).toBe(0)
     const text = out.join('\n')
     expect(text).toMatch(/stock\s+│\s+steal-or-copy\s+│\s+copy/)
-    expect(text).toMatch(/ops\[2\] drain\s+│ read 4096, 200 CHANGED \(100-300 current\)\s+│ read 4096, unchanged/)
+    expect(text).toMatch(/ops\[2\] drain\s+│ read 4096, 200 CHANGED \(100–299 current\)\s+│ read 4096, unchanged/)
     expect(text).toMatch(/steal-or-copy changed 0 B · shared 0 · stolen 1/)
   })
 

@@ -87,6 +87,7 @@ export async function runPredict(target: string, opts: PredictOptions, signal?: 
   console.log(`${printable(scenario.title ?? scenario.name)}  (${scenario.name}, ${fs}, ${pageSize}-byte pages, kernel ${kernel})`)
   console.log(renderTable(predictions))
   console.log(renderTotals(predictions))
+  if (predictions.some((p) => p.ops.some((o) => o.outcomes.some((x) => x.drain?.changedBytes)))) console.log('byte ranges are offsets in the drain, first–last inclusive (100–299 is 200 bytes), as in `run`')
   for (const note of new Set(predictions.flatMap((p) => p.notes ?? []))) console.log(`note: ${note}`)
   return 0
 }
@@ -101,7 +102,7 @@ function outcomeText(o: OpOutcome): string {
   if (!o.drain) return String(o.ret)
   const d = o.drain
   if (d.changedBytes === 0) return `read ${d.read}, unchanged`
-  const ranges = d.changed.slice(0, 2).map((r) => `${r.start}-${r.end} ${r.holds}`)
+  const ranges = d.changed.slice(0, 2).map((r) => `${r.start}–${r.end - 1} ${r.holds}`)
   if (d.changed.length > 2) ranges.push('…')
   return `read ${d.read}, ${d.changedBytes} CHANGED (${ranges.join(', ')})`
 }

@@ -4,6 +4,8 @@
  * connect); disagreements are findings, reported but not failures of the command.
  */
 import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { runsDir } from '../paths'
 import type { Command } from 'commander'
 import { connectTarget, parseTargetSpec, errorMessage, type Target, type TerminalInput } from '../target'
 import { listPresets, loadPreset } from '../presets'
@@ -154,7 +156,7 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
         const record = await runOne(lab, scenario, fs, o, abort.signal, p)
         records.push(record)
         rows.push({ scenario: scenario.name, fs: record.fs, record })
-        if (!o.json) console.log(formatRun(record))
+        if (!o.json) console.log(`${formatRun(record)}\nrun ${record.id}: record ${join(runsDir(), `${record.id}.json`)}`)
       }
     }
   } catch (e) {

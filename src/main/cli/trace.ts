@@ -30,11 +30,11 @@ export function registerTrace(program: Command): void {
     .requiredOption('--target <target>', 'local, or ssh://[user@]host[:port]', 'local')
     .option('--identity <file>', 'ssh private key')
     .option('--known-hosts <file>', 'ssh known_hosts file to check the host key against')
-    .requiredOption('--duration <seconds>', 'how long to record')
+    .option('--duration <seconds>', 'how long to record', '5')
     .option('--events <list>', `comma-separated system:event or system/event names (default: ${DEFAULT_EVENTS.join(',')})`)
     .option('--pid <pid>', 'trace only this pid and the children it forks (default: every task)')
     .option('--buffer-kb <kb>', 'per-CPU ring buffer size in KiB', String(DEFAULT_BUFFER_KB))
-    .requiredOption('--out <file>', 'where to write the events, as trace_pipe text lines')
+    .requiredOption('--out <file>', 'where to write the events, as trace_pipe text lines (required)')
     .option('--text', 'read the text trace_pipe instead of the binary per-CPU trace_pipe_raw')
     .action(async (o: TraceCliOptions) => {
       process.exitCode = await traceCommand(o)

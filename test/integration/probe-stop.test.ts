@@ -9,7 +9,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { validateScenario, type ScenarioInput } from '../../src/shared/scenario'
+import { SCENARIO_LIMITS, validateScenario, type ScenarioInput } from '../../src/shared/scenario'
 import { compileProgram, probeArgs } from '../../src/shared/probe/program'
 import { ObservationBuilder, PROBE_EXIT, type ProbeDoneLine } from '../../src/shared/probe/output'
 import { probeSources } from './fixtures/probe-source'
@@ -19,6 +19,11 @@ const hasGcc = spawnSync('gcc', ['--version']).status === 0
 if (CI && !hasGcc) throw new Error('the probe stop tests need gcc on CI')
 const why = !hasGcc ? 'no gcc' : ''
 
+/**
+ * Iterations of a 16-page splice + drain that outlast any wait here before the probe is stopped
+ * (seconds on this machine), within the schema's bound on simulated work.
+ */
+const LONG_REPEAT = 200_000
 /** comm is 15 characters at most: a name no other process on the machine has. */
 const NAME = `slstop${process.pid % 1_000_000}`
 let work = ''
@@ -110,7 +115,7 @@ const streaming: ScenarioInput = {
     { op: 'drain', pipe: 'p' },
     {
       op: 'repeat',
-      times: 100_000_000,
+      times: LONG_REPEAT,
       body: [
         { op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '16p' },
         { op: 'pwrite', file: 'data', offset: 0, len: 1 },
@@ -132,7 +137,7 @@ describe.skipIf(!!why)(`stopping the probe${why ? ` (skipped: ${why})` : ''}`, (
       expect(obs.ops.map((o) => o.path)).toEqual(['ops[0]', 'ops[1]', 'ops[2]', 'ops[3].body[0]', 'ops[3].body[1]', 'ops[3].body[2]'])
       const iterations = obs.ops.slice(3).map((o) => o.iterations)
       expect(iterations[0]).toBeGreaterThan(0)
-      expect(iterations[0]).toBeLessThan(100_000_000)
+      expect(iterations[0]).toBeLessThan(LONG_REPEAT)
       // The iteration under way when the signal came was finished by every body op.
       expect(new Set(iterations).size).toBe(1)
       expect(obs.ops[5]!.outcome).toMatchObject({ ret: 16 * 4096, errno: null })
@@ -152,7 +157,7 @@ describe.skipIf(!!why)(`stopping the probe${why ? ` (skipped: ${why})` : ''}`, (
       { op: 'fsync', file: 'data' },
       {
         op: 'repeat',
-        times: 100_000_000,
+        times: SCENARIO_LIMITS.maxTimes,
         body: [
           { op: 'fork', store: 'parent', buffer: 'buf', offset: 0, len: 100 },
           { op: 'write_other_process', file: 'data', offset: 0, len: 100 },

@@ -24,6 +24,11 @@ const hasGcc = spawnSync('gcc', ['--version']).status === 0
 const SOURCES = probeSources()
 const TRACEFS = '/sys/kernel/tracing'
 const PAGE = 4096
+/**
+ * Iterations of a 16-page splice + drain that outlast any wait of these tests before they stop the
+ * probe (seconds here), within the schema's bound on simulated work (SCENARIO_LIMITS).
+ */
+const LONG_REPEAT = 200_000
 
 // On CI every prerequisite must be there: fail loudly rather than skip.
 if (CI && (!isRoot || !hasGcc)) throw new Error(`probe integration tests need root and gcc on CI (root: ${isRoot}, gcc: ${hasGcc})`)
@@ -346,7 +351,7 @@ describe.skipIf(!canRun)(`the probe on this kernel${why ? ` (skipped: ${why})` :
       ops: [
         { op: 'pwrite', file: 'data', offset: 0, len: 10 },
         { op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
-        { op: 'repeat', times: 100_000_000, body: [{ op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '16p' }, { op: 'drain', pipe: 'p' }] },
+        { op: 'repeat', times: LONG_REPEAT, body: [{ op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '16p' }, { op: 'drain', pipe: 'p' }] },
       ],
     })
     let killed = false
@@ -370,13 +375,13 @@ describe.skipIf(!canRun)(`the probe on this kernel${why ? ` (skipped: ${why})` :
       name: 'slow',
       files: [{ id: 'data', size: '16p' }],
       pipes: [{ id: 'p', size: '16p' }],
-      ops: [{ op: 'repeat', times: 100_000_000, body: [{ op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '16p' }, { op: 'drain', pipe: 'p' }] }],
+      ops: [{ op: 'repeat', times: LONG_REPEAT, body: [{ op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '16p' }, { op: 'drain', pipe: 'p' }] }],
     })
     const r = await runScenario(s, tmpfs, { timeoutMs: 700 })
     expect(r.code).toBe(PROBE_EXIT.timeout)
     const iterations = op(r.obs, 'ops[0].body[0]').iterations
     expect(iterations).toBeGreaterThan(0)
-    expect(iterations).toBeLessThan(100_000_000)
+    expect(iterations).toBeLessThan(LONG_REPEAT)
     expect(r.builder.errors.map((e) => [e.code, e.path])).toEqual([['timeout', 'ops[0]']])
     expect(r.obs.incomplete?.reason).toMatch(/time limit/)
     expect(leftovers(tmpfs)).toEqual([])
@@ -387,7 +392,7 @@ describe.skipIf(!canRun)(`the probe on this kernel${why ? ` (skipped: ${why})` :
       name: 'term',
       files: [{ id: 'data', size: '16p' }],
       pipes: [{ id: 'p', size: '16p' }],
-      ops: [{ op: 'repeat', times: 100_000_000, body: [{ op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '16p' }, { op: 'drain', pipe: 'p' }] }],
+      ops: [{ op: 'repeat', times: LONG_REPEAT, body: [{ op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '16p' }, { op: 'drain', pipe: 'p' }] }],
     })
     const args = probeArgs({ programPath: writeProgram(s), dir: tmpfs })
     const child = spawn(probe, args, { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -9,16 +9,17 @@
  * would hold one of libuv's few threads per CPU; non-blocking reads return EAGAIN and the reader polls.
  */
 import { execFile } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { closeSync, constants, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { endianness } from 'node:os'
+import { endianness, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { StreamHandle, Target } from '../target/types'
 import { shellQuote } from '../target/quote'
 import { parseFormatBundle, type TraceFormats } from '../../shared/trace/raw/format'
 import { RawTraceDecoder } from '../../shared/trace/raw/decoder'
-import { RawTraceStream } from '../../shared/trace/raw/frames'
+import { FRAME, frame, helloFrame, RawTraceStream, textBytes } from '../../shared/trace/raw/frames'
+import { traceLine } from '../../shared/trace/raw/text'
 import type { TraceRecord } from '../../shared/trace/parser'
 import { targetCacheDir } from './probe-build'
 import { resourcePath } from './resources'
@@ -70,6 +71,8 @@ export interface LocalRawOptions {
   decoder: RawTraceDecoder
   /** A decode or read failure while running: the reader has stopped itself; the caller falls back. */
   onError: (e: Error) => void
+  /** Receives the pages as a framed stream (src/shared/trace/raw/frames.ts), e.g. for a RawPageLog. */
+  onFrames?: (chunk: Uint8Array) => void
 }
 
 /**
@@ -82,6 +85,8 @@ export class LocalRawReader {
   private timer: ReturnType<typeof setTimeout> | null = null
   private stopped = false
   private lastCmdlines = 0
+  private lastCmdlinesText = ''
+  private readonly le = endianness() === 'LE'
   private readonly pageSize: number
   /** Bytes read from the ring buffers. */
   bytes = 0
@@ -98,6 +103,7 @@ export class LocalRawReader {
       throw e
     }
     if (!this.fds.length) throw new Error(`${o.dir}/per_cpu has no cpuN directories`)
+    o.onFrames?.(helloFrame(endianness() === 'LE'))
     this.refreshCmdlines(true)
   }
 
@@ -113,6 +119,7 @@ export class LocalRawReader {
   round(): boolean {
     this.refreshCmdlines(false)
     let more = false
+    let pages = 0
     for (const { cpu, fd } of this.fds) {
       for (let n = 0; ; n++) {
         if (n === PAGES_PER_ROUND) {
@@ -131,9 +138,12 @@ export class LocalRawReader {
         if (got <= 0) break
         this.bytes += got
         this.decoder.page(cpu, page.subarray(0, got))
+        this.o.onFrames?.(frame(FRAME.PAGE, cpu, page.subarray(0, got), this.le))
+        pages++
       }
     }
     this.decoder.sync()
+    if (pages) this.o.onFrames?.(frame(FRAME.SYNC, 0, new Uint8Array(0), this.le))
     return more
   }
 
@@ -159,7 +169,11 @@ export class LocalRawReader {
     if (!force && now - this.lastCmdlines < CMDLINES_MS) return
     this.lastCmdlines = now
     try {
-      this.decoder.cmdlines.update(readFileSync(join(this.o.tracefs, 'saved_cmdlines'), 'latin1'))
+      const text = readFileSync(join(this.o.tracefs, 'saved_cmdlines'), 'latin1')
+      if (text === this.lastCmdlinesText) return
+      this.lastCmdlinesText = text
+      this.decoder.cmdlines.update(text)
+      this.o.onFrames?.(frame(FRAME.CMDLINES, 0, textBytes(text), this.le))
     } catch {
       // Names are cosmetic: records keep their pids, and unknown ones print as "<...>" as in trace_pipe.
     }
@@ -222,6 +236,8 @@ export function readPagesNow(dir: string, pageSize: number): Array<{ cpu: number
 export interface RawReader {
   /** For people: how the pages are read ("local trace_pipe_raw, 2 CPUs"). */
   readonly transport: string
+  /** The layouts it decodes with (to print a RawPageLog). */
+  readonly formats: TraceFormats
   /** Starts reading; rejects when the pages cannot be streamed at all. */
   start(): Promise<void>
   /** Reads what is left, then releases everything. Idempotent. */
@@ -236,6 +252,8 @@ export interface OpenRawOptions {
   events: readonly string[]
   onRecord: (r: TraceRecord) => void
   onError: (e: Error) => void
+  /** Receives the pages as a framed stream, as read (see LocalRawOptions.onFrames). */
+  onFrames?: (chunk: Uint8Array) => void
 }
 
 /**
@@ -250,8 +268,8 @@ export async function openRawReader(o: OpenRawOptions): Promise<RawReader> {
   if (o.target.kind === 'local') {
     const decoder = new RawTraceDecoder({ formats, littleEndian: endianness() === 'LE', onRecord: o.onRecord })
     try {
-      const local = new LocalRawReader({ dir: o.dir, tracefs: o.tracefs, decoder, onError: o.onError })
-      return { transport: `local per-CPU trace_pipe_raw (${local.cpus} CPUs)`, start: async () => local.start(), stop: () => local.stop() }
+      const local = new LocalRawReader({ dir: o.dir, tracefs: o.tracefs, decoder, onError: o.onError, onFrames: o.onFrames })
+      return { transport: `local per-CPU trace_pipe_raw (${local.cpus} CPUs)`, formats, start: async () => local.start(), stop: () => local.stop() }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
       whyNotLocal = `cannot open ${o.dir}/per_cpu/cpuN/trace_pipe_raw from the lab process${code === 'EACCES' || code === 'EPERM' ? ' (it is not root)' : ''}: ${e instanceof Error ? e.message : String(e)}`
@@ -320,9 +338,11 @@ async function openHelperReader(o: OpenRawOptions, formats: TraceFormats): Promi
   const command = `exec ${[bin, o.dir, String(pageSize), `${o.tracefs}/saved_cmdlines`].map(shellQuote).join(' ')}`
   return {
     transport: `tracepipe helper on ${o.target.label} (${bin})`,
+    formats,
     start: async () => {
       const h = await o.target.streamBinary!(command, (chunk) => {
         if (failed) return
+        o.onFrames?.(chunk)
         try {
           decoded.push(chunk)
         } catch (e) {
@@ -346,3 +366,82 @@ async function openHelperReader(o: OpenRawOptions, formats: TraceFormats): Promi
     },
   }
 }
+
+/**
+ * The binary reader's pages, kept as they arrived (framed) in a temporary file and printed as
+ * trace_pipe text only when asked (at stop): printing every event while reading would cost the
+ * reader the time the ring has (measured: `splice-lab trace` printing live lost 20 % of a flood that
+ * the reader alone read whole). `limitBytes` bounds what is kept when nobody needs every event.
+ */
+export class RawPageLog {
+  private fd: number | null
+  private readonly path: string
+  /** Bytes written. */
+  bytes = 0
+  /** Bytes not kept (over the limit). */
+  droppedBytes = 0
+
+  constructor(private readonly limitBytes: number) {
+    this.path = join(tmpdir(), `splice-lab-pages-${process.pid}-${randomBytes(4).toString('hex')}.rawtrace`)
+    this.fd = openSync(this.path, 'w', 0o600)
+  }
+
+  /** A piece of the framed stream (whole frames, or any split of them for the helper's stream). */
+  write(chunk: Uint8Array): void {
+    if (this.fd === null) return
+    if (this.bytes + chunk.length > this.limitBytes) {
+      this.droppedBytes += chunk.length
+      return
+    }
+    writeSync(this.fd, chunk)
+    this.bytes += chunk.length
+  }
+
+  /** Decodes what was kept and hands out its trace_pipe lines in chunks; then removes the file. */
+  print(formats: TraceFormats, onText: (chunk: string) => void): void {
+    this.close()
+    try {
+      let lines: string[] = []
+      let chars = 0
+      const flush = (): void => {
+        if (lines.length) onText(lines.join(''))
+        lines = []
+        chars = 0
+      }
+      const stream = new RawTraceStream({
+        formats,
+        onRecord: (r) => {
+          const line = traceLine(r) + '\n'
+          lines.push(line)
+          chars += line.length
+          if (chars >= PRINT_CHUNK) flush()
+        },
+      })
+      const bytes = readFileSync(this.path)
+      stream.push(bytes)
+      try {
+        stream.end()
+      } catch {
+        // A frame cut short (the helper was stopped mid-write): the whole frames before it are kept.
+      }
+      flush()
+    } finally {
+      this.remove()
+    }
+  }
+
+  private close(): void {
+    if (this.fd === null) return
+    closeSync(this.fd)
+    this.fd = null
+  }
+
+  /** Removes the file (idempotent). */
+  remove(): void {
+    this.close()
+    rmSync(this.path, { force: true })
+  }
+}
+
+/** Characters of trace lines per chunk RawPageLog.print hands out. Default 1 Mi. */
+const PRINT_CHUNK = 2 ** 20

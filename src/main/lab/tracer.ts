@@ -16,8 +16,8 @@ import type { TraceBucket, TraceSummary } from '../../shared/run/types'
 import { TraceStreamParser, type TraceRecord } from '../../shared/trace/parser'
 import { TraceAggregator } from '../../shared/trace/aggregate'
 import { TRACED_EVENTS } from '../../shared/vocabulary'
-import { traceLine } from '../../shared/trace/raw/text'
-import { openRawReader, type RawReader } from './trace-raw'
+import type { TraceFormats } from '../../shared/trace/raw/format'
+import { openRawReader, RawPageLog, type RawReader } from './trace-raw'
 
 export const INSTANCE_PREFIX = 'splice-lab-'
 
@@ -125,32 +125,19 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
     onRecord?.(r)
   }
   const parser = new TraceStreamParser(handle)
-  // The binary reader's records reach the kept raw text and onRaw as trace_pipe lines (traceLine).
-  let rawLines: string[] = []
-  let rawLinesChars = 0
-  const flushRawLines = (): void => {
-    if (!rawLines.length) return
-    const chunk = rawLines.join('')
-    rawLines = []
-    rawLinesChars = 0
-    raw.push(chunk)
-    options.onRaw?.(chunk)
-  }
-  let formattedLines = 0
-  let formattedChars = 0
-  const handleBinary = (r: TraceRecord): void => {
-    handle(r)
-    if (raw.full && !options.onRaw) {
-      // Not printed once nothing more is kept: the characters dropped are estimated from the lines printed.
-      raw.dropped += Math.round(formattedChars / Math.max(1, formattedLines))
-      return
-    }
-    const line = traceLine(r) + '\n'
-    formattedLines++
-    formattedChars += line.length
-    rawLines.push(line)
-    rawLinesChars += line.length
-    if (rawLinesChars >= RAW_LINES_BATCH) flushRawLines()
+  // The binary reader's pages are kept as they arrive and printed as trace_pipe lines at stop (for
+  // the kept raw text and onRaw): printing while reading would slow the reader down.
+  const pageLog = options.onRaw || raw.limit > 0 ? new RawPageLog(options.onRaw ? Infinity : raw.limit * RAW_BYTES_PER_CHAR + RAW_BYTES_SLACK) : null
+  const printPages = (formats: TraceFormats): void => {
+    if (!pageLog) return
+    let chars = 0
+    pageLog.print(formats, (chunk) => {
+      chars += chunk.length
+      raw.push(chunk)
+      options.onRaw?.(chunk)
+    })
+    // Pages over the log's limit were not printed: their characters are estimated from those that were.
+    if (pageLog.droppedBytes > 0) raw.dropped += Math.round(pageLog.droppedBytes * (chars / Math.max(1, pageLog.bytes)))
   }
   let binary: RawReader | null = null
   let reader: NonNullable<TraceSummary['reader']> = { kind: 'text', why: 'forced (--text)' }
@@ -161,6 +148,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
     if (timer) clearInterval(timer)
     await stream?.stop().catch(() => undefined)
     await binary?.stop().catch(() => undefined)
+    pageLog?.remove()
     // Disabling first is not needed for rmdir, but a failed rmdir must not leave events running.
     await target.exec(`echo 0 > ${q(dir)}/events/enable; rmdir ${q(dir)}`, { root }).catch(() => undefined)
   }
@@ -209,11 +197,15 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
             tracefs: facts.tracefs.path!,
             dir,
             events,
-            onRecord: handleBinary,
+            onRecord: handle,
+            onFrames: pageLog ? (chunk) => pageLog.write(chunk) : undefined,
             onError: (e) => {
-              // The ring keeps what was not read yet: trace_pipe goes on from there.
+              // The ring keeps what was not read yet: trace_pipe goes on from there. The pages read
+              // so far are printed first, so the kept text stays in order.
               reader = { kind: 'text', why: `the binary reader stopped: ${e.message}` }
+              const formats = binary?.formats
               binary = null
+              if (formats) printPages(formats)
               if (!disposed) void startText().catch(() => undefined)
             },
           })
@@ -227,7 +219,6 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
       if (!binary) await startText()
       if (pids !== 'wrapped') await run(`echo 1 > ${q(dir)}/tracing_on`, `starting ${name}`)
       timer = setInterval(() => {
-        flushRawLines()
         const buckets = keep(aggregator.takeBuckets())
         if (buckets.length) onBuckets(buckets, aggregator.lost)
       }, EMIT_MS)
@@ -241,14 +232,19 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
           lastData = Date.now()
           while (Date.now() - lastData < DRAIN_QUIET_MS && Date.now() - started < DRAIN_MAX_MS) await sleep(50)
         }
+        // Recording ends here: what a still-running task does after the window (a trace of the whole
+        // machine) would otherwise fill the ring and count as overrun while the readers finish.
+        await target.exec(`echo 0 > ${q(dir)}/tracing_on`, { root }).catch(() => undefined)
       }
       if (timer) clearInterval(timer)
       timer = null
       await stream?.stop()
       stream = null
       parser.end()
-      await binary?.stop()
-      flushRawLines()
+      if (binary) {
+        await binary.stop()
+        printPages(binary.formats)
+      }
       // The last (partial) buckets go to the charts too: a run shorter than one bucket has no other.
       const rest = keep(aggregator.takeBuckets(true))
       if (rest.length) emit?.(rest, aggregator.lost)
@@ -317,21 +313,25 @@ function unavailableTracer(why: string): RunTracer {
   }
 }
 
-/** Characters of trace lines the binary reader batches before they go to the kept text and onRaw. Default 64 Ki. */
-const RAW_LINES_BATCH = 64 * 1024
+/**
+ * Raw page bytes kept per character of kept text: the binary pages are 3-4× smaller than their text
+ * (bench:trace), so half a byte per character keeps a little more than the text limit needs.
+ */
+const RAW_BYTES_PER_CHAR = 0.5
+/** Raw bytes kept beyond that: whole pages (4 KiB each) and task names even under a tiny text limit. Default 256 KiB. */
+const RAW_BYTES_SLACK = 256 * 1024
 
 /** The first `limit` characters of a stream, cut at a line end; the rest is counted, not kept. */
 class RawKeeper {
   private readonly chunks: string[] = []
   length = 0
   dropped = 0
-  full = false
+  private full = false
 
   constructor(readonly limit: number) {}
 
   push(chunk: string): void {
     if (this.full || this.limit <= 0) {
-      this.full = true
       this.dropped += chunk.length
       return
     }

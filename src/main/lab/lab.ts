@@ -296,6 +296,7 @@ export class Lab {
     } finally {
       await exec?.cleanup()
     }
+    if (signal.aborted) kernelLog ??= abortError(signal).kernelLog
     this.finish(record, plan, exec, signal, report)
     if (record.error || record.comparison.verdict.behavesLike === 'none') kernelLog ??= await exec?.kernelLog()
     if (kernelLog) record.kernelLog = kernelLog

@@ -15,10 +15,12 @@ import {
 } from '../../shared/api'
 import { parseScenarioText, formatProblem } from '../../shared/scenario'
 import type { RunEvent, RunRecord } from '../../shared/run/types'
+import { randomInt } from 'node:crypto'
 import { syntheticStream } from './bench'
 import type { Target, TerminalInput } from '../target/types'
 import { connectTarget as openSession, type TargetSpec } from '../target'
 import { Lab, newRunId } from '../lab/lab'
+import { exploreWithEvents } from '../lab/explore'
 import { RecordError, RunRecords } from '../lab/records'
 import { presetInfos } from '../presets'
 import { newId, readTargets, writeTargets } from './targets-store'
@@ -47,6 +49,8 @@ export class LabService {
   private readonly sessions = new Map<string, Session>()
   /** The lab of each run in flight, for cancelRun. */
   private readonly runs = new Map<string, Lab>()
+  /** Explore runs in flight, for stopExplore and dispose. */
+  private readonly explorations = new Map<string, AbortController>()
   private readonly records = new RunRecords()
   private loaded: Promise<void> | null = null
   private disposed = false
@@ -186,6 +190,22 @@ export class LabService {
       if (format === 'series-csv') return { filename: `${base}.series.csv`, mime: 'text/csv', content }
       return { filename: `${base}.perfetto.json`, mime: 'application/json', content }
     },
+    startExplore: async ({ targetId, fs, seed, count, budgetSeconds }) => {
+      const lab = this.connected(await this.session(targetId))
+      const exploreId = `explore-${newRunId()}`
+      const chosen = seed ?? randomInt(2 ** 31 - 1)
+      const abort = new AbortController()
+      this.explorations.set(exploreId, abort)
+      const options = { filesystems: fs, seed: chosen, count, budgetMs: budgetSeconds === undefined ? undefined : budgetSeconds * 1000, signal: abort.signal }
+      void exploreWithEvents(lab, exploreId, options, (e) => this.emit('onExploreEvent', e)).finally(() => this.explorations.delete(exploreId))
+      return { exploreId, seed: chosen }
+    },
+    stopExplore: async ({ exploreId }) => {
+      const abort = this.explorations.get(exploreId)
+      if (!abort) throw new ApiError('not-found', `no explore run ${exploreId} is in progress`)
+      abort.abort()
+      return null
+    },
     benchInject: async ({ eventsPerSecond, durationMs }) => {
       if (!this.options.bench) throw new ApiError('refused', 'benchInject is for npm run bench:ui only (splice-lab serve --bench)')
       const runId = `bench-${newRunId()}`
@@ -198,6 +218,7 @@ export class LabService {
   async dispose(): Promise<void> {
     if (this.disposed) return
     this.disposed = true
+    for (const abort of this.explorations.values()) abort.abort()
     // Each lab cancels its runs and lets them clean their target before its session closes.
     await Promise.allSettled([...this.sessions.values()].map((s) => this.closeSession(s)))
   }

@@ -6,14 +6,12 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { stringify } from 'yaml'
-import { errorMessage, type Target } from '../target'
+import { errorMessage } from '../target'
 import { Lab } from '../lab/lab'
-import { explore, type ExploreSummary, type Finding } from '../lab/explore'
+import { explore, findingText, kernelPolicy, type ExploreSummary, type Finding } from '../lab/explore'
 import { connectInteractive, parseFsList, progress } from './run'
 import { POLICIES, type Policy } from '../../shared/results'
 import { expectFileName, expectedOutcomes } from '../../shared/run/expect'
-import { shellQuote } from '../target/quote'
 
 interface ExploreCliOptions {
   target: string
@@ -42,13 +40,6 @@ function parseCount(text: string, flag: string, max: number): number {
   const n = Number(text)
   if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${flag}: expected a whole number from 1 to ${max}, got "${text}"`)
   return n
-}
-
-/** The policy a kernel follows: the fix kernel's boot argument, else stock. */
-async function kernelPolicy(target: Target): Promise<Policy> {
-  const r = await target.exec('cat /proc/cmdline').catch(() => null)
-  const m = /(?:^|\s)splice_policy=(\S+)/.exec(r?.output ?? '')
-  return m && (POLICIES as readonly string[]).includes(m[1]!) ? (m[1] as Policy) : 'stock'
 }
 
 export function registerExplore(program: Command): void {
@@ -150,8 +141,7 @@ function formatSummary(s: ExploreSummary, out?: string): string {
 async function writeFindings(dir: string, s: ExploreSummary, kernel: string): Promise<void> {
   await mkdir(dir, { recursive: true })
   for (const f of s.findings) {
-    const header = `# ${f.minimal.title}\n# ${f.reasons.join('\n# ')}\n# seed ${s.seed}, ${f.reproduced}/${f.reruns} re-runs; reproduce: splice-lab run ${shellQuote(join(dir, `${f.minimal.name}.yaml`))} --fs ${f.fs}\n`
-    await writeFile(join(dir, `${f.minimal.name}.yaml`), header + stringify(f.minimal))
+    await writeFile(join(dir, `${f.minimal.name}.yaml`), findingText(f, s.seed))
     await mkdir(join(dir, `${f.minimal.name}.expect`), { recursive: true })
     const expected = expectedOutcomes(f.minimal, f.fs, kernel, f.outcome.observation)
     await writeFile(join(dir, `${f.minimal.name}.expect`, expectFileName(kernel, f.fs)), JSON.stringify(expected, null, 1) + '\n')

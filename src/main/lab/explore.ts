@@ -15,6 +15,10 @@ import type { Filesystem } from '../../shared/vocabulary'
 import { generateScenario } from '../../shared/explore/generate'
 import { shrinkScenario } from '../../shared/explore/shrink'
 import { scratchSetup } from '../../shared/scenario/mount'
+import type { ExploreCase, ExploreEvent } from '../../shared/explore/events'
+import { POLICIES } from '../../shared/results'
+import type { Target } from '../target/types'
+import { stringify } from 'yaml'
 
 export type FindingKind = 'model' | 'fix'
 
@@ -214,5 +218,59 @@ async function shrinkFinding(lab: Lab, first: BatchOutcome, kind: FindingKind, f
     shrinkAttempts: shrunk.attempts,
     reproduced: showing.length,
     reruns,
+  }
+}
+
+/** The policy a kernel follows: the fix kernel's `splice_policy=` boot argument, else stock. */
+export async function kernelPolicy(target: Target): Promise<Policy> {
+  const r = await target.exec('cat /proc/cmdline').catch(() => null)
+  const m = /(?:^|\s)splice_policy=(\S+)/.exec(r?.output ?? '')
+  return m && (POLICIES as readonly string[]).includes(m[1]!) ? (m[1] as Policy) : 'stock'
+}
+
+/** A minimal case as a preset file: what it shows in a comment, then the scenario. */
+export function findingText(f: Finding, seed: number): string {
+  const header = [f.minimal.title, ...f.reasons, `seed ${seed}, ${f.reproduced}/${f.reruns} re-runs showed it; ${f.fs}`].map((l) => `# ${l}`).join('\n')
+  return `${header}\n${stringify(f.minimal)}`
+}
+
+export function findingCase(f: Finding, seed: number): ExploreCase {
+  return {
+    kind: f.kind,
+    fs: f.fs,
+    name: f.minimal.name,
+    text: findingText(f, seed),
+    reasons: f.reasons,
+    reproduced: f.reproduced,
+    reruns: f.reruns,
+    shrinkAttempts: f.shrinkAttempts,
+    drains: f.outcome.observation.ops.flatMap((o) => (o.outcome.drain ? [{ path: o.path, outcome: o.outcome.drain }] : [])),
+  }
+}
+
+/**
+ * An explore run for the app: the kernel's policy read from the target, every step reported as
+ * an ExploreEvent; never throws (a failure is the `done` event's error).
+ */
+export async function exploreWithEvents(
+  lab: Lab,
+  exploreId: string,
+  o: Omit<ExploreOptions, 'policy' | 'fixOracle' | 'onProgress' | 'onFinding'>,
+  emit: (e: ExploreEvent) => void,
+): Promise<void> {
+  let counters: ExploreProgress = { tried: 0, elapsedMs: 0, rate: 0, found: 0, shrunk: 0, failed: 0, phase: 'running' }
+  let policy: Policy = 'stock'
+  try {
+    policy = await kernelPolicy(lab.target)
+    const summary = await explore(lab, {
+      ...o,
+      policy,
+      fixOracle: policy !== 'stock',
+      onProgress: (p) => emit({ type: 'progress', exploreId, counters: (counters = p) }),
+      onFinding: (f) => emit({ type: 'case', exploreId, case: findingCase(f, o.seed) }),
+    })
+    emit({ type: 'done', exploreId, counters: { ...counters, tried: summary.tried, elapsedMs: summary.elapsedMs, rate: summary.rate }, policy, stoppedBy: summary.stoppedBy })
+  } catch (e) {
+    emit({ type: 'done', exploreId, counters, policy, stoppedBy: o.signal?.aborted ? 'cancelled' : 'count', error: e instanceof Error ? e.message : String(e) })
   }
 }

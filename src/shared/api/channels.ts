@@ -23,12 +23,14 @@ export const METHODS = [
   'listRuns',
   'getRun',
   'exportRun',
+  'startExplore',
+  'stopExplore',
   'benchInject',
 ] as const
 export type Method = (typeof METHODS)[number]
 
 /** Events flow main → renderer; each `on…` verb returns its unsubscribe. */
-export const EVENTS = ['onTargetStatus', 'onTerminalData', 'onRunEvent'] as const
+export const EVENTS = ['onTargetStatus', 'onTerminalData', 'onRunEvent', 'onExploreEvent'] as const
 export type EventName = (typeof EVENTS)[number]
 
 /** Electron IPC channel of a method or event: one prefix, so nothing else can be reached. */

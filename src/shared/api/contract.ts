@@ -12,6 +12,7 @@ import { SCENARIO_LIMITS } from '../scenario/limits'
 import type { RunEvent, RunRecord } from '../run/types'
 import type { Policy } from '../results'
 import type { EventName, Method } from './channels'
+import type { ExploreEvent } from '../explore/events'
 
 export * from './channels'
 
@@ -121,6 +122,15 @@ export const INPUTS = {
   listRuns: z.undefined(),
   getRun: z.strictObject({ id: SafeId }),
   exportRun: z.strictObject({ id: SafeId, format: ExportFormat }),
+  /** Generated scenarios on a connected target until `count` scenarios or `budgetSeconds` (src/main/lab/explore.ts). */
+  startExplore: z.strictObject({
+    targetId: SafeId,
+    fs: z.array(Filesystem).min(1).max(4),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    count: z.number().int().min(1).max(1_000_000).optional(),
+    budgetSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+  }).refine((o) => o.count !== undefined || o.budgetSeconds !== undefined, 'give a count or a time budget'),
+  stopExplore: z.strictObject({ exploreId: SafeId }),
   /**
    * BENCHMARK ONLY (npm run bench:ui): streams synthetic trace buckets as run events. Refused unless
    * the server was started with --bench; never offered by the Electron app.
@@ -148,6 +158,8 @@ export interface Outputs {
   listRuns: RunSummary[]
   getRun: RunRecord
   exportRun: ExportedFile
+  startExplore: { exploreId: string; seed: number }
+  stopExplore: null
   benchInject: { runId: string }
 }
 
@@ -156,6 +168,7 @@ export interface EventPayloads {
   /** `replay`: the backlog sent on attachTerminal; what came before it is in it. */
   onTerminalData: { id: string; data: string; replay?: boolean }
   onRunEvent: RunEvent
+  onExploreEvent: ExploreEvent
 }
 
 export type Input<M extends Method> = z.input<(typeof INPUTS)[M]>

@@ -2,7 +2,7 @@ import { defineStore } from 'pinia'
 import { ref, watch } from 'vue'
 
 export type Theme = 'system' | 'light' | 'dark'
-export type View = 'targets' | 'scenarios' | 'run' | 'history'
+export type View = 'targets' | 'scenarios' | 'run' | 'history' | 'explore'
 const THEME_KEY = 'splice-lab.theme'
 
 /** UI preferences: the theme (follows prefers-color-scheme unless chosen) and the open view. */

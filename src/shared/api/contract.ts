@@ -12,7 +12,7 @@ import { SCENARIO_LIMITS } from '../scenario/limits'
 import type { RunEvent, RunRecord } from '../run/types'
 import type { Policy } from '../results'
 import type { EventName, Method } from './channels'
-import type { ExploreEvent } from '../explore/events'
+import type { ExploreEvent } from '../explore/messages'
 
 export * from './channels'
 

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { ref, shallowRef } from 'vue'
-import type { ExploreCase, ExploreCounters, ExploreEvent } from '../../../shared/explore/events'
+import type { ExploreCase, ExploreCounters, ExploreEvent } from '../../../shared/explore/messages'
 import type { Filesystem } from '../../../shared/vocabulary'
 import type { Policy } from '../../../shared/results'
 import { call, messageOf, on } from '../api'

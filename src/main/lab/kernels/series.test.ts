@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseSeries, readSeries, SeriesError } from './series'
+import { resourcePath } from '../resources'
 
 describe('patch series', () => {
   it('reads patch names in order, with comments, blank lines and -pN', () => {
@@ -45,5 +46,11 @@ describe('patch series', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+
+  it("reads the repo's own steal-or-copy series", async () => {
+    const s = await readSeries(resourcePath('kernel/steal-or-copy'))
+    expect(s.patches.length).toBeGreaterThan(3)
+    for (const p of s.patches) expect(p.file).toMatch(/^\d{4}-.*\.patch$/)
   })
 })

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { basename, join } from 'node:path'
 import { promisify } from 'node:util'
@@ -111,6 +111,33 @@ async function sha256File(path: string): Promise<string> {
   return h.digest('hex')
 }
 
+/**
+ * kbuild builds tools/objtool with absolute paths in its command lines (tools/build's .cmd files),
+ * and every kernel object depends on the objtool binary: a copy of a tree at a new path would
+ * rebuild objtool (its commands "changed") and then every object. Rewriting the old path to the new
+ * one in the copy's .cmd files keeps the commands equal, so only what the patches touch is rebuilt.
+ * Kernel objects' own .cmd files use relative paths. Mtimes are kept.
+ */
+async function retarget(copy: string, from: string, to: string): Promise<number> {
+  let changed = 0
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) await walk(path)
+      else if (entry.isFile() && entry.name.endsWith('.cmd')) {
+        const text = await readFile(path, 'utf8')
+        if (!text.includes(from)) continue
+        const st = await stat(path)
+        await writeFile(path, text.split(from).join(to))
+        await utimes(path, st.atime, st.mtime)
+        changed++
+      }
+    }
+  }
+  await walk(join(copy, 'tools'))
+  return changed
+}
+
 interface TreeMark {
   key: string
   /** The fragment hash the tree's .config was made from, or null before configuring. */
@@ -147,6 +174,7 @@ async function prepareTree(p: Plan, req: BuildRequest, say: (b: BuildProgress) =
       const base = await buildKernel({ ...req, patches: undefined, name: DEBIAN_61, force: false }, { needTree: true })
       say({ name: p.name, phase: 'source', message: `copying the ${DEBIAN_61} build tree (cp -a keeps mtimes: only what the patches touch is recompiled)` })
       await run('cp', ['-a', base.meta.tree, tmp])
+      await retarget(tmp, base.meta.tree, tree)
       const baseMark = await readMark(tmp)
       from = base.meta.key
       configSha256 = baseMark?.configSha256 ?? null

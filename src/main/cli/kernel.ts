@@ -3,6 +3,7 @@
  * progress on stderr (one updating line on a terminal, a line every PROGRESS_EVERY_MS otherwise) and
  * the bzImage's path on stdout, so scripts can take it.
  */
+import { basename } from 'node:path'
 import type { Command } from 'commander'
 import { DEBIAN_61, SeriesError, StoreError, buildKernel, kernelImagePath, listKernels, type BuildProgress, type KernelMeta } from '../lab/kernels'
 
@@ -114,7 +115,7 @@ export async function runBuild(source: string, opts: BuildOptions): Promise<numb
 }
 
 function row(m: KernelMeta): string[] {
-  const patches = m.patches.length ? `${m.patches.length} (${m.series})` : 'none'
+  const patches = m.patches.length ? `${m.patches.length} (${basename(m.series ?? '')})` : 'none'
   return [m.name, m.version, patches, m.config.sha256.slice(0, 12), `${(m.bzImage.size / 2 ** 20).toFixed(1)} MiB`, m.bzImage.path]
 }
 

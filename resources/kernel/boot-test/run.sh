@@ -36,7 +36,7 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$work/root"/{bin,dev,proc,sys,tmp,mnt}
 cp /bin/busybox "$work/root/bin/busybox"
-gcc -O2 -static -Wall -o "$work/root/bin/splicetest" "$here/splicetest.c"
+gcc -O2 -static -pthread -Wall -o "$work/root/bin/splicetest" "$here/splicetest.c"
 cat > "$work/root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin

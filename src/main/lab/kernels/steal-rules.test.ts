@@ -3,6 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { resourcePath } from '../resources'
+import { FILE_STEAL_CONDITIONS, USER_STEAL_CONDITIONS } from '../../../shared/model/policy'
 
 const series = resourcePath('kernel/steal-or-copy')
 const doc = readFileSync(fileURLToPath(new URL('../../../../docs/steal-rules.md', import.meta.url)), 'utf8')
@@ -28,6 +29,12 @@ describe('docs/steal-rules.md and the steal-or-copy series', () => {
     const ours = cited.filter((f) => /^(splice_|vmsplice_|own_page)/.test(f) && !rfc.has(f))
     expect(ours.length).toBeGreaterThan(5)
     for (const f of ours) expect(patchText, f).toMatch(new RegExp(`^\\+.*\\b${f}\\(`, 'm'))
+  })
+
+  it("every steal condition of the model's steal-or-copy policy is a rule of the document", () => {
+    const names = [...FILE_STEAL_CONDITIONS, ...USER_STEAL_CONDITIONS].map((c) => c.name)
+    expect(names.length).toBeGreaterThan(8)
+    for (const n of names) expect(doc, n).toContain(`| \`${n}\``)
   })
 
   it('/proc/fs/splice is printed in the RFC format', () => {

@@ -28,7 +28,8 @@ describe('the model off the event loop', () => {
   it('keeps the event loop free while it works, and stops at its deadline with a clear error', async () => {
     let ticks = 0
     const timer = setInterval(() => ticks++, 10)
-    const err = await predictOffThread(scenario(30_000), env, { timeoutMs: 300 }).catch((e: unknown) => e)
+    // A file past the closed form's state bound (~10 000 pages): the repeat is iterated, for seconds.
+    const err = await predictOffThread(scenario(30_000, '1GiB'), env, { timeoutMs: 300 }).catch((e: unknown) => e)
     clearInterval(timer)
     expect(err).toBeInstanceOf(ModelError)
     expect((err as ModelError).code).toBe('timeout')

@@ -28,8 +28,13 @@ OUT=${OUT:-$work}
 mkdir -p "$OUT"
 qpid=
 cleanup() {
-  if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then kill -KILL "$qpid" 2>/dev/null || true; fi
+  # $qpid is timeout(1); qemu is its child, which a SIGKILL of timeout would orphan.
+  if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
+    pkill -KILL -P "$qpid" 2>/dev/null || true
+    kill -KILL "$qpid" 2>/dev/null || true
+  fi
   rm -rf "$work/root" "$work"/*.img "$work/initrd.gz"
+  if [ "$OUT" != "$work" ]; then rmdir "$work" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -35,12 +35,12 @@ export interface Lab {
   close(): Promise<void>
 }
 
-export async function startLab(extraArgs: string[] = []): Promise<Lab> {
+export async function startLab(extraArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<Lab> {
   const home = await mkdtemp(join(tmpdir(), 'splice-lab-e2e-'))
   await mkdir(ARTIFACTS, { recursive: true })
   await mkdir(SCREENSHOTS, { recursive: true })
   const server = spawn(process.execPath, [CLI, 'serve', ...extraArgs], {
-    env: { ...process.env, SPLICE_LAB_HOME: home },
+    env: { ...process.env, SPLICE_LAB_HOME: home, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''

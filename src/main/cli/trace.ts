@@ -54,6 +54,9 @@ export function parseEventList(text: string): string[] {
   return out
 }
 
+/** The longest --duration (24 days): Node's timers overflow past 2^31-1 ms. */
+const MAX_DURATION_S = 24 * 24 * 3600
+
 function positiveNumber(text: string, what: string, integer: boolean): number {
   const n = Number(text)
   if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isSafeInteger(n))) throw new Error(`${what} must be a positive ${integer ? 'whole ' : ''}number, got "${text}"`)
@@ -64,6 +67,8 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
   let duration: number, bufferKb: number, pid: number | undefined, events: readonly string[]
   try {
     duration = positiveNumber(o.duration, '--duration', false)
+    // setTimeout takes at most 2^31-1 ms (about 24.8 days) and fires after 1 ms past it.
+    if (duration > MAX_DURATION_S) throw new Error(`--duration must be at most ${MAX_DURATION_S} s (24 days), got "${o.duration}"`)
     bufferKb = positiveNumber(o.bufferKb, '--buffer-kb', true)
     pid = o.pid === undefined ? undefined : positiveNumber(o.pid, '--pid', true)
     events = o.events ? parseEventList(o.events) : DEFAULT_EVENTS

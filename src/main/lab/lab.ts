@@ -24,7 +24,7 @@ import { verdictOf } from '../../shared/compare'
 import { ScratchPool, cleanStaleScratch } from './scratch'
 import { openTracer, cleanStaleInstances, type TracerOptions } from './tracer'
 import { RunRecords } from './records'
-import { RunError, RunExecution, abortError, chooseFilesystem, runErrorOf, type StepReporter } from './run'
+import { RunError, RunExecution, abortError, chooseFilesystem, pipeLimitProblem, runErrorOf, type StepReporter } from './run'
 import { runBatch, type BatchOutcome } from './batch'
 import { ModelError, predictOffThread } from '../model-worker'
 
@@ -41,7 +41,9 @@ async function offThreadModel(scenario: Scenario, fs: Filesystem, facts: TargetF
     const predictions = await predictOffThread(scenario, env, { signal })
     return { env: () => env, predictAll: () => predictions }
   } catch (e) {
-    if (e instanceof ModelError) throw new RunError(e.code === 'cancelled' ? 'cancelled' : 'model', e.message)
+    // Cancelled: the run's own reason (cancel, disconnect, crash) says more than "cancelled".
+    if (e instanceof ModelError && e.code === 'cancelled') throw signal.reason instanceof RunError ? signal.reason : new RunError('cancelled', e.message)
+    if (e instanceof ModelError) throw new RunError('model', e.message)
     throw e
   }
 }
@@ -266,6 +268,8 @@ export class Lab {
     let seen = 0
     try {
       if (place.problem) throw place.problem
+      const pipeProblem = await pipeLimitProblem(this.target, facts, scenario)
+      if (pipeProblem) throw pipeProblem
       if (request.trace) tracer = await this.tracer(typeof request.trace === 'object' ? request.trace : {})
       exec = new RunExecution(this.target, {
         runId, facts, plan, signal, report,

@@ -19,6 +19,8 @@ import { VocabularyError } from '../../shared/compare'
 import { ScratchPool, ScratchError, checkWritable, dirFilesystem, modelFs } from './scratch'
 import { buildProbe, ProbeBuildError } from './probe-build'
 import { scratchSetup } from '../../shared/scenario/mount'
+import { resolveSize } from '../../shared/scenario/size'
+import type { Scenario } from '../../shared/scenario/schema'
 
 export type RunErrorCode = 'cancelled' | 'disconnected' | 'target-crashed' | 'scratch' | 'probe' | 'vocabulary' | 'error' | string
 
@@ -63,7 +65,12 @@ const KERNEL_LOG_CHARS = 64 * 1024
  */
 export async function chooseFilesystem(target: Target, o: { fs?: Filesystem; dir?: string; scenarioFs?: Filesystem }, report: StepReporter): Promise<{ fs: Filesystem; problem?: RunError }> {
   if (!o.dir) return { fs: o.fs ?? o.scenarioFs ?? 'tmpfs' }
-  const stat = await dirFilesystem(target, o.dir).catch(() => '')
+  let stat = ''
+  try {
+    stat = await dirFilesystem(target, o.dir)
+  } catch (e) {
+    if (e instanceof ScratchError) return { fs: o.fs ?? 'tmpfs', problem: new RunError('scratch', e.message) }
+  }
   const known = modelFs(stat)
   if (!o.fs && !known) {
     const problem = new RunError('scratch', `scratch directory ${o.dir} is on "${stat || 'an unknown filesystem'}", which the model does not know (tmpfs, ext4, xfs, btrfs); say which to simulate with --fs`)
@@ -71,6 +78,26 @@ export async function chooseFilesystem(target: Target, o: { fs?: Filesystem; dir
   }
   if (o.fs && known && known !== o.fs) report.log('warn', `${o.dir} is ${known}, but the run was asked to model ${o.fs}`)
   return { fs: o.fs ?? known! }
+}
+
+/**
+ * A pipe the probe could not size on this target: without root (or sudo), F_SETPIPE_SZ past
+ * /proc/sys/fs/pipe-max-size fails with EPERM (fs/pipe.c pipe_set_size: the size is first rounded
+ * up to a power-of-two number of pages, round_pipe_size; CAP_SYS_RESOURCE lifts the limit). Found
+ * in preflight, before scratch is made, instead of by the probe after it.
+ */
+export async function pipeLimitProblem(target: Target, facts: TargetFacts, scenario: Scenario): Promise<RunError | null> {
+  if (facts.root || facts.sudo) return null
+  const r = await target.exec('cat /proc/sys/fs/pipe-max-size')
+  const max = Number(r.output.trim())
+  if (r.code !== 0 || !Number.isSafeInteger(max) || max <= 0) return null
+  for (const [i, p] of scenario.pipes.entries()) {
+    const pages = Math.max(1, Math.ceil(resolveSize(p.size, facts.pageSize) / facts.pageSize))
+    const rounded = 2 ** Math.ceil(Math.log2(pages)) * facts.pageSize
+    if (rounded > max)
+      return new RunError('limits', `pipes[${i}].size: the kernel makes it ${rounded} bytes, more than this target's pipe-max-size (${max} bytes), and the probe runs without root; make the pipe smaller or connect as root`)
+  }
+  return null
 }
 
 export interface ExecutionOptions {

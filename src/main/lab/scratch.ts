@@ -77,8 +77,19 @@ export async function checkWritable(target: Target, dir: string): Promise<void> 
   if (r.code !== 0) throw new ScratchError(`scratch directory ${dir} is not writable: ${r.output.trim() || `exit ${r.code}`}`)
 }
 
+/**
+ * The filesystem type of the mount holding `dir`, from the mount table (findmnt -T; `stat -f` where
+ * util-linux is missing). A directory that does not exist, or is not a directory, is an error that
+ * says so (not "an unknown filesystem").
+ */
 export async function dirFilesystem(target: Target, dir: string): Promise<string> {
-  const r = await target.exec(`stat -f -c %T -- ${shellQuote(dir)}`)
+  const q = shellQuote(dir)
+  const r = await target.exec(
+    // A subshell: `exit` in the session's own shell would end the session.
+    `(if [ ! -e ${q} ]; then echo missing; exit 3; elif [ ! -d ${q} ]; then echo notdir; exit 4; fi; findmnt -n -o FSTYPE -T ${q} 2>/dev/null || stat -f -c %T -- ${q})`,
+  )
+  if (r.code === 3) throw new ScratchError(`scratch directory ${dir} does not exist on ${target.label}`)
+  if (r.code === 4) throw new ScratchError(`${dir} is not a directory on ${target.label}`)
   if (r.code !== 0) throw new ScratchError(`cannot stat scratch directory ${dir}: ${r.output.trim()}`)
   return r.output.trim()
 }

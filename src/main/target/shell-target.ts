@@ -119,12 +119,14 @@ export abstract class ShellTarget implements Target {
       for (let i = 0; i < b64.length; i += UPLOAD_CHUNK) {
         await must(`printf %s ${shellQuote(b64.slice(i, i + UPLOAD_CHUNK))} | base64 -d >> ${q}`, `writing bytes from ${(i / 4) * 3}`)
       }
-      const out = await must(`sha256sum ${q}`, 'checking the sha256')
-      const got = out.trim().split(/\s+/)[0]
+      // The file on stdin: sha256sum escapes a name holding a backslash or a newline (and prefixes
+      // the line with a backslash), which read as a damaged upload; only the hash is compared.
+      const out = await must(`sha256sum < ${q}`, 'checking the sha256')
+      const got = /\b[0-9a-f]{64}\b/.exec(out)?.[0] ?? out.trim()
       if (got !== sha) throw new TargetError('upload', `upload of ${path} arrived damaged (sha256 ${got}, expected ${sha})`)
-      await must(`chmod ${(mode & 0o7777).toString(8)} ${q} && mv -f ${q} ${shellQuote(path)}`, 'moving it into place')
+      await must(`chmod ${(mode & 0o7777).toString(8)} -- ${q} && mv -f -- ${q} ${shellQuote(path)}`, 'moving it into place')
     } catch (e) {
-      await this.exec(`rm -f ${q}`).catch(() => undefined)
+      await this.exec(`rm -f -- ${q}`).catch(() => undefined)
       throw e
     }
   }

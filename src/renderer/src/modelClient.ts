@@ -4,10 +4,11 @@
  */
 import type { Scenario } from '../../shared/scenario'
 import type { Policy, Prediction } from '../../shared/results'
+import type { Filesystem } from '../../shared/vocabulary'
 import type { PredictRequest, PredictResponse } from './workers/protocol'
 
 export interface ModelClient {
-  predict(scenario: Scenario, fs: string, pageSize: number): Promise<{ predictions: Record<Policy, Prediction>; ms: number }>
+  predict(scenario: Scenario, fs: Filesystem, pageSize: number): Promise<{ predictions: Record<Policy, Prediction>; ms: number }>
 }
 
 export function createWorkerModel(): ModelClient {

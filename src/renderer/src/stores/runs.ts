@@ -2,6 +2,7 @@ import { defineStore } from 'pinia'
 import { computed, markRaw, ref, shallowRef } from 'vue'
 import type { OpObservation, Policy, Prediction } from '../../../shared/results'
 import type { RunEvent, RunPhase, RunRecord } from '../../../shared/run/types'
+import type { Filesystem } from '../../../shared/vocabulary'
 import { call, messageOf, on } from '../api'
 import { LiveSeries } from '../liveSeries'
 
@@ -15,7 +16,7 @@ export const useRunsStore = defineStore('runs', () => {
   /** What the run was started with, for its header before the record says it. */
   /** The phase a cancel was asked for in: the stages after it did not happen. */
   const cancelledIn = ref<RunPhase | null>(null)
-  const startedWith = ref<{ targetId: string; fs: string | null } | null>(null)
+  const startedWith = ref<{ targetId: string; fs: Filesystem | null } | null>(null)
   const status = ref<RunStatus>('idle')
   const phase = ref<RunPhase | null>(null)
   const phaseMessage = ref('')
@@ -74,8 +75,6 @@ export const useRunsStore = defineStore('runs', () => {
         phase.value = e.phase
         phaseMessage.value = e.message
         if (status.value === 'starting') status.value = 'running'
-        // A synthetic benchmark stream ends with 'done' and has no record.
-        if (e.phase === 'done' && e.runId.startsWith('bench-')) status.value = 'finished'
         break
       case 'prediction':
         predictions.value = e.predictions
@@ -111,7 +110,7 @@ export const useRunsStore = defineStore('runs', () => {
     unsubscribe ??= on('onRunEvent', handle)
   }
 
-  async function start(targetId: string, scenarioText: string, source: string, fs?: string, scenarioTitle?: string): Promise<void> {
+  async function start(targetId: string, scenarioText: string, source: string, fs?: Filesystem, scenarioTitle?: string): Promise<void> {
     listen()
     reset()
     title.value = scenarioTitle ?? null
@@ -119,7 +118,7 @@ export const useRunsStore = defineStore('runs', () => {
     cancelledIn.value = null
     status.value = 'starting'
     try {
-      const r = await call('startRun', { targetId, scenarioText, source, ...(fs ? { fs: fs as 'tmpfs' } : {}) })
+      const r = await call('startRun', { targetId, scenarioText, source, ...(fs ? { fs } : {}) })
       adopt(r.runId)
     } catch (e) {
       status.value = 'failed'
@@ -127,13 +126,12 @@ export const useRunsStore = defineStore('runs', () => {
     }
   }
 
-  /** Benchmark only: follow a synthetic stream started by benchInject. */
-  async function startBench(eventsPerSecond: number, durationMs: number): Promise<void> {
+  /** Follows a run that `begin` starts elsewhere and names (its events arrive like any run's). */
+  async function follow(begin: () => Promise<{ runId: string }>): Promise<void> {
     listen()
     reset()
     status.value = 'starting'
-    const r = await call('benchInject', { eventsPerSecond, durationMs })
-    adopt(r.runId)
+    adopt((await begin()).runId)
   }
 
   async function cancel(): Promise<void> {
@@ -149,6 +147,6 @@ export const useRunsStore = defineStore('runs', () => {
 
   return {
     runId, title, startedWith, cancelledIn, status, phase, phaseMessage, log, predictions, observations, progress, record, error, series, seriesVersion, active,
-    start, startBench, cancel, handle, reset, listen,
+    start, follow, cancel, handle, reset, listen,
   }
 })

@@ -7,6 +7,7 @@ import { call, messageOf } from '../api'
 import { createWorkerModel, type ModelClient } from '../modelClient'
 
 export { FILESYSTEMS } from '../../../shared/vocabulary'
+import type { Filesystem } from '../../../shared/vocabulary'
 
 /** Scenarios: the preset library, the editor's text with its problems, and the model's preview. */
 export const useScenariosStore = defineStore('scenarios', () => {
@@ -20,7 +21,7 @@ export const useScenariosStore = defineStore('scenarios', () => {
   const savedPath = ref<string | null>(null)
   const text = ref('')
   const source = ref('<editor>')
-  const fs = ref<string>('tmpfs')
+  const fs = ref<Filesystem>('tmpfs')
   const pageSize = ref(4096)
   const predictions = shallowRef<Record<Policy, Prediction> | null>(null)
   const predictionError = ref<string | null>(null)

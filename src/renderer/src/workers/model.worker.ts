@@ -2,7 +2,6 @@
 // The model in a worker, so a GiB-scale prediction never blocks the page.
 import { defaultEnv, predictAll } from '../../../shared/model'
 import { DEFAULT_COSTS } from '../../../shared/results'
-import type { Filesystem } from '../../../shared/scenario'
 import type { PredictRequest, PredictResponse } from './protocol'
 
 self.onmessage = (e: MessageEvent<PredictRequest>) => {
@@ -10,7 +9,7 @@ self.onmessage = (e: MessageEvent<PredictRequest>) => {
   let reply: PredictResponse
   try {
     const t0 = performance.now()
-    const predictions = predictAll(scenario, defaultEnv(fs as Filesystem, pageSize, DEFAULT_COSTS))
+    const predictions = predictAll(scenario, defaultEnv(fs, pageSize, DEFAULT_COSTS))
     reply = { id, ok: true, predictions, ms: performance.now() - t0 }
   } catch (err) {
     reply = { id, ok: false, message: err instanceof Error ? err.message : String(err) }

@@ -1,11 +1,12 @@
 import type { Scenario } from '../../../shared/scenario'
 import type { Policy, Prediction } from '../../../shared/results'
+import type { Filesystem } from '../../../shared/vocabulary'
 
 /** Messages to and from the model worker. */
 export interface PredictRequest {
   id: number
   scenario: Scenario
-  fs: string
+  fs: Filesystem
   pageSize: number
 }
 export type PredictResponse =

@@ -261,6 +261,37 @@ static void file_case(const char *dir, const char *fs, const char *state)
 	close(p[1]);
 }
 
+/* splice from a file opened O_DIRECT: the pipe's pages are filled by the read itself ("direct"). */
+static void file_direct(const char *dir, const char *fs)
+{
+	static char orig[LEN];
+	char path[256];
+	struct stats s0, d;
+	int p[2], fd;
+	loff_t off = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/f-direct", dir);
+	fill(orig, LEN, 9);
+	make_file(path, orig, 1);
+	fd = open(path, O_RDONLY | O_DIRECT);
+	if (fd < 0) {
+		check(errno == EINVAL, "%s file O_DIRECT: not supported (%s)", fs, strerror(errno));
+		return;
+	}
+	if (pipe(p))
+		die("pipe");
+	read_stats(&s0);
+	n = splice(fd, &off, p[1], NULL, LEN, 0);
+	d = delta(&s0);
+	check(n == LEN && drain_diff(p[0], orig, LEN) == 0, "%s file O_DIRECT: spliced %zd, drains the file", fs, n);
+	check(stock() ? d.dcopied == 0 : d.dcopied == NPAGES,
+	      "%s file O_DIRECT: direct copied=%u (filemap copied=%u moved=%u)", fs, d.dcopied, d.fcopied, d.fmoved);
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* The same page-cache data read again after a steal: the file still reads back intact. */
 static void file_reload(const char *dir, const char *fs)
 {
@@ -537,6 +568,7 @@ int main(int argc, char **argv)
 		file_case(dir, fs, "dirty");
 		file_case(dir, fs, "mapped");
 		file_reload(dir, fs);
+		file_direct(dir, fs);
 		if (a == 3)
 			tracepoints(dir);
 	}

@@ -142,6 +142,15 @@ static void op_pwrite(const struct op *op, struct outcome *o)
 		shadow_write(&f->sh, (uint64_t)op->offset, src, (size_t)o->ret, 1);
 }
 
+static void pwrite_shadow(const struct op *op, const struct outcome *o)
+{
+	if (o->ret <= 0)
+		return;
+	uint8_t *src = bounce_get((size_t)o->ret);
+	pattern_fill(&op->pat, (uint64_t)op->offset, src, (size_t)o->ret);
+	shadow_write(&files[op->file].sh, (uint64_t)op->offset, src, (size_t)o->ret, 1);
+}
+
 /* A pwrite from a forked child: another process writes the file. */
 static void op_write_other(const struct op *op, struct outcome *o)
 {
@@ -204,26 +213,37 @@ static void op_odirect(const struct op *op, struct outcome *o)
 
 /* ---- file ranges ---- */
 
+static void punch_shadow(const struct op *op, const struct outcome *o)
+{
+	if (!o->ret)
+		shadow_zero(&files[op->file].sh, (uint64_t)op->offset, (uint64_t)op->len);
+}
+
 static void op_punch(const struct op *op, struct outcome *o)
 {
 	struct file_rt *f = &files[op->file];
 	set_ret(o, TIMED(fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, op->offset, op->len)));
-	if (!o->ret)
-		shadow_zero(&f->sh, (uint64_t)op->offset, (uint64_t)op->len);
+	punch_shadow(op, o);
 }
 
 /* Without KEEP_SIZE a range past the end extends the file; with it the size stays. */
-static void op_zero(const struct op *op, struct outcome *o)
+static void zero_shadow(const struct op *op, const struct outcome *o)
 {
 	struct file_rt *f = &files[op->file];
-	int mode = FALLOC_FL_ZERO_RANGE | (op->keep_size ? FALLOC_FL_KEEP_SIZE : 0);
 	uint64_t end = (uint64_t)(op->offset + op->len);
-	set_ret(o, TIMED(fallocate(f->fd, mode, op->offset, op->len)));
 	if (o->ret)
 		return;
 	if (!op->keep_size && end > f->sh.size)
 		shadow_resize(&f->sh, (size_t)end);
 	shadow_zero(&f->sh, (uint64_t)op->offset, (uint64_t)op->len);
+}
+
+static void op_zero(const struct op *op, struct outcome *o)
+{
+	struct file_rt *f = &files[op->file];
+	int mode = FALLOC_FL_ZERO_RANGE | (op->keep_size ? FALLOC_FL_KEEP_SIZE : 0);
+	set_ret(o, TIMED(fallocate(f->fd, mode, op->offset, op->len)));
+	zero_shadow(op, o);
 }
 
 static void op_truncate(const struct op *op, struct outcome *o)
@@ -416,28 +436,30 @@ static void op_fork(const struct op *op, struct outcome *o)
 #define FILE_OR_BUFFER (ARG_FILE | ARG_BUFFER)
 
 const struct op_kind op_kinds[] = {
-	{"splice", ARG_SRC | ARG_DST | ARG_LEN, 0, 0, 0, op_splice},
-	{"vmsplice", ARG_BUFFER | ARG_PIPE | ARG_LEN, ARG_OFFSET | ARG_GIFT, 0, 0, op_vmsplice},
-	{"tee", ARG_FROM | ARG_TO | ARG_LEN, 0, 0, 0, op_tee},
-	{"pwrite", ARG_FILE | ARG_LEN, ARG_OFFSET | ARG_PATTERN, 0, 0, op_pwrite},
-	{"write_other_process", ARG_FILE | ARG_LEN, ARG_OFFSET | ARG_PATTERN, 0, 0, op_write_other},
-	{"odirect_write", ARG_FILE | ARG_LEN, ARG_OFFSET | ARG_PATTERN, 0, 0, op_odirect},
-	{"mmap", ARG_FILE, ARG_FAULT, 0, 0, op_mmap},
-	{"mmap_store", ARG_FILE | ARG_LEN, ARG_OFFSET | ARG_PATTERN, 0, 0, op_store},
-	{"munmap", 0, 0, FILE_OR_BUFFER, 0, op_munmap},
-	{"buf_store", ARG_BUFFER | ARG_LEN, ARG_OFFSET | ARG_PATTERN, 0, 0, op_store},
-	{"punch_hole", ARG_FILE | ARG_LEN, ARG_OFFSET, 0, 0, op_punch},
-	{"zero_range", ARG_FILE | ARG_LEN, ARG_OFFSET | ARG_KEEP_SIZE, 0, 0, op_zero},
-	{"truncate", ARG_FILE | ARG_SIZE, 0, 0, 0, op_truncate},
-	{"fadvise_dontneed", ARG_FILE, RANGE, 0, 0, op_fadvise},
-	{"fsync", ARG_FILE, 0, 0, 0, op_fsync},
-	{"madvise_dontneed", ARG_BUFFER | ARG_LEN, ARG_OFFSET, 0, 0, op_madvise},
-	{"fork", ARG_LEN, ARG_STORE | ARG_OFFSET | ARG_PATTERN, FILE_OR_BUFFER, 0, op_fork},
-	{"drain", ARG_PIPE, ARG_LEN, 0, 1, op_drain},
-	{"close", ARG_PIPE | ARG_END, 0, 0, 0, op_close},
-	/* Not a leaf: the runner executes the body ops that follow it (run.c). */
-	{"repeat", ARG_TIMES | ARG_BODY, 0, 0, 0, NULL},
+	{"splice", ARG_SRC | ARG_DST | ARG_LEN, 0, 0, 0, op_splice, NULL},
+	{"vmsplice", ARG_BUFFER | ARG_PIPE | ARG_LEN, ARG_OFFSET | ARG_GIFT, 0, 0, op_vmsplice, NULL},
+	{"tee", ARG_FROM | ARG_TO | ARG_LEN, 0, 0, 0, op_tee, NULL},
+	{"pwrite", ARG_FILE | ARG_LEN, ARG_OFFSET | ARG_PATTERN, 0, 0, op_pwrite, pwrite_shadow},
+	{"write_other_process", ARG_FILE | ARG_LEN, ARG_OFFSET | ARG_PATTERN, 0, 0, op_write_other, NULL},
+	{"odirect_write", ARG_FILE | ARG_LEN, ARG_OFFSET | ARG_PATTERN, 0, 0, op_odirect, NULL},
+	{"mmap", ARG_FILE, ARG_FAULT, 0, 0, op_mmap, NULL},
+	{"mmap_store", ARG_FILE | ARG_LEN, ARG_OFFSET | ARG_PATTERN, 0, 0, op_store, NULL},
+	{"munmap", 0, 0, FILE_OR_BUFFER, 0, op_munmap, NULL},
+	{"buf_store", ARG_BUFFER | ARG_LEN, ARG_OFFSET | ARG_PATTERN, 0, 0, op_store, NULL},
+	{"punch_hole", ARG_FILE | ARG_LEN, ARG_OFFSET, 0, 0, op_punch, punch_shadow},
+	{"zero_range", ARG_FILE | ARG_LEN, ARG_OFFSET | ARG_KEEP_SIZE, 0, 0, op_zero, zero_shadow},
+	{"truncate", ARG_FILE | ARG_SIZE, 0, 0, 0, op_truncate, NULL},
+	{"fadvise_dontneed", ARG_FILE, RANGE, 0, 0, op_fadvise, NULL},
+	{"fsync", ARG_FILE, 0, 0, 0, op_fsync, NULL},
+	{"madvise_dontneed", ARG_BUFFER | ARG_LEN, ARG_OFFSET, 0, 0, op_madvise, NULL},
+	{"fork", ARG_LEN, ARG_STORE | ARG_OFFSET | ARG_PATTERN, FILE_OR_BUFFER, 0, op_fork, NULL},
+	{"drain", ARG_PIPE, ARG_LEN, 0, 1, op_drain, NULL},
+	{"close", ARG_PIPE | ARG_END, 0, 0, 0, op_close, NULL},
+	/* Not leaves: the runner executes the ops that follow them (run.c). */
+	{"race", ARG_OPS, 0, 0, 0, NULL, NULL},
+	{"repeat", ARG_TIMES | ARG_BODY, 0, 0, 0, NULL, NULL},
 };
 
 const int n_op_kinds = (int)(sizeof op_kinds / sizeof op_kinds[0]);
 const int repeat_kind = (int)(sizeof op_kinds / sizeof op_kinds[0]) - 1;
+const int race_kind = (int)(sizeof op_kinds / sizeof op_kinds[0]) - 2;

@@ -181,14 +181,6 @@ void setup_perf(void)
 	open_hw_counters();
 }
 
-static void counters_reset_enable(int fd)
-{
-	if (fd < 0)
-		return;
-	ioctl(fd, PERF_EVENT_IOC_RESET, 0);
-	ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
-}
-
 static uint64_t counter_read(int fd)
 {
 	uint64_t v = 0;
@@ -197,12 +189,36 @@ static uint64_t counter_read(int fd)
 	return v;
 }
 
+/*
+ * Values at perf_start, subtracted at perf_stop: a read includes what forked children counted
+ * before they exited (their inherited counters fold into the parent's child count), and
+ * PERF_EVENT_IOC_RESET does not clear that part, so a reset alone would carry a child's events
+ * into every later op.
+ */
+static uint64_t tp_base[NTRACEPOINTS], hw_base[2];
+
+/* Resets the counter and takes its value as the base; returns the base. */
+static uint64_t counters_reset_enable(int fd)
+{
+	if (fd < 0)
+		return 0;
+	ioctl(fd, PERF_EVENT_IOC_RESET, 0);
+	uint64_t base = counter_read(fd);
+	ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+	return base;
+}
+
+static uint64_t since(uint64_t v, uint64_t base)
+{
+	return v >= base ? v - base : 0;
+}
+
 void perf_start(void)
 {
 	for (int i = 0; i < NTRACEPOINTS; i++)
-		counters_reset_enable(tp_fd[i]);
+		tp_base[i] = counters_reset_enable(tp_fd[i]);
 	for (int i = 0; i < 2; i++)
-		counters_reset_enable(hw_fd[i]);
+		hw_base[i] = counters_reset_enable(hw_fd[i]);
 }
 
 /* Stops the counters and adds what they counted to c. */
@@ -215,9 +231,9 @@ void perf_stop(struct counters *c)
 		if (tp_fd[i] >= 0)
 			ioctl(tp_fd[i], PERF_EVENT_IOC_DISABLE, 0);
 	for (int i = 0; i < NTRACEPOINTS; i++)
-		c->tp[i] += counter_read(tp_fd[i]);
-	c->cycles += counter_read(hw_fd[0]);
-	c->instructions += counter_read(hw_fd[1]);
+		c->tp[i] += since(counter_read(tp_fd[i]), tp_base[i]);
+	c->cycles += since(counter_read(hw_fd[0]), hw_base[0]);
+	c->instructions += since(counter_read(hw_fd[1]), hw_base[1]);
 }
 
 /* /proc/fs/splice (RFC patch 4): "filemap: copied=N moved=N / direct : copied=N / vmsplice: copied=N stole=N". */

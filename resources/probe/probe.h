@@ -79,6 +79,7 @@ enum {
 	ARG_KEEP_SIZE = 1u << 15,
 	ARG_FAULT = 1u << 16,
 	ARG_END = 1u << 17,
+	ARG_OPS = 1u << 18,
 };
 
 /* One end of a splice: a file at an offset or a pipe; END_BUF marks a snapshot taken from a buffer. */
@@ -100,8 +101,8 @@ struct op {
 	struct pattern pat;
 	int gift, store_parent, keep_size, fault_read, close_write;
 	int64_t times;
-	int body;		/* repeat: number of body ops following */
-	int depth;		/* 0 top level, 1 repeat body */
+	int body;		/* repeat: number of body ops following; race: number of raced ops following (ops=) */
+	int depth;		/* 0 top level, 1 repeat body or raced op */
 };
 
 struct file_spec {
@@ -250,11 +251,15 @@ struct op_kind {
 	unsigned one_of;	/* exactly one of these must be given (file or buffer) */
 	int len_all;		/* len may be `all`, and is when not given (drain) */
 	void (*run)(const struct op *op, struct outcome *o);
+	/* What the op did to the shadows, applied by the probe when the op ran in a child (a race's
+	 * second op); the kinds that have one are the ones that may race. */
+	void (*shadow)(const struct op *op, const struct outcome *o);
 };
 
 extern const struct op_kind op_kinds[];
 extern const int n_op_kinds;
 extern const int repeat_kind;
+extern const int race_kind;
 
 /* ---- executing ops (run.c) ---- */
 

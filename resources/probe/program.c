@@ -97,13 +97,13 @@ static const struct {
 	{"file", ARG_FILE}, {"buffer", ARG_BUFFER}, {"pipe", ARG_PIPE}, {"from", ARG_FROM}, {"to", ARG_TO},
 	{"src", ARG_SRC}, {"dst", ARG_DST}, {"offset", ARG_OFFSET}, {"len", ARG_LEN}, {"size", ARG_SIZE},
 	{"pattern", ARG_PATTERN}, {"gift", ARG_GIFT}, {"store", ARG_STORE}, {"times", ARG_TIMES},
-	{"body", ARG_BODY}, {"keep_size", ARG_KEEP_SIZE}, {"fault", ARG_FAULT}, {"end", ARG_END},
+	{"body", ARG_BODY}, {"keep_size", ARG_KEEP_SIZE}, {"fault", ARG_FAULT}, {"end", ARG_END}, {"ops", ARG_OPS},
 };
 #define N_ARG_NAMES ((int)(sizeof arg_names / sizeof arg_names[0]))
 
 /* Arguments whose value is a non-negative integer (len may also be "all"). */
 static const unsigned numeric_args = ARG_FILE | ARG_BUFFER | ARG_PIPE | ARG_FROM | ARG_TO | ARG_OFFSET | ARG_LEN |
-				     ARG_SIZE | ARG_GIFT | ARG_TIMES | ARG_BODY | ARG_KEEP_SIZE;
+				     ARG_SIZE | ARG_GIFT | ARG_TIMES | ARG_BODY | ARG_KEEP_SIZE | ARG_OPS;
 
 static unsigned arg_bit(const char *key)
 {
@@ -135,6 +135,7 @@ static void set_numeric(struct op *o, unsigned bit, int64_t v)
 	case ARG_GIFT: o->gift = v != 0; break;
 	case ARG_TIMES: o->times = v; break;
 	case ARG_BODY: o->body = (int)v; break;
+	case ARG_OPS: o->body = (int)v; break;
 	case ARG_KEEP_SIZE: o->keep_size = v != 0; break;
 	}
 }
@@ -245,6 +246,8 @@ static int check_refs(const struct op *o)
 		return -1;
 	if (o->kind == repeat_kind && (o->times < 1 || o->body < 1))
 		return fail("%s: repeat needs times>=1 and body>=1", o->path);
+	if (o->kind == race_kind && o->body != 2)
+		return fail("%s: a race runs exactly ops=2", o->path);
 	return 0;
 }
 
@@ -252,19 +255,21 @@ static int check_refs(const struct op *o)
 
 struct parse_state {
 	int lineno, seen_header, seen_end, body_left;
+	int in_race;		/* the ops left belong to a race */
 };
 
 static int find_kind(const char *name)
 {
 	for (int k = 0; k < n_op_kinds; k++)
-		if (k != repeat_kind && !strcmp(name, op_kinds[k].name))
+		if (k != repeat_kind && k != race_kind && !strcmp(name, op_kinds[k].name))
 			return k;
 	return -1;
 }
 
-/* `op PATH KIND key=value…` or `repeat PATH key=value…`. */
-static int parse_op(struct parse_state *st, char **toks, int nt, int is_repeat)
+/* `op PATH KIND key=value…`, or `repeat PATH key=value…` / `race PATH ops=2` (group: its kind). */
+static int parse_op(struct parse_state *st, char **toks, int nt, int group)
 {
+	int is_repeat = group != 0;
 	struct program *p = &prog;
 	if (p->nops >= MAX_OPS)
 		return fail("line %d: more than %d ops", st->lineno, MAX_OPS);
@@ -276,7 +281,7 @@ static int parse_op(struct parse_state *st, char **toks, int nt, int is_repeat)
 	memset(o, 0, sizeof *o);
 	o->pat = (struct pattern){PAT_FILL, 0x42};
 	snprintf(o->path, sizeof o->path, "%s", toks[1]);
-	o->kind = is_repeat ? repeat_kind : find_kind(toks[2]);
+	o->kind = is_repeat ? group : find_kind(toks[2]);
 	if (o->kind < 0)
 		return fail("line %d: %s: unknown op kind %s", st->lineno, o->path, toks[2]);
 	for (int i = is_repeat ? 2 : 3; i < nt; i++) {
@@ -293,11 +298,15 @@ static int parse_op(struct parse_state *st, char **toks, int nt, int is_repeat)
 		return -1;
 	if (st->body_left > 0) {
 		if (is_repeat)
-			return fail("line %d: %s: a repeat inside a repeat body", st->lineno, o->path);
+			return fail("line %d: %s: a %s inside a %s", st->lineno, o->path, op_kinds[group].name, st->in_race ? "race" : "repeat body");
+		/* The second op of a race runs in a child: the probe applies its effect on the shadows after it. */
+		if (st->in_race && st->body_left == 1 && !op_kinds[o->kind].shadow)
+			return fail("line %d: %s: %s cannot be a race's second op (punch_hole, zero_range or pwrite can)", st->lineno, o->path, op_kinds[o->kind].name);
 		o->depth = 1;
 		st->body_left--;
 	} else if (is_repeat) {
 		st->body_left = o->body;
+		st->in_race = group == race_kind;
 	}
 	p->nops++;
 	return 0;
@@ -440,8 +449,8 @@ static int parse_line(struct parse_state *st, char **toks, int nt)
 		return parse_runs(st, toks, nt);
 	if (!strcmp(w, "file") || !strcmp(w, "buffer") || !strcmp(w, "pipe"))
 		return parse_decl(st, toks, nt);
-	if (!strcmp(w, "op") || !strcmp(w, "repeat"))
-		return parse_op(st, toks, nt, !strcmp(w, "repeat"));
+	if (!strcmp(w, "op") || !strcmp(w, "repeat") || !strcmp(w, "race"))
+		return parse_op(st, toks, nt, !strcmp(w, "repeat") ? repeat_kind : !strcmp(w, "race") ? race_kind : 0);
 	return fail("line %d: unknown item %s", st->lineno, w);
 }
 
@@ -470,7 +479,7 @@ static int check_complete(const struct parse_state *st)
 	if (!st->seen_end)
 		return fail("the program has no `end` line (truncated?)");
 	if (st->body_left)
-		return fail("a repeat is missing %d body op(s)", st->body_left);
+		return fail("a %s is missing %d op(s)", st->in_race ? "race" : "repeat", st->body_left);
 	if (!prog.nops)
 		return fail("the program has no ops");
 	if (!prog.npipes)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -443,6 +444,135 @@ static void run_repeat(const struct op *rep)
 		report(&body[j], &aggs[j], 1);
 }
 
+/* What a race's child reports back, in memory shared with it; the barrier's two flags. */
+struct race_shm {
+	int ready, go;
+	uint64_t delay_ns;	/* the child waits this long after the barrier */
+	int64_t ret;
+	int err;
+	uint64_t ns;
+};
+
+/* Waits `ns` without sleeping, yielding the CPU (on a busy machine the other task may need this one). */
+static void spin_ns(uint64_t ns)
+{
+	uint64_t end = now_ns() + ns;
+	while (ns && now_ns() < end)
+		sched_yield();
+}
+
+/*
+ * How far apart a race's two ops start in run `run` of the program: from the second op 40 µs
+ * before the first to 40 µs after, in 2 µs steps that vary from run to run (the stride of litmus
+ * tools), so that each order has its chance whatever the two ops cost on this machine. > 0: the
+ * child waits; < 0: the probe does.
+ */
+static int64_t race_skew_ns(int run)
+{
+	return ((int64_t)(((unsigned)run * 7919u) % 41u) - 20) * 2000;
+}
+
+/* The race's child: waits at the barrier, runs the second op, reports, exits (its shadows are its own). */
+static void race_child(const struct op *op, struct race_shm *sh)
+{
+	fork_child_init(probe_pid);
+	__atomic_store_n(&sh->ready, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&sh->go, __ATOMIC_ACQUIRE))
+		sched_yield();
+	spin_ns(sh->delay_ns);
+	struct outcome o;
+	memset(&o, 0, sizeof o);
+	op_ns = 0;
+	errno = 0;
+	op_kinds[op->kind].run(op, &o);
+	sh->ret = o.ret;
+	sh->err = o.err;
+	sh->ns = op_ns;
+	_exit(0);
+}
+
+/*
+ * A race: its first op runs here while its second runs in a child forked for it (another task for
+ * the kernel, as docs/stock-rules/race.c), both released by one barrier. The first op's pipe
+ * snapshots come from the shadows as they were when the race began (the child's changes to its
+ * shadows stay in the child); the second op's effect on them is applied after both ended
+ * (op_kind.shadow). The counters of the window count both tasks (the child inherits them) and are
+ * reported with the first op; the second op's line has its own time and outcome.
+ */
+static void run_race(const struct op *race)
+{
+	static struct race_shm *sh;
+	const struct op *a = race + 1, *b = race + 2;
+	struct outcome oa, ob;
+	memset(aggs, 0, sizeof *aggs * 2);
+	memset(&oa, 0, sizeof oa);
+	memset(&ob, 0, sizeof ob);
+	if (!sh && (sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+		sh = NULL;
+	if (!sh) {
+		oa.ret = ob.ret = -1;
+		oa.err = ob.err = errno;
+		goto out;
+	}
+	memset(sh, 0, sizeof *sh);
+	int64_t skew = race_skew_ns(run_index);
+	sh->delay_ns = skew > 0 ? (uint64_t)skew : 0;
+	sh->ret = -1;
+	sh->err = ECHILD;
+	arm_timer();
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0)
+		race_child(b, sh);
+	if (pid < 0) {
+		oa.ret = ob.ret = -1;
+		oa.err = ob.err = errno;
+		disarm_timer();
+		goto out;
+	}
+	while (!__atomic_load_n(&sh->ready, __ATOMIC_ACQUIRE) && !timed_out)
+		sched_yield();
+	int64_t s0[5], s1[5];
+	int st = stats_ok && !read_stats(s0);
+	marker(MARKER_BEGIN, a->path);
+	marker(MARKER_BEGIN, b->path);
+	op_ns = 0;
+	perf_start();
+	__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
+	spin_ns(skew < 0 ? (uint64_t)-skew : 0);
+	errno = 0;
+	op_kinds[a->kind].run(a, &oa);
+	int ws = wait_child(pid);
+	perf_stop(&aggs[0].c);
+	marker(MARKER_END, a->path);
+	marker(MARKER_END, b->path);
+	disarm_timer();
+	if (timed_out && oa.err == EINTR && !oa.has_drain) {
+		oa.ret = -1;
+		oa.err = ETIMEDOUT;
+	}
+	if (st && !read_stats(s1)) {
+		aggs[0].c.have_stats = 1;
+		for (int i = 0; i < 5; i++)
+			aggs[0].c.stats[i] = s1[i] - s0[i];
+	}
+	aggs[0].ns = op_ns;
+	aggs[1].ns = sh->ns;
+	if (ws >= 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
+		ob.ret = sh->ret;
+		ob.err = sh->ret < 0 ? sh->err : 0;
+		op_kinds[b->kind].shadow(b, &ob);
+	} else {
+		ob.ret = -1;
+		ob.err = timed_out ? ETIMEDOUT : ECHILD;
+	}
+out:
+	agg_add(&aggs[0], &oa);
+	agg_add(&aggs[1], &ob);
+	report(a, &aggs[0], 0);
+	report(b, &aggs[1], 0);
+}
+
 /* Runs the program's ops once. Returns 0, or the exit code to stop with. */
 int run_ops(void)
 {
@@ -454,6 +584,8 @@ int run_ops(void)
 			return 128 + stop_signal;
 		if (op->kind == repeat_kind)
 			run_repeat(op);
+		else if (op->kind == race_kind)
+			run_race(op);
 		else
 			run_leaf_op(op);
 		if (timed_out) {

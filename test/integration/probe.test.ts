@@ -103,9 +103,9 @@ function op(obs: Observation, path: string): OpObservation {
   return o
 }
 
-/** Lines the probe prints for a scenario: one per leaf op, one per repeat body op (results.ts). */
+/** Lines the probe prints for one run of a scenario: one per leaf op, one per repeat body op and raced op (results.ts). */
 function expectedOpLines(s: Scenario): number {
-  return s.ops.reduce((n, o) => n + (o.op === 'repeat' ? o.body.length : 1), 0)
+  return s.ops.reduce((n, o) => n + (o.op === 'repeat' ? o.body.length : o.op === 'race' ? o.ops.length : 1), 0)
 }
 
 function leftovers(dir: string): string[] {

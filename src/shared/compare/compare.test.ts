@@ -95,6 +95,18 @@ describe('compare', () => {
     expect(c2.ops[0]!.byPolicy.copy.agreement).toBe('disagree')
   })
 
+  it('over a histogram of runs: an outcome outside the set disagrees, an allowed one never seen is a note naming the runs', () => {
+    const preds = writeAfterSplice()
+    for (const p of POLICIES) preds[p].ops[2]!.outcomes = [changedDrain, cleanDrain]
+    const c = compare(preds, observation([obsOp('ops[2]', 'drain', cleanDrain, { histogram: [{ outcome: cleanDrain, count: 200 }] })]))
+    expect(c.ops[0]!.byPolicy.stock.agreement).toBe('agree')
+    expect(c.ops[0]!.byPolicy.stock.reasons.filter((r) => r.startsWith('note: stock also allows drain read 4096 bytes; bytes 100–299'))).toHaveLength(1)
+    expect(c.ops[0]!.byPolicy.stock.reasons.some((r) => r.endsWith('not seen in 200 runs'))).toBe(true)
+    const other = { ...changedDrain, drain: { ...changedDrain.drain!, changed: [{ start: 0, end: 4096, holds: 'zero' as const }], changedBytes: 4096 } }
+    const c2 = compare(preds, observation([obsOp('ops[2]', 'drain', cleanDrain, { histogram: [{ outcome: cleanDrain, count: 150 }, { outcome: other, count: 50 }] })]))
+    expect(c2.ops[0]!.byPolicy.stock.agreement).toBe('disagree')
+  })
+
   it('refuses, naming it, a tracepoint only one side knows instead of skipping it', () => {
     const preds = writeAfterSplice()
     const probeSide = () => compare(preds, observation([obsOp('ops[0]', 'splice', spliced, { tracepoints: { 'filemap:mm_filemap_delete_from_page_cache': 0, 'kmem:mm_page_evict': 3 } })]))

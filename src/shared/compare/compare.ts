@@ -58,6 +58,16 @@ function observedOutcomes(o: OpObservation): OpOutcome[] {
   return [o.outcome]
 }
 
+/** Allowed outcomes never seen listed one by one (a race allows one per combination of its pages); the rest are counted. */
+const MAX_UNSEEN_NOTES = 8
+
+/** "not seen in 200 runs": how many executions the histogram covers (one run: "not observed"). */
+function notSeenIn(obs: OpObservation): string {
+  const n = obs.histogram?.length ? obs.histogram.reduce((a, h) => a + h.count, 0) : 1
+  if (n <= 1) return 'not observed'
+  return `not seen in ${n} ${obs.iterations > 1 ? 'iterations' : 'runs'}`
+}
+
 export function compareOp(policy: Policy, pred: OpPrediction | undefined, obs: OpObservation): { agreement: Agreement; reasons: string[] } {
   if (!pred) return { agreement: 'unknown', reasons: [`the ${policy} model has no prediction for ${obs.path}`] }
   const reasons: string[] = []
@@ -85,9 +95,9 @@ export function compareOp(policy: Policy, pred: OpPrediction | undefined, obs: O
       reasons.push(`${describeOutcome(outcome, opName)}; ${policy} forbids that: it allows only ${allowedText}`)
     }
   }
-  for (const p of pred.outcomes) {
-    if (!seen.some((s) => sameOutcome(p, s))) notes.push(`note: ${policy} also allows ${describeOutcome(p, opName)}, not observed`)
-  }
+  const unseen = pred.outcomes.filter((p) => !seen.some((s) => sameOutcome(p, s)))
+  for (const p of unseen.slice(0, MAX_UNSEEN_NOTES)) notes.push(`note: ${policy} also allows ${describeOutcome(p, opName)}, ${notSeenIn(obs)}`)
+  if (unseen.length > MAX_UNSEEN_NOTES) notes.push(`note: ${policy} allows ${unseen.length - MAX_UNSEEN_NOTES} more outcomes, ${notSeenIn(obs)}`)
 
   if (obs.tracepoints) {
     for (const [name, range] of Object.entries(pred.tracepoints)) {

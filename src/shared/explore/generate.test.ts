@@ -32,9 +32,10 @@ describe('explore generator', () => {
     for (let i = 0; i < 2000; i++) {
       const s = generateScenario(i, { seed: 1, filesystems: FS })
       fss.add(s.fs!)
-      const visit = (op: { op: string; body?: { op: string }[] }): void => {
+      const visit = (op: { op: string; body?: { op: string }[]; ops?: { op: string }[] }): void => {
         kinds.add(op.op)
         op.body?.forEach(visit)
+        op.ops?.forEach(visit)
       }
       s.ops.forEach(visit)
     }

@@ -7,8 +7,8 @@
  * holds, before the drain that reads it — without excluding the rest: a fraction of the ops are
  * drawn from every kind, in any order the validator accepts.
  */
-import type { Filesystem, Scenario, ScenarioInput } from '../scenario/schema'
-import { validateScenario } from '../scenario/validate'
+import { RACE_MUTATORS, type Filesystem, type Scenario, type ScenarioInput } from '../scenario/schema'
+import { RACE_MAX_PAGES, validateScenario } from '../scenario/validate'
 import { Rng } from './rng'
 
 export interface GenerateOptions {
@@ -30,7 +30,7 @@ export function generateScenario(index: number, options: GenerateOptions): Scena
   return checked.scenario
 }
 
-type LeafInput = Exclude<ScenarioInput['ops'][number], { op: 'repeat' }>
+type LeafInput = Exclude<ScenarioInput['ops'][number], { op: 'repeat' } | { op: 'race' }>
 type OpInput = ScenarioInput['ops'][number]
 
 interface FileState {
@@ -38,6 +38,8 @@ interface FileState {
   /** Size now, as the ops so far left it (truncate shrinks, writes extend). */
   size: number
   mapped: boolean
+  /** Dropped from the page cache at setup (cached: false). */
+  cold: boolean
 }
 interface BufferState {
   id: string
@@ -55,6 +57,8 @@ class Builder {
   private readonly buffers: BufferState[] = []
   private readonly pipes: string[] = []
   private readonly ops: OpInput[] = []
+  /** Pages the races so far let go either way (validation bounds their sum: RACE_MAX_PAGES). */
+  private racePages = 0
 
   constructor(
     private readonly rng: Rng,
@@ -67,14 +71,15 @@ class Builder {
     const { rng, P } = this
     const files = Array.from({ length: rng.weighted([[1, 6], [2, 2], [0, 1]]) }, (_, i) => {
       const size = this.size(8)
-      this.files.push({ id: `f${i}`, size, mapped: false })
+      const cached = rng.weighted([[true, 3], [false, 1]] as const)
+      this.files.push({ id: `f${i}`, size, mapped: false, cold: !cached })
       return {
         id: `f${i}`,
         size,
         pattern: { seq: rng.int(0, 9) },
         layout: rng.pick(['per_page', 'one_write'] as const),
         state: rng.weighted([['synced', 3], ['dirty', 1]] as const),
-        cached: rng.weighted([[true, 3], [false, 1]] as const),
+        cached,
       }
     })
     const buffers = Array.from({ length: rng.weighted([[0, 3], [1, 3], [2, 1]]) }, (_, i) => {
@@ -125,6 +130,7 @@ class Builder {
       this.ops.push({ op: 'splice', from: { file: f.id, offset: r.offset }, to: { pipe }, len: r.len })
       if (rng.chance(0.2) && this.pipes.length > 1) this.ops.push({ op: 'tee', from: pipe, to: this.pipes.find((p) => p !== pipe)!, len: r.len })
       this.mutateFile(f, this.overlapping(r, f.size))
+      if (f.cold && rng.chance(0.5)) this.raceLastTwo(f, r)
     } else {
       const b = rng.pick(this.liveBuffers())
       const r = this.range(b.size)
@@ -263,11 +269,29 @@ class Builder {
   }
 
   /**
+   * The splice of a cold file's range and the change of it just pushed become a race (the change
+   * runs in a second process while the splice reads from disk: Whitlock's case), when the change is
+   * one that may race and the pages both touch stay within what the model enumerates.
+   */
+  private raceLastTwo(f: FileState, spliced: Range): void {
+    const n = this.ops.length
+    const [splice, change] = [this.ops[n - 2], this.ops[n - 1]]
+    if (!splice || !change || splice.op !== 'splice' || !(RACE_MUTATORS as readonly string[]).includes(change.op)) return
+    if (!('file' in change) || change.file !== f.id || !('offset' in change) || !('len' in change)) return
+    const lo = Math.max(spliced.offset, Number(change.offset))
+    const hi = Math.min(spliced.offset + spliced.len, Number(change.offset) + Number(change.len))
+    const pages = hi > lo ? Math.ceil(hi / this.P) - Math.floor(lo / this.P) : 0
+    if (pages === 0 || this.racePages + pages > RACE_MAX_PAGES) return
+    this.racePages += pages
+    this.ops.splice(n - 2, 2, { op: 'race', ops: [splice as LeafInput, change as LeafInput] })
+  }
+
+  /**
    * Wraps a run of leaf ops that can repeat into a `repeat` (mmap/munmap/truncate change what later
    * ops may do, and the validator follows mappings in order, so they stay outside).
    */
   private wrapInRepeat(): void {
-    const repeatable = (o: OpInput): o is LeafInput => !['mmap', 'munmap', 'truncate', 'close', 'repeat'].includes(o.op)
+    const repeatable = (o: OpInput): o is LeafInput => !['mmap', 'munmap', 'truncate', 'close', 'repeat', 'race'].includes(o.op)
     let start = this.rng.int(0, Math.max(0, this.ops.length - 1))
     while (start < this.ops.length && !repeatable(this.ops[start]!)) start++
     let end = start

@@ -232,6 +232,11 @@ function closedEnd(sim: Sim, acc: OpAcc, op: LeafOp): OpOutcome | null {
 /** Runs one leaf op once, recording into `acc`. */
 export function runOp(sim: Sim, acc: OpAcc, op: LeafOp): void {
   acc.iterations++
+  acc.outcome(opOutcome(sim, acc, op))
+}
+
+/** What one leaf op does to the world, and its outcome, recorded nowhere (a race runs an op in pieces). */
+export function opOutcome(sim: Sim, acc: OpAcc, op: LeafOp): OpOutcome {
   const handler = HANDLERS[op.op] as Handler<LeafOp['op']>
-  acc.outcome(closedEnd(sim, acc, op) ?? handler(sim, acc, op))
+  return closedEnd(sim, acc, op) ?? handler(sim, acc, op)
 }

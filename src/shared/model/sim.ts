@@ -12,6 +12,8 @@ import { POLICY_RULES } from './policy'
 import { runOp, type Sim } from './ops'
 import { makeWorld, type WorldEnv } from './state'
 import { runRepeat, runRepeatIterating } from './repeat'
+import { runRace, unpredictedRaceTracepoints, type RaceChoices } from './race'
+import { raceOverlapPages } from '../scenario/bounds'
 
 const TP_ADD: Tracepoint = 'filemap:mm_filemap_add_to_page_cache'
 const TP_DEL: Tracepoint = 'filemap:mm_filemap_delete_from_page_cache'
@@ -29,11 +31,19 @@ export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv, opti
   const { rules, notes } = resolveRules(env.kernel)
   // the run applies the scenario's mkfs/mount options unless the environment names others
   const world: WorldEnv = { fs: env.fs, pageSize: env.pageSize, rules, mount: env.mount ?? scenario.mount }
-  const main = simulateWorld(scenario, policy, env, world, 1, options)
+  // A race's pages each go either way (race.ts): one world per combination, their outcomes allowed together.
+  const racePages = scenario.ops.reduce((n, op) => n + (op.op === 'race' ? raceOverlapPages(op, env.pageSize) : 0), 0)
+  const main = simulateWorld(scenario, policy, env, world, 1, options, 0)
+  for (let mask = 1; mask < 2 ** racePages; mask++) allowBoth(main, simulateWorld(scenario, policy, env, world, 1, options, mask))
   if (notes.length) main.notes = notes
   if (!readaheadMayGiveLargeFolios(scenario, world.rules, env)) return main
   // The folio size readahead picks is the kernel's choice: allow the outcomes of both worlds.
-  const other = simulateWorld(scenario, policy, env, world, rules.readaheadLargeFolioPages, options)
+  for (let mask = 0; mask < 2 ** racePages; mask++) allowBoth(main, simulateWorld(scenario, policy, env, world, rules.readaheadLargeFolioPages, options, mask))
+  return main
+}
+
+/** Adds another world's outcomes and tracepoint ranges to `main`'s. */
+function allowBoth(main: Prediction, other: Prediction): void {
   main.ops.forEach((op, i) => {
     const keys = new Set(op.outcomes.map((o) => JSON.stringify(o)))
     for (const o of other.ops[i]!.outcomes) if (!keys.has(JSON.stringify(o))) op.outcomes.push(o)
@@ -43,7 +53,6 @@ export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv, opti
     }
   })
   main.pageEvents += other.pageEvents
-  return main
 }
 
 /** Whether an uncached file is big enough for readahead to choose large folios on this filesystem. */
@@ -52,12 +61,19 @@ function readaheadMayGiveLargeFolios(scenario: Scenario, rules: KernelRules, env
   return scenario.files.some((f) => !f.cached && resolveSize(f.size, env.pageSize) > rules.readaheadOrder0Pages * env.pageSize)
 }
 
-function simulateWorld(scenario: Scenario, policy: Policy, env: ModelEnv, world: WorldEnv, readaheadFolioPages: number, options: SimulateOptions): Prediction {
+function simulateWorld(scenario: Scenario, policy: Policy, env: ModelEnv, world: WorldEnv, readaheadFolioPages: number, options: SimulateOptions, raceMask: number): Prediction {
   const sim: Sim = { world: makeWorld(scenario, world, readaheadFolioPages), policy: POLICY_RULES[policy], sizes: new Map() }
   const accs: OpAcc[] = []
+  const choices: RaceChoices = { mask: raceMask, next: 0 }
+  const raced = new Set<OpAcc>()
   scenario.ops.forEach((op, i) => {
     const path = `ops[${i}]`
-    if (op.op === 'repeat') {
+    if (op.op === 'race') {
+      const pair = [new OpAcc(`${path}.ops[0]`, op.ops[0].op), new OpAcc(`${path}.ops[1]`, op.ops[1].op)] as const
+      runRace(sim, op, pair, choices)
+      accs.push(...pair)
+      pair.forEach((a) => raced.add(a))
+    } else if (op.op === 'repeat') {
       const body = op.body.map((b, j) => new OpAcc(`${path}.body[${j}]`, b.op))
       if (options.repeats === 'iterate') runRepeatIterating(sim, op.body, op.times, body)
       else runRepeat(sim, op.body, op.times, body)
@@ -68,10 +84,10 @@ function simulateWorld(scenario: Scenario, policy: Policy, env: ModelEnv, world:
       accs.push(acc)
     }
   })
-  return prediction(accs, policy, env)
+  return prediction(accs, policy, env, raced)
 }
 
-function prediction(accs: OpAcc[], policy: Policy, env: ModelEnv): Prediction {
+function prediction(accs: OpAcc[], policy: Policy, env: ModelEnv, raced: ReadonlySet<OpAcc>): Prediction {
   const c = env.costs
   const ops: OpPrediction[] = accs.map((a) => ({
     path: a.path,
@@ -82,7 +98,7 @@ function prediction(accs: OpAcc[], policy: Policy, env: ModelEnv): Prediction {
     bytesCopied: a.bytesCopied,
     reloads: a.reloads,
     stats: a.stats,
-    tracepoints: tracepointsOf(a),
+    tracepoints: tracepointsOf(a, raced.has(a)),
     costNs:
       a.pages.shared * c.shareNsPerPage + a.pages.stolen * c.stealNsPerPage + a.bytesCopied / c.copyBytesPerNs + a.reloads * c.reloadNsPerPage + a.faults * c.minorFaultNs,
     notes: [...a.notes],
@@ -107,8 +123,12 @@ function prediction(accs: OpAcc[], policy: Policy, env: ModelEnv): Prediction {
  * they can be predicted honestly (splice, vmsplice, tee, drain: docs/stock-rules.md section 8) —
  * not for writes, punches or fsync, where the kernel showed folio splits and other noise.
  */
-function tracepointsOf(a: OpAcc): Record<string, CountRange> {
+function tracepointsOf(a: OpAcc, raced: boolean): Record<string, CountRange> {
   const out = Object.fromEntries(a.tp)
+  if (raced) {
+    for (const name of unpredictedRaceTracepoints()) delete out[name]
+    return out
+  }
   if (a.op === 'splice' || a.op === 'vmsplice' || a.op === 'tee' || a.op === 'drain') {
     out[TP_ADD] = { min: a.pcAdd, max: a.pcAdd + a.pcAddExtra }
     out[TP_DEL] = { min: a.pcDel, max: a.pcDel }

@@ -30,8 +30,8 @@ export const PROBE_LIMITS = {
 export type ProbeLimits = typeof PROBE_LIMITS
 
 /** How many op lines compileProgram writes for these ops: the number PROBE_LIMITS.maxOps bounds. */
-export function compiledOpCount(ops: ReadonlyArray<{ op: string; body?: ReadonlyArray<unknown> }>): number {
+export function compiledOpCount(ops: ReadonlyArray<{ op: string; body?: ReadonlyArray<unknown>; ops?: ReadonlyArray<unknown> }>): number {
   let n = 0
-  for (const op of ops) n += op.op === 'repeat' ? 1 + (op.body?.length ?? 0) : 1
+  for (const op of ops) n += op.op === 'repeat' ? 1 + (op.body?.length ?? 0) : op.op === 'race' ? 1 + (op.ops?.length ?? 0) : 1
   return n
 }

@@ -91,6 +91,31 @@ describe('compileProgram', () => {
     ])
   })
 
+  it('writes a race as its line followed by its two ops, and counts them against the op limit', () => {
+    const s = scenario({
+      name: 'r',
+      files: [{ id: 'data', size: '16p', cached: false }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'race', ops: [{ op: 'splice', from: { file: 'data', offset: '4p' }, to: { pipe: 'p' }, len: '4p' }, { op: 'punch_hole', file: 'data', offset: '4p', len: '4p' }] },
+        { op: 'drain', pipe: 'p' },
+      ],
+      runs: 50,
+    })
+    const lines = compileProgram(s, { pageSize: 4096 }).split('\n')
+    expect(lines.slice(2)).toEqual([
+      'runs 50',
+      'file 0 size=65536 pattern=seq:1 layout=per_page state=synced cached=0',
+      'pipe 0 size=65536',
+      'race ops[0] ops=2',
+      'op ops[0].ops[0] splice src=file:0:16384 dst=pipe:0:0 len=16384',
+      'op ops[0].ops[1] punch_hole file=0 offset=16384 len=16384',
+      'op ops[1] drain pipe=0 len=all',
+      'end',
+      '',
+    ])
+  })
+
   it('names the op and the missing id when a reference is wrong (unvalidated input)', () => {
     const bad = { ...writeAfterSplice, ops: [{ op: 'drain', pipe: 'nope', len: 'all' }] } as Scenario
     expect(() => compileProgram(bad, { pageSize: 4096 })).toThrow(ProgramError)

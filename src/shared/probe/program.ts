@@ -12,6 +12,7 @@
  *   op ops[1] pwrite file=0 offset=100 len=200 pattern=fill:66
  *   repeat ops[2] times=1024 body=2
  *   op ops[2].body[0] … (the body's ops follow their repeat line)
+ *   race ops[3] ops=2                      the two ops that follow run at once, the second in a child process
  *   op ops[3] drain pipe=0 len=all
  *   end
  *
@@ -141,6 +142,9 @@ export function compileProgram(scenario: Scenario, opts: CompileOptions): string
     if (op.op === 'repeat') {
       lines.push(`repeat ${path} times=${op.times} body=${op.body.length}`)
       op.body.forEach((b, j) => lines.push(leaf(b, `${path}.body[${j}]`)))
+    } else if (op.op === 'race') {
+      lines.push(`race ${path} ops=${op.ops.length}`)
+      op.ops.forEach((b, j) => lines.push(leaf(b, `${path}.ops[${j}]`)))
     } else lines.push(leaf(op, path))
   })
   lines.push('end')

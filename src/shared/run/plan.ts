@@ -90,6 +90,7 @@ export function expectedOps(scenario: Scenario): ExpectedOp[] {
   const out: ExpectedOp[] = []
   scenario.ops.forEach((op, i) => {
     if (op.op === 'repeat') op.body.forEach((b, j) => out.push({ path: `ops[${i}].body[${j}]`, op: b.op }))
+    else if (op.op === 'race') op.ops.forEach((b, j) => out.push({ path: `ops[${i}].ops[${j}]`, op: b.op }))
     else out.push({ path: `ops[${i}]`, op: op.op })
   })
   return out

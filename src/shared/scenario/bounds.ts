@@ -6,7 +6,7 @@
  */
 import { SCENARIO_LIMITS as L } from './limits'
 import { compiledOpCount } from '../probe/limits'
-import type { LeafOp, Scenario } from './schema'
+import type { LeafOp, RaceOp, Scenario } from './schema'
 import { resolveSize, type SizeSpec } from './size'
 
 export interface BoundProblem {
@@ -107,6 +107,8 @@ export function listProblems(value: unknown): BoundProblem[] {
     v.ops.forEach((op, i) => {
       const body = (op as { body?: unknown } | null)?.body
       if (Array.isArray(body) && body.length > L.maxOps) out.push({ path: `ops[${i}].body`, message: `${body.length} ops; the probe takes at most ${L.maxOps}` })
+      const raced = (op as { ops?: unknown } | null)?.ops
+      if (Array.isArray(raced) && raced.length > 2) out.push({ path: `ops[${i}].ops`, message: `${raced.length} ops; a race runs exactly 2` })
     })
   return out
 }
@@ -169,7 +171,13 @@ export function boundProblems(s: Scenario, pageSize: number): BoundProblem[] {
         return 0
     }
   }
+  let racePages = 0
   s.ops.forEach((op, i) => {
+    if (op.op === 'race') {
+      op.ops.forEach((b, j) => (work += 1 + leafWork(b, `ops[${i}].ops[${j}]`)))
+      racePages += raceOverlapPages(op, pageSize)
+      return
+    }
     if (op.op !== 'repeat') {
       work += 1 + leafWork(op, `ops[${i}]`)
       return
@@ -178,7 +186,24 @@ export function boundProblems(s: Scenario, pageSize: number): BoundProblem[] {
     op.body.forEach((b, j) => (body += 1 + leafWork(b, `ops[${i}].body[${j}]`)))
     work += op.times * body
   })
+  // The model simulates the scenario once per way its races can interleave (model/race.ts).
+  work *= 2 ** Math.min(racePages, 8)
   if (work > L.maxWork)
     out.push({ path: 'ops', message: `the scenario would simulate about ${work.toLocaleString('en-US')} page steps (repeat times × pages each op moves); at most ${L.maxWork.toLocaleString('en-US')}: repeat fewer times or move fewer pages` })
   return out
+}
+
+/**
+ * Pages of the file that a race's splice reads and its other op changes (0 for a race that is not a
+ * splice from a file against a change of a range of that file): the model allows each of them to be
+ * read before or after the change.
+ */
+export function raceOverlapPages(op: RaceOp, pageSize: number): number {
+  const [a, b] = op.ops
+  if (a.op !== 'splice' || !('file' in a.from) || !('file' in b) || !('offset' in b) || !('len' in b) || b.file !== a.from.file) return 0
+  const s = resolveSize(a.from.offset, pageSize)
+  const e = s + resolveSize(a.len, pageSize)
+  const lo = Math.max(s, resolveSize(b.offset, pageSize))
+  const hi = Math.min(e, resolveSize(b.offset, pageSize) + resolveSize(b.len, pageSize))
+  return hi > lo ? Math.ceil(hi / pageSize) - Math.floor(lo / pageSize) : 0
 }

@@ -118,10 +118,26 @@ const opRepeat = z.strictObject({
   body: z.array(LeafOp).min(1).max(L.maxOps - 1, `at most ${L.maxOps - 1} ops (the probe's limit)`),
 })
 
-/** repeat bodies hold leaf ops only: one level keeps per-op aggregation well defined. */
-export const Op = z.discriminatedUnion('op', [...leafOps, opRepeat])
+/**
+ * Two leaf ops at the same time: ops[0] runs in the probe, ops[1] in a second process forked for it
+ * (another task for the kernel, as a concurrent writer would be), both released by one barrier.
+ * Which kinds may race, and on what, is checked in validate.ts (RACE_SPLICERS, RACE_MUTATORS).
+ * Each op is reported on its own line (ops[i].ops[0], ops[i].ops[1]); the race has no line.
+ */
+const opRace = z.strictObject({
+  op: z.literal('race'),
+  ops: z.tuple([LeafOp, LeafOp]),
+})
 
-export const OP_KINDS = [...leafOps.map((o) => o.shape.op.value), 'repeat'] as const
+/** repeat bodies and races hold leaf ops only: one level keeps per-op aggregation well defined. */
+export const Op = z.discriminatedUnion('op', [...leafOps, opRepeat, opRace])
+
+export const OP_KINDS = [...leafOps.map((o) => o.shape.op.value), 'repeat', 'race'] as const
+
+/** A race's first op: what puts data into a pipe while the other op runs. */
+export const RACE_SPLICERS = ['splice'] as const
+/** A race's second op: a mutation of the file the splice reads, whose effect the model can split page by page. */
+export const RACE_MUTATORS = ['punch_hole', 'zero_range', 'pwrite'] as const
 
 /**
  * mkfs and mount options of the run's scratch filesystem, per filesystem: the run applies the entry
@@ -162,6 +178,7 @@ export type Scenario = z.output<typeof ScenarioSchema>
 export type ScenarioInput = z.input<typeof ScenarioSchema>
 export type Op = z.output<typeof Op>
 export type LeafOp = z.output<typeof LeafOp>
+export type RaceOp = z.output<typeof opRace>
 export type OpKind = Op['op']
 export type FileSpec = z.output<typeof FileSpec>
 export type BufferSpec = z.output<typeof BufferSpec>

@@ -6,9 +6,9 @@
  */
 import { parseDocument } from 'yaml'
 import type { z } from 'zod'
-import { ScenarioSchema, type Op, type Scenario } from './schema'
+import { RACE_MUTATORS, RACE_SPLICERS, ScenarioSchema, type Op, type RaceOp, type Scenario } from './schema'
 import { resolveSize } from './size'
-import { boundProblems, listProblems, textProblem } from './bounds'
+import { boundProblems, listProblems, raceOverlapPages, textProblem } from './bounds'
 
 export interface ScenarioProblem {
   /** Where the scenario came from: a path, a preset name, or "<editor>". */
@@ -193,12 +193,43 @@ function crossCheck(s: Scenario, source: string, pageSize: number): ScenarioProb
       case 'repeat':
         op.body.forEach((b, j) => checkOp(b, `${path}.body[${j}]`))
         break
+      case 'race':
+        op.ops.forEach((b, j) => checkOp(b, `${path}.ops[${j}]`))
+        racePages += checkRace(op, path, add, pageSize)
+        break
       default:
         assertNever(op)
     }
   }
+  let racePages = 0
   s.ops.forEach((op, i) => checkOp(op, `ops[${i}]`))
+  if (racePages > RACE_MAX_PAGES)
+    add('ops', `the races overlap ${racePages} pages that a splice reads while the other op changes them; at most ${RACE_MAX_PAGES} (the model predicts every page either way: 2^${RACE_MAX_PAGES} outcomes)`)
   return problems
+}
+
+/**
+ * Pages a race's mutation may change while its splice reads them, summed over a scenario: the model
+ * allows each of them to be read before or after the change, 2^n worlds, so n is bounded.
+ */
+export const RACE_MAX_PAGES = 8
+
+/** What may race (RACE_SPLICERS against RACE_MUTATORS on the file it reads); the pages both touch. */
+function checkRace(op: RaceOp, path: string, add: (path: string, message: string) => void, pageSize: number): number {
+  const [a, b] = op.ops
+  if (a.op !== 'splice' || !('file' in a.from) || !('pipe' in a.to)) {
+    add(`${path}.ops[0]`, `a race's first op must be a splice from a file into a pipe (${RACE_SPLICERS.join(', ')}), got ${a.op}`)
+    return 0
+  }
+  if (!(RACE_MUTATORS as readonly string[]).includes(b.op) || !('file' in b)) {
+    add(`${path}.ops[1].op`, `a race's second op changes the file the splice reads: one of ${RACE_MUTATORS.join(', ')}, got ${b.op}`)
+    return 0
+  }
+  if (b.file !== a.from.file) {
+    add(`${path}.ops[1].file`, `the racing op must change the file the splice reads ("${a.from.file}"), got "${b.file}"`)
+    return 0
+  }
+  return raceOverlapPages(op, pageSize)
 }
 
 export function assertNever(x: never): never {

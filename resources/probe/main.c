@@ -22,6 +22,7 @@
  *   pipe I size=B
  *   op PATH KIND args…                       a leaf op; PATH is reported verbatim ("ops[3]")
  *   repeat PATH times=N body=K               followed by its K body ops ("op ops[3].body[0] …")
+ *   race PATH ops=2                          followed by its 2 ops ("op ops[3].ops[0] …"), run at once
  *   end                                      last line (a program without it is refused: truncated upload)
  * Leaf op arguments, by KIND:
  *   splice src=file:I:OFF|pipe:I:0 dst=pipe:I:0|file:I:OFF len=B
@@ -71,6 +72,12 @@
  * short by the time limit or a signal reports the iterations it ran.
  * `ns` is the time spent in the op's own system calls / stores, not in the probe's bookkeeping.
  * Each run of `runs N` starts from fresh files, buffers and pipes; op lines carry "run":I.
+ * A race runs its first op in the probe and its second (punch_hole, zero_range or pwrite: the kinds
+ * whose op_kinds[] row has a `shadow`) in a child forked for it, released together by a barrier in
+ * shared memory, one of them held back by 0–40 µs that vary from run to run (run.c). The first op's
+ * snapshots are of the shadows as they were when the race began; the second op's effect on them is
+ * applied when both have ended. Each op has its own line (the race has none); the tracepoint counts
+ * of the race's window, both tasks together, are on the first op's line.
  */
 #include "probe.h"
 

@@ -57,10 +57,10 @@ describe.skipIf(skip !== null)(`every preset on the real kernel${skip ? ` (skipp
         expect(record.fs).toBe(fs)
         // Every op the model predicts was observed, in order.
         expect(record.observation.ops.map((o) => o.path)).toEqual(record.predictions.stock.ops.map((o) => o.path))
-        // Live events: predictions before any op, one op event per observed op, finished last.
+        // Live events: predictions before any op, one op event per observed op and run, finished last.
         const kinds = events.map((e) => e.type)
         expect(kinds.indexOf('prediction')).toBeLessThan(kinds.indexOf('op') === -1 ? Infinity : kinds.indexOf('op'))
-        expect(kinds.filter((k) => k === 'op').length).toBe(record.observation.ops.length)
+        expect(kinds.filter((k) => k === 'op').length).toBe(record.observation.ops.length * scenario.runs)
         expect(kinds.at(-1)).toBe('finished')
         expect(disagreements(record, 'stock'), `${name} on ${fs}`).toEqual([])
         expect(record.comparison.verdict.perPolicy.stock.disagree).toBe(0)

@@ -423,11 +423,15 @@ describe.skipIf(!canRun)(`the probe on this kernel${why ? ` (skipped: ${why})` :
 
   it('refuses a bad or truncated program with exit 2 and names the problem', async () => {
     const good = compileProgram(loadPreset('write-after-splice'), { pageSize: PAGE })
+    const race = compileProgram(loadPreset('whitlock-punch-race'), { pageSize: PAGE })
     const cases: [string, RegExp][] = [
       [good.replace('\nend\n', '\n'), /no `end` line/],
       [good.replace('len=200', 'len=two'), /ops\[1\]: len=two: expected a non-negative integer/],
       [good.replace('pipe=0 len=all', 'pipe=7 len=all'), /ops\[2\]: drain needs a declared pipe/],
       ['{"name":"json"}\n', /expected `splicelab-program 1`/],
+      [race.replace('punch_hole file=0 offset=16384 len=16384', 'truncate file=0 size=0'), /ops\[0\]\.ops\[1\]: truncate cannot be a race's second op/],
+      [race.replace('race ops[0] ops=2', 'race ops[0] ops=3'), /ops\[0\]: a race runs exactly ops=2/],
+      [race.replace(/op ops\[1\] drain.*\n/, '').replace('op ops[0].ops[1] punch_hole file=0 offset=16384 len=16384\n', ''), /a race is missing 1 op/],
     ]
     for (const [text, problem] of cases) {
       const path = join(work, `bad-${programCounter++}.txt`)

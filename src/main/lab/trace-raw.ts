@@ -417,8 +417,18 @@ export class RawPageLog {
           if (chars >= PRINT_CHUNK) flush()
         },
       })
-      const bytes = readFileSync(this.path)
-      stream.push(bytes)
+      // In pieces: a whole-machine trace can keep more than fits in memory at once.
+      const fd = openSync(this.path, 'r')
+      try {
+        for (;;) {
+          const piece = new Uint8Array(PRINT_READ_BYTES)
+          const got = readSync(fd, piece, 0, piece.length, null)
+          if (got <= 0) break
+          stream.push(piece.subarray(0, got))
+        }
+      } finally {
+        closeSync(fd)
+      }
       try {
         stream.end()
       } catch {
@@ -445,3 +455,5 @@ export class RawPageLog {
 
 /** Characters of trace lines per chunk RawPageLog.print hands out. Default 1 Mi. */
 const PRINT_CHUNK = 2 ** 20
+/** Bytes of the page file RawPageLog.print reads at a time. Default 4 MiB. */
+const PRINT_READ_BYTES = 4 * 2 ** 20

@@ -268,12 +268,19 @@ class PageKeys {
     const ino = r.num?.('i_ino')
     const index = r.num?.('index')
     if (dev === undefined || ino === undefined || index === undefined) return this.of(r.body)
-    const file = `${Math.floor(dev / 1048576)}:${dev % 1048576} ino ${ino.toString(16)}`
     const ofs = index * pageSize
+    // Page-cache events come in runs on one file: the file's name is built only when it changes.
+    if (dev === this.lastDev && ino === this.lastIno && this.lastId !== -1 && ofs < 2 ** 40) return this.lastId * 2 ** 40 + ofs
+    const file = `${Math.floor(dev / 1048576)}:${dev % 1048576} ino ${ino.toString(16)}`
     const id = file === this.lastFile && this.lastId !== -1 ? this.lastId : this.idOf(file)
     if (id === -1 || ofs >= 2 ** 40) return `${file} ofs=${ofs}`
+    this.lastDev = dev
+    this.lastIno = ino
     return id * 2 ** 40 + ofs
   }
+
+  private lastDev = -1
+  private lastIno = -1
 
   of(body: string): number | string {
     if (body.charCodeAt(0) !== 100 || body.charCodeAt(1) !== 101 || body.charCodeAt(2) !== 118 || body.charCodeAt(3) !== 32) return body
@@ -310,6 +317,7 @@ class PageKeys {
     }
     this.lastFile = file
     this.lastId = id
+    this.lastDev = -1
     return id
   }
 }

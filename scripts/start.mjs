@@ -60,7 +60,15 @@ const hasDisplay = () => !!(process.env.DISPLAY || process.env.WAYLAND_DISPLAY)
 /** Children get the signals npm start gets, and this process ends with them. */
 function run(cmd, argv, opts = {}) {
   const child = spawn(cmd, argv, { cwd: root, stdio: 'inherit', ...opts })
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig))
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => {
+      child.kill(sig)
+      // A server that does not close within 5 s (a connection held open) is ended anyway.
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref()
+    })
+  }
+  // Never leave the server behind this process.
+  process.on('exit', () => child.exitCode === null && child.kill('SIGKILL'))
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)))
   return child
 }

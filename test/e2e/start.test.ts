@@ -67,5 +67,11 @@ describe.skipIf(skip)('npm start without Electron', () => {
     } finally {
       await browser.close()
     }
+
+    // Stopping npm start stops the server it started.
+    const exited = new Promise((r) => child!.once('exit', r))
+    child.kill('SIGTERM')
+    await exited
+    await expect(fetch(url)).rejects.toThrow()
   })
 })

@@ -47,6 +47,8 @@ export interface KernelRules {
   punchRoundsOut: readonly Filesystem[]
   /** Filesystems that zero a punch's or zero range's partial edge block through the page cache, reading it in when it is not cached. */
   zeroesEdgesThroughCache: readonly Filesystem[]
+  /** Filesystems whose zero range allocates the blocks past the old end of file before zeroing its partial edge blocks through the page cache (so those pages are read in too). */
+  zeroRangeAllocatesEdges: readonly Filesystem[]
   /** Filesystems that zero the partial block at a truncate's new end through the page cache, reading it in when it is not cached. */
   truncateZeroesEdgeThroughCache: readonly Filesystem[]
   /** Filesystems without FALLOC_FL_ZERO_RANGE (EOPNOTSUPP). */
@@ -80,6 +82,12 @@ export const KERNEL_RULES: { readonly [K in keyof KernelRules]: Keyed<KernelRule
   },
   zeroesEdgesThroughCache: {
     '6.18': { value: ['ext4', 'btrfs'], evidence: `${STOCK_RULES_618} section 12 (inputs-6.18.txt: an unaligned edge of an uncached file is read in; an edge on an ext4 block boundary is not)` },
+  },
+  zeroRangeAllocatesEdges: {
+    '6.18': {
+      value: ['ext4'],
+      evidence: `${STOCK_RULES_618} section 12: zero range 1+1 of an empty ext4 file, then a splice: no page-cache addition (ext4_zero_range: ext4_alloc_file_blocks, then ext4_zero_partial_blocks); btrfs adds the page on the splice`,
+    },
   },
   truncateZeroesEdgeThroughCache: {
     '6.18': { value: ['ext4', 'xfs'], evidence: `${STOCK_RULES_618} section 12 (inputs-6.18.txt truncate-edge: ext4 and xfs read the page in, btrfs does not)` },

@@ -6,7 +6,7 @@
 import type { Pattern } from '../scenario/pattern'
 import { fresh, overwrite } from './content'
 import type { OpAcc } from './acc'
-import { Page, type BufferState } from './state'
+import { Page, type BufferState, type World } from './state'
 
 /** The page the process maps at index k, faulted in (or copied for a write after fork) first. */
 export function touchUserPage(acc: OpAcc, b: BufferState, k: number, write: boolean): Page {
@@ -52,4 +52,20 @@ export function dropUserPage(b: BufferState, k: number, P: number): void {
 export function unmapBuffer(b: BufferState): void {
   b.unmapped = true
   b.pages = b.pages.map((pg) => new Page(pg.content))
+}
+
+/**
+ * fork() write-protects every present page of every private mapping in the parent (copy_present_pte
+ * in mm/memory.c, for COW mappings) and clears its anon-exclusive mark, whichever buffer the fork op
+ * stores into. The first write afterwards goes through do_wp_page: a page that is not exclusive is
+ * reused only if nothing else references it (wp_can_reuse_anon_folio: refcount 1), so a page a pipe
+ * holds through vmsplice is copied, even after the child has exited and even when the vmsplice came
+ * after the fork (vmsplice reads: it takes a reference without unsharing). Seen on 6.18 with a fork
+ * that stored into another buffer (docs/stock-rules.md section 5).
+ */
+export function forkProtectsPrivateMemory(w: World): void {
+  for (const b of w.buffers.values()) {
+    if (b.kind !== 'private' || b.unmapped) continue
+    for (let k = 0; k < b.pages.length; k++) if (!b.zapped[k]) b.cow[k] = true
+  }
 }

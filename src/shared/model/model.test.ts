@@ -374,13 +374,16 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'control-write-other-page': [0, 0, 0, 0],
   'dirty-page-write': [200, 200, 200, 200],
   'fadvise-dontneed': [200, 200, 200, 200],
+  'fallocate-zero-length': [0, 0, 0, 0],
   'fork-child-stores': [0, 0, 0, 0],
   'fork-parent-stores': [0, 0, 0, 0],
   'fork-shared-mapping': [99, 99, 99, 99],
+  'fork-then-vmsplice-store': [0, 0, 0, 0],
   'fsync-then-write': [200, 200, 200, 200],
+  'mmap-empty-file': [0, 0, 0, 0],
+  'mmap-read-fault': [0, 0, 0, 0],
   'mmap-store-mapped-after': [99, 99, 99, 99],
   'mmap-store-mapped-before': [99, 99, 99, 99],
-  'mmap-read-fault': [0, 0, 0, 0],
   'multi-page-unaligned': [120, 120, 120, 120],
   'odirect-nodatasum': [4592, 0, 0, 512],
   'odirect-write': [4080, 0, 0, 4080],
@@ -389,11 +392,14 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'punch-hole-large-folio': [0, 4096, 4096, 0],
   'punch-hole-partial': [2000, 2000, 0, 2000],
   'punch-hole-whole-page': [0, 0, 0, 0],
+  'punch-partial-block-eof': [0, 0, 0, 0],
   'splice-pipe-to-file': [0, 0, 0, 0],
   'streaming-1gib': [4177920, 4177920, 4177920, 4177920],
   'streaming-readonly': [0, 0, 0, 0],
+  'tee-full-output': [0, 0, 0, 0],
   'tee-then-write': [400, 400, 400, 400],
   'truncate-partial': [3096, 3096, 3096, 3096],
+  'truncate-same-size': [0, 0, 0, 0],
   'truncate-then-write': [0, 0, 0, 0],
   'truncate-uncached-edge': [0, 0, 0, 0],
   'uncached-file': [200, 200, 200, 200],
@@ -408,6 +414,7 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'write-after-splice': [200, 200, 200, 200],
   'write-other-process': [199, 199, 199, 199],
   'zero-range': [0, 4096, 0, 4096],
+  'zero-range-extend-empty': [0, 0, 0, 0],
   'zero-range-keep-size': [0, 50, 0, 50],
 }
 
@@ -545,5 +552,81 @@ describe('the kernel and the mount options are inputs', () => {
     expect(p.ops[0]!.reloads).toBe(4)
     expect(p.ops[2]!.tracepoints['filemap:mm_filemap_add_to_page_cache']).toEqual({ min: 0, max: 0 })
     expect(predict(s, 'steal-or-copy', defaultEnv('ext4')).ops[2]!.pages).toEqual({ shared: 0, stolen: 0, copied: 2 })
+  })
+})
+
+describe('rules found by explore (docs/stock-rules.md section 13)', () => {
+  const rets = (s: Scenario, fs: Filesystem) => predict(s, 'stock', defaultEnv(fs)).ops.map((o) => o.outcomes.map((x) => x.errno ?? x.ret))
+  const adds = (s: Scenario, fs: Filesystem, op: number) => predict(s, 'stock', defaultEnv(fs)).ops[op]!.tracepoints['filemap:mm_filemap_add_to_page_cache']!.max
+
+  it('mmap of an empty file is EINVAL and leaves the file unmapped', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: 0 }],
+      pipes: [{ id: 'p' }],
+      ops: [{ op: 'mmap', file: 'f' }, { op: 'mmap_store', file: 'f', offset: 0, len: 0 }, { op: 'munmap', file: 'f' }],
+    })
+    for (const fs of FILESYSTEMS) expect(rets(s, fs), fs).toEqual([['EINVAL'], ['ENXIO'], ['EINVAL']])
+  })
+
+  it('fallocate with a length of 0 is EINVAL before any filesystem check (tmpfs zero range too)', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '1p' }],
+      pipes: [{ id: 'p' }],
+      ops: [{ op: 'punch_hole', file: 'f', offset: 0, len: 0 }, { op: 'zero_range', file: 'f', offset: 0, len: 0 }, { op: 'zero_range', file: 'f', offset: 0, len: 1 }],
+    })
+    expect(rets(s, 'tmpfs')).toEqual([['EINVAL'], ['EINVAL'], ['EOPNOTSUPP']])
+    expect(rets(s, 'xfs')).toEqual([['EINVAL'], ['EINVAL'], [0]])
+  })
+
+  it('tee from an empty pipe without writers: EAGAIN when the output is full, else 0', () => {
+    const s = (outSize: string) =>
+      scenario({
+        buffers: [{ id: 'b', size: 32, kind: 'shared' }],
+        pipes: [{ id: 'in' }, { id: 'out', size: outSize }],
+        ops: [{ op: 'vmsplice', buffer: 'b', offset: 0, len: 10, pipe: 'out' }, { op: 'close', pipe: 'in', end: 'write' }, { op: 'tee', from: 'in', to: 'out', len: 100 }],
+      })
+    expect(rets(s('1p'), 'ext4')[2]).toEqual(['EAGAIN'])
+    expect(rets(s('2p'), 'ext4')[2]).toEqual([0])
+  })
+
+  it('after any fork a store into a vmspliced private page copies it; without a fork it lands in the pipe', () => {
+    const s = (fork: boolean) =>
+      scenario({
+        buffers: [{ id: 'other', size: 1, kind: 'shared' }, { id: 'b', size: '1p', kind: 'private' }],
+        pipes: [{ id: 'p' }],
+        ops: [
+          ...(fork ? [{ op: 'fork' as const, store: 'parent' as const, buffer: 'other', offset: 0, len: 0 }] : []),
+          { op: 'vmsplice', buffer: 'b', offset: 0, len: 100, pipe: 'p' },
+          { op: 'buf_store', buffer: 'b', offset: 50, len: 10, pattern: { fill: 7 } },
+          { op: 'drain', pipe: 'p' },
+        ],
+      })
+    expect(lastDrain(s(true), 'stock').changedBytes).toBe(0)
+    expect(lastDrain(s(false), 'stock').changedBytes).toBe(10)
+  })
+
+  it('xfs zeroes a range with no whole block through the page cache up to the old end of file', () => {
+    const punch = scenario({
+      files: [{ id: 'f', size: 1 }],
+      pipes: [{ id: 'p' }],
+      ops: [{ op: 'punch_hole', file: 'f', offset: 0, len: 1 }, { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' }],
+    })
+    expect(adds(punch, 'xfs', 1)).toBe(0)
+    const grow = scenario({
+      files: [{ id: 'f', size: 0 }],
+      pipes: [{ id: 'p' }],
+      ops: [{ op: 'zero_range', file: 'f', offset: 1, len: 1 }, { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: 4 }],
+    })
+    expect(rets(grow, 'xfs')[1]).toEqual([2])
+    expect([adds(grow, 'xfs', 1), adds(grow, 'ext4', 1)]).toEqual([1, 0])
+  })
+
+  it('a truncate to the same size reads the last block in on ext4 and xfs', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: 1, cached: false }],
+      pipes: [{ id: 'p' }],
+      ops: [{ op: 'truncate', file: 'f', size: 1 }, { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' }],
+    })
+    expect([adds(s, 'ext4', 1), adds(s, 'xfs', 1), adds(s, 'btrfs', 1)]).toEqual([0, 0, 1])
   })
 })

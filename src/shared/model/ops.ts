@@ -8,7 +8,7 @@ import type { OpOutcome } from '../results'
 import type { Tracepoint } from '../vocabulary'
 import type { OpAcc } from './acc'
 import { fadviseDontneed, load, logicalOf, odirectWrite, patternPatch, punch, truncate, writeFile } from './pagecache'
-import { dropUserPage, storeBuffer, unmapBuffer } from './memory'
+import { dropUserPage, forkProtectsPrivateMemory, storeBuffer, unmapBuffer } from './memory'
 import { drain, spliceFileToPipe, spliceToFile, tee, vmsplice } from './pipe'
 import type { PolicyRules } from './policy'
 import type { BufferState, FileState, PipeState, World } from './state'
@@ -55,6 +55,12 @@ function pwrite(sim: Sim, acc: OpAcc, op: OpOf<'pwrite' | 'write_other_process'>
 /** punch_hole keeps the size (FALLOC_FL_KEEP_SIZE); zero_range extends the file unless it is given keep_size. */
 function fallocate(sim: Sim, acc: OpAcc, op: OpOf<'punch_hole' | 'zero_range'>): OpOutcome {
   const w = sim.world
+  // vfs_fallocate (fs/open.c) checks `offset < 0 || len <= 0` first, before any mode or filesystem
+  // check: a length of 0 is EINVAL on every filesystem, tmpfs's zero range included
+  if (size(sim, op.len) === 0) {
+    acc.note('fallocate with a length of 0: EINVAL (vfs_fallocate)')
+    return { ret: -1, errno: 'EINVAL' }
+  }
   if (op.op === 'zero_range' && w.rules.noZeroRange.includes(w.fs)) {
     acc.note(`${w.fs} does not support FALLOC_FL_ZERO_RANGE`)
     return { ret: -1, errno: 'EOPNOTSUPP' }
@@ -62,12 +68,25 @@ function fallocate(sim: Sim, acc: OpAcc, op: OpOf<'punch_hole' | 'zero_range'>):
   const s = size(sim, op.offset)
   const f = fileOf(sim, op.file)
   const e = s + size(sim, op.len)
+  const oldSize = f.size
   if (op.op === 'zero_range' && !op.keep_size && e > f.size) {
     logicalOf(f, Math.ceil(e / w.pageSize) - 1, w.pageSize)
     f.size = e
   }
-  punch(w, acc, f, s, e)
+  punch(w, acc, f, s, e, oldSize)
   return ok()
+}
+
+/** The file's mapping is gone (the probe drops it before a new mmap, which may fail). */
+function unmapFile(f: FileState): void {
+  f.mapped = false
+  f.mappedPage.fill(false)
+}
+
+/** A store through a file mapping that does not exist: the probe refuses it (ENXIO) before touching memory. */
+function notMapped(acc: OpAcc): OpOutcome {
+  acc.note('the file is not mapped (its mmap failed): the store is not made')
+  return { ret: -1, errno: 'ENXIO' }
 }
 
 const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
@@ -96,6 +115,13 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
   },
   mmap(sim, acc, op) {
     const f = fileOf(sim, op.file)
+    // the probe maps the file's size and drops an older mapping first; a length of 0 is EINVAL
+    // (do_mmap in mm/mmap.c: `if (!len) return -EINVAL`), and the file is left unmapped
+    if (f.size === 0) {
+      unmapFile(f)
+      acc.note('mmap of an empty file: a length of 0 is EINVAL (do_mmap)')
+      return { ret: -1, errno: 'EINVAL' }
+    }
     f.mapped = true
     // fault: read touches every page: each is read into the page cache if it is not there and
     // mapped into the process (filemap_fault, fault-around), so fadvise cannot evict it
@@ -111,6 +137,7 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
   },
   mmap_store(sim, acc, op) {
     const f = fileOf(sim, op.file)
+    if (!f.mapped) return notMapped(acc)
     const s = size(sim, op.offset)
     const e = Math.min(s + size(sim, op.len), f.size)
     writeFile(sim.world, acc, f, s, e, patternPatch(s, e, op.pattern), true)
@@ -119,8 +146,11 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
   munmap(sim, acc, op) {
     if (op.file !== undefined) {
       const f = fileOf(sim, op.file)
-      f.mapped = false
-      f.mappedPage.fill(false)
+      if (!f.mapped) {
+        acc.note('the file is not mapped (its mmap failed): nothing to unmap')
+        return { ret: -1, errno: 'EINVAL' }
+      }
+      unmapFile(f)
     } else if (op.buffer !== undefined) {
       unmapBuffer(bufOf(sim, op.buffer))
       acc.note('unmapped: the pipe keeps its page references')
@@ -178,15 +208,16 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
   fork(sim, acc, op) {
     const s = size(sim, op.offset)
     const len = size(sim, op.len)
+    forkProtectsPrivateMemory(sim.world)
     if (op.buffer !== undefined) {
       const b = bufOf(sim, op.buffer)
       if (b.kind === 'private') {
-        b.cow.fill(true)
         if (op.store === 'parent') storeBuffer(acc, b, sim.world.pageSize, s, len, op.pattern)
         else acc.note("the child's store copies its COW page: neither the parent's buffer nor the pipe change")
       } else storeBuffer(acc, b, sim.world.pageSize, s, len, op.pattern)
     } else if (op.file !== undefined) {
       const f = fileOf(sim, op.file)
+      if (!f.mapped) return notMapped(acc)
       const e = Math.min(s + len, f.size)
       writeFile(sim.world, acc, f, s, e, patternPatch(s, e, op.pattern), true)
       acc.note('shared file mappings are not copy-on-write: the store writes the page cache')

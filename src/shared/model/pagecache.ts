@@ -132,7 +132,7 @@ export function patternPatch(s: number, e: number, pat: Pattern): Seg[] {
  * block-aligned inner range) and zero partial blocks in place; xfs (xfs_flush_unmap_range) rounds
  * the range OUT to pages and removes/zeroes that.
  */
-export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number): void {
+export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, oldSize = f.size): void {
   const end = Math.min(b, f.size)
   if (end <= a) return
   const P = w.pageSize
@@ -144,10 +144,13 @@ export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number):
     // through the page cache, reading it in when it is not cached (seen on 6.18: one page-cache
     // add during a 1-byte punch of an uncached file, none on the next splice of that page). An edge
     // on a block boundary needs no zeroing: with 1 KiB ext4 blocks, an edge at 1024 reads nothing in
-    // (docs/stock-rules.md section 12).
+    // (docs/stock-rules.md section 12). An edge in a block a zero range has just allocated past the
+    // old end of file is zeroed through the page cache too where the filesystem allocates first
+    // (ext4_zero_range: ext4_alloc_file_blocks, then ext4_zero_partial_blocks).
+    const allocated = (x: number): boolean => x >= oldSize && w.rules.zeroRangeAllocatesEdges.includes(w.fs)
     for (const x of [a, end]) {
       const i = Math.floor(x / P)
-      if (x % w.blockSize !== 0 && x < f.size && !f.cache[i] && f.onDisk[i]) load(w, acc, f, i, true)
+      if (x % w.blockSize !== 0 && x < f.size && !f.cache[i] && (f.onDisk[i] || allocated(x))) load(w, acc, f, i, true)
     }
   }
   removeOrZeroFolios(acc, f, P, a, end, outward ? rs : a, outward ? re : end, rs, re)
@@ -159,7 +162,7 @@ export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number):
     f.logical[i] = next
     if (!page && i * P >= a && (i + 1) * P <= end) f.onDisk[i] = false
   }
-  if (outward) xfsZeroEdges(acc, f, P, a, end)
+  if (outward) xfsZeroEdges(acc, f, P, a, b, Math.min(end, oldSize))
 }
 
 /**
@@ -191,24 +194,38 @@ function removeOrZeroFolios(acc: OpAcc, f: FileState, P: number, a: number, end:
 }
 
 /**
- * xfs then zeroes the unaligned edges through the page cache (xfs_free_file_space →
- * xfs_zero_range → iomap_zero_range), which reads the edge pages back in: new pages, dirty,
- * holding the zeroed bytes. The pipe keeps the old ones. Seen on 6.18 as one page-cache add per
- * unaligned edge during the punch, and no add on the next splice of that page.
+ * xfs then zeroes the partial blocks through the page cache (xfs_free_file_space →
+ * xfs_zero_range → iomap_zero_range), which reads their pages back in: new pages, dirty, holding
+ * the zeroed bytes. The pipe keeps the old ones. xfs_free_file_space unmaps the whole blocks of
+ * [a, b) first and then zeroes [a, b) clamped to the end of file as it was (`if (offset >=
+ * XFS_ISIZE(ip)) return 0`): what is left to zero is the head and tail outside the whole blocks,
+ * or the whole range when it holds no whole block ([0, 1) of a 1-byte file). A zero range that
+ * extends the file does this before the size grows, so nothing past the old end is read in. Seen
+ * on 6.18 as one page-cache add per partial block during the punch, and no add on the next splice
+ * of that page. (xfs block size = page size here.)
  */
-function xfsZeroEdges(acc: OpAcc, f: FileState, P: number, a: number, end: number): void {
-  for (const x of [a, end]) {
-    if (x % P === 0 || x >= f.size) continue
-    const i = Math.floor(x / P)
-    if (f.cache[i]) continue
-    f.cache[i] = new Page(f.logical[i]!)
-    f.folioStart[i] = i
-    f.folioPages[i] = 1
-    f.dirty[i] = true
-    f.onDisk[i] = false
-    acc.pageEvents++
-    acc.note('xfs zeroes the unaligned edge through the page cache: the page is read back in')
+function xfsZeroEdges(acc: OpAcc, f: FileState, P: number, a: number, b: number, zeroEnd: number): void {
+  if (zeroEnd <= a) return
+  const whole0 = Math.ceil(a / P) * P
+  const whole1 = Math.floor(b / P) * P
+  const pieces: [number, number][] = whole0 < whole1 ? [[a, Math.min(whole0, zeroEnd)], [whole1, zeroEnd]] : [[a, zeroEnd]]
+  for (const [s, e] of pieces) {
+    if (e <= s) continue
+    for (let i = Math.floor(s / P); i * P < e; i++) xfsZeroPage(acc, f, P, i)
   }
+}
+
+/** Page i of a partial block xfs zeroes: read back in unless cached, or a hole (iomap_zero_range skips holes). */
+function xfsZeroPage(acc: OpAcc, f: FileState, P: number, i: number): void {
+  if (f.cache[i] || !f.onDisk[i]) return
+  logicalOf(f, i, P)
+  f.cache[i] = new Page(f.logical[i]!)
+  f.folioStart[i] = i
+  f.folioPages[i] = 1
+  f.dirty[i] = true
+  f.onDisk[i] = false
+  acc.pageEvents++
+  acc.note('xfs zeroes a partial block through the page cache: its page is read back in')
 }
 
 /**
@@ -294,9 +311,15 @@ function btrfsDirectFallbackInvalidate(acc: OpAcc, f: FileState, P: number, s: n
  */
 export function truncate(w: World, acc: OpAcc, f: FileState, size: number): void {
   const P = w.pageSize
-  if (size < f.size) {
+  // A truncate to the same size zeroes that block's tail too: ext4_setattr calls ext4_truncate
+  // "even if i_size didn't change" (size <= oldsize), and xfs_setattr_size calls
+  // xfs_truncate_page for any size not above the old one (seen on 6.18: no page-cache addition on
+  // the next splice of a 1-byte file truncated to 1 byte).
+  if (size <= f.size) {
     const i = Math.floor(size / P)
     if (w.rules.truncateZeroesEdgeThroughCache.includes(w.fs) && size % w.blockSize !== 0 && !f.cache[i] && f.onDisk[i]) load(w, acc, f, i, true)
+  }
+  if (size < f.size) {
     for (let i = Math.floor(size / P); i < f.cache.length; i++) {
       const page = f.cache[i]
       if (!page) {

@@ -98,12 +98,14 @@ export function vmsplice(w: World, policy: PolicyRules, acc: OpAcc, b: BufferSta
 
 /** tee: the first `len` bytes of `from` also go into `to`, without leaving `from`. */
 export function tee(policy: PolicyRules, acc: OpAcc, from: PipeState, to: PipeState, len: number): OpOutcome {
-  // do_tee: ipipe_prep (an empty input with writers: EAGAIN; without: go on), then link_pipe,
-  // whose first check is the output's readers (fs/splice.c)
+  // do_tee (fs/splice.c): ipipe_prep (an empty input with writers: EAGAIN; without: go on), then
+  // opipe_prep (a full output: EPIPE without readers, else EAGAIN), then link_pipe, whose first
+  // check is the output's readers and whose second is an empty input (0). So an empty input whose
+  // writers are gone still gives EAGAIN when the output is full.
   if (usedSlots(from) === 0 && !from.writeClosed) return { ret: -1, errno: 'EAGAIN' }
+  if (usedSlots(to) >= to.capacity) return to.readClosed ? epipe() : { ret: -1, errno: 'EAGAIN' }
   if (to.readClosed) return epipe()
   if (usedSlots(from) === 0) return { ret: 0, errno: null }
-  if (usedSlots(to) >= to.capacity) return { ret: -1, errno: 'EAGAIN' }
   let n = 0
   for (let j = from.head; j < from.slots.length && n < len && usedSlots(to) < to.capacity; j++) {
     const src = from.slots[j]!

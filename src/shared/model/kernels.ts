@@ -51,6 +51,8 @@ export interface KernelRules {
   zeroRangeAllocatesEdges: readonly Filesystem[]
   /** Filesystems that zero the partial block at a truncate's new end through the page cache, reading it in when it is not cached. */
   truncateZeroesEdgeThroughCache: readonly Filesystem[]
+  /** Filesystems whose truncate zeroes the new end's block through the page cache before it truncates the page cache (the straddling folio is dirty then). */
+  truncateDirtiesEdgeFirst: readonly Filesystem[]
   /** Filesystems without FALLOC_FL_ZERO_RANGE (EOPNOTSUPP). */
   noZeroRange: readonly Filesystem[]
 }
@@ -91,6 +93,12 @@ export const KERNEL_RULES: { readonly [K in keyof KernelRules]: Keyed<KernelRule
   },
   truncateZeroesEdgeThroughCache: {
     '6.18': { value: ['ext4', 'xfs'], evidence: `${STOCK_RULES_618} section 12 (inputs-6.18.txt truncate-edge: ext4 and xfs read the page in, btrfs does not)` },
+  },
+  truncateDirtiesEdgeFirst: {
+    '6.18': {
+      value: ['xfs'],
+      evidence: `${STOCK_RULES_618} section 13: a truncate into a clean large folio the pipe holds keeps it cached on xfs (xfs_truncate_page before truncate_setsize) and removes it on ext4 (truncate_pagecache before ext4_truncate)`,
+    },
   },
   noZeroRange: {
     '6.18': { value: ['tmpfs'], evidence: `${STOCK_RULES_618} section 3: shmem_fallocate has no FALLOC_FL_ZERO_RANGE` },

@@ -380,6 +380,7 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'fork-shared-mapping': [99, 99, 99, 99],
   'fork-then-vmsplice-store': [0, 0, 0, 0],
   'fsync-then-write': [200, 200, 200, 200],
+  'large-folio-split-fails': [600, 200, 200, 600],
   'mmap-empty-file': [0, 0, 0, 0],
   'mmap-read-fault': [0, 0, 0, 0],
   'mmap-store-mapped-after': [99, 99, 99, 99],
@@ -416,6 +417,7 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'zero-range': [0, 4096, 0, 4096],
   'zero-range-extend-empty': [0, 0, 0, 0],
   'zero-range-keep-size': [0, 50, 0, 50],
+  'zero-range-large-folio-leaves': [0, 0, 0, 0],
 }
 
 describe('every preset under every policy and filesystem', () => {
@@ -619,6 +621,23 @@ describe('rules found by explore (docs/stock-rules.md section 13)', () => {
     })
     expect(rets(grow, 'xfs')[1]).toEqual([2])
     expect([adds(grow, 'xfs', 1), adds(grow, 'ext4', 1)]).toEqual([1, 0])
+  })
+
+  it('a clean large folio the pipe holds leaves the page cache when part of it is zeroed (the split fails)', () => {
+    const s = (state: 'synced' | 'dirty') =>
+      scenario({
+        files: [{ id: 'f', size: '8p', layout: 'one_write', state }],
+        pipes: [{ id: 'p', size: '2p' }],
+        ops: [
+          { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: 8 },
+          { op: 'zero_range', file: 'f', offset: 16353, len: 1 },
+          { op: 'splice', from: { file: 'f', offset: '7p' }, to: { pipe: 'p' }, len: 100 },
+        ],
+      })
+    const least = (sc: Scenario, fs: Filesystem) => predict(sc, 'stock', defaultEnv(fs)).ops[2]!.tracepoints['filemap:mm_filemap_add_to_page_cache']!.min
+    expect([least(s('synced'), 'ext4'), least(s('synced'), 'xfs')]).toEqual([1, 1])
+    // a dirty folio stays on ext4; xfs writes the range back first, so it leaves there too
+    expect([adds(s('dirty'), 'ext4', 2), least(s('dirty'), 'xfs')]).toEqual([0, 1])
   })
 
   it('a truncate to the same size reads the last block in on ext4 and xfs', () => {

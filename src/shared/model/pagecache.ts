@@ -153,6 +153,8 @@ export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, 
       if (x % w.blockSize !== 0 && x < f.size && !f.cache[i] && (f.onDisk[i] || allocated(x))) load(w, acc, f, i, true)
     }
   }
+  // xfs_flush_unmap_range writes the rounded range back before it truncates the page cache
+  if (outward) cleanFolios(f, P, rs, re)
   removeOrZeroFolios(acc, f, P, a, end, outward ? rs : a, outward ? re : end, rs, re)
   for (let i = Math.floor(a / P); i * P < end; i++) {
     const old = logicalOf(f, i, P)
@@ -165,6 +167,15 @@ export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, 
   if (outward) xfsZeroEdges(acc, f, P, a, b, Math.min(end, oldSize))
 }
 
+/** Writeback of the folios over [s, e): they are clean after it. */
+function cleanFolios(f: FileState, P: number, s: number, e: number): void {
+  for (let i = Math.floor(s / P); i * P < e && i < f.cache.length; i++) {
+    if (!f.cache[i]) continue
+    const start = f.folioStart[i]!
+    for (let j = start; j < start + f.folioPages[i]!; j++) f.dirty[j] = false
+  }
+}
+
 /**
  * The page-cache half of a punch over [a, end): folios wholly inside [rs, re) leave (the pages
  * of [a, end) lose their data on disk too); the cached pages that stay are zeroed in place over
@@ -173,6 +184,7 @@ export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, 
 function removeOrZeroFolios(acc: OpAcc, f: FileState, P: number, a: number, end: number, zs0: number, ze0: number, rs: number, re: number): void {
   const first = Math.floor(Math.min(a, rs) / P)
   const last = Math.ceil(Math.max(end, re) / P)
+  const partial = new Set<number>()
   for (let i = first; i < last && i < f.cache.length; i++) {
     const page = f.cache[i]
     if (!page) continue
@@ -189,8 +201,35 @@ function removeOrZeroFolios(acc: OpAcc, f: FileState, P: number, a: number, end:
       page.content = overwrite(page.content === f.logical[i] ? f.logical[i]! : page.content, zs, ze, null, 0)
       acc.note(f.folioPages[i]! > 1 ? 'part of a large folio: zeroed in place (mm/truncate.c truncate_inode_partial_folio)' : 'partial page: zeroed in place')
       acc.pageEvents++
+      if (f.folioPages[i]! > 1) partial.add(f.folioStart[i]!)
     }
   }
+  for (const start of partial) dropUnsplittableFolio(acc, f, start, () => true)
+}
+
+/**
+ * After zeroing part of a large folio, truncate_inode_partial_folio() (mm/truncate.c) tries to split
+ * it; the split fails while a pipe holds a reference to one of its pages, and then a clean folio is
+ * removed whole (truncate_inode_folio) — the zeroes are already in it, so the pipe's reader sees
+ * them — while a dirty one stays. A later access reads the pages back: seen on 6.18 as a page-cache
+ * addition on the next splice of another page of a 32 KiB folio after a 1-byte zero range (ext4,
+ * xfs), where the model without this rule predicted none, and as a later write into the spliced
+ * page not reaching the reader (truncate and punch on ext4, punch on xfs, which writes the range back
+ * first) unless the folio was dirty (a dirty file on ext4; an xfs truncate, whose edge zeroing
+ * dirties the folio before the page cache is truncated). A split that succeeds (no pipe) keeps the
+ * pages cached; the model keeps their folio as it was.
+ */
+function dropUnsplittableFolio(acc: OpAcc, f: FileState, start: number, keepsData: (j: number) => boolean): void {
+  const n = f.folioPages[start]!
+  if (n <= 1 || !f.cache[start]) return
+  let held = false
+  for (let j = start; j < start + n; j++) {
+    if (f.dirty[j]) return
+    if ((f.cache[j]?.pipeRefs ?? 0) > 0) held = true
+  }
+  if (!held) return
+  removeFolio(acc, f, start, keepsData)
+  acc.note('the large folio cannot be split while the pipe holds it and is clean: it leaves the page cache whole')
 }
 
 /**
@@ -318,8 +357,15 @@ export function truncate(w: World, acc: OpAcc, f: FileState, size: number): void
   if (size <= f.size) {
     const i = Math.floor(size / P)
     if (w.rules.truncateZeroesEdgeThroughCache.includes(w.fs) && size % w.blockSize !== 0 && !f.cache[i] && f.onDisk[i]) load(w, acc, f, i, true)
+    // xfs_setattr_size zeroes the block's tail (xfs_truncate_page) before truncate_setsize: a write
+    // that dirties the folio, so a large one the pipe holds stays cached (dropUnsplittableFolio)
+    if (w.rules.truncateDirtiesEdgeFirst.includes(w.fs) && size % w.blockSize !== 0 && f.cache[i]) {
+      const start = f.folioStart[i]!
+      for (let j = start; j < start + f.folioPages[i]!; j++) f.dirty[j] = true
+    }
   }
   if (size < f.size) {
+    let straddling: number | null = null
     for (let i = Math.floor(size / P); i < f.cache.length; i++) {
       const page = f.cache[i]
       if (!page) {
@@ -335,8 +381,10 @@ export function truncate(w: World, acc: OpAcc, f: FileState, size: number): void
         page.content = overwrite(page.content, Math.max(size, i * P), (i + 1) * P, null, 0)
         acc.note('folio straddling the new end of file: zeroed in place up to the end of the folio')
         acc.pageEvents++
+        if (i + 1 === fe / P) straddling = f.folioStart[i]!
       }
     }
+    if (straddling !== null) dropUnsplittableFolio(acc, f, straddling, (j) => j * P < size)
     for (let i = Math.floor(size / P); i < f.logical.length; i++) {
       const old = f.logical[i]!
       const next = overwrite(old, Math.max(size, i * P), (i + 1) * P, null, 0)

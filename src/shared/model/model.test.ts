@@ -394,6 +394,7 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'punch-hole-partial': [2000, 2000, 0, 2000],
   'punch-hole-whole-page': [0, 0, 0, 0],
   'punch-partial-block-eof': [0, 0, 0, 0],
+  'readahead-caches-ahead': [0, 0, 0, 0],
   'splice-pipe-to-file': [0, 0, 0, 0],
   'streaming-1gib': [4177920, 4177920, 4177920, 4177920],
   'streaming-readonly': [0, 0, 0, 0],
@@ -638,6 +639,23 @@ describe('rules found by explore (docs/stock-rules.md section 13)', () => {
     expect([least(s('synced'), 'ext4'), least(s('synced'), 'xfs')]).toEqual([1, 1])
     // a dirty folio stays on ext4; xfs writes the range back first, so it leaves there too
     expect([adds(s('dirty'), 'ext4', 2), least(s('dirty'), 'xfs')]).toEqual([0, 1])
+  })
+
+  it('a page after the ones a splice read from an uncached file may be cached by its readahead: 0 or 1 addition later', () => {
+    const s = (evict: boolean) =>
+      scenario({
+        files: [{ id: 'f', size: '2p', cached: false }],
+        pipes: [{ id: 'p', size: '4p' }],
+        ops: [
+          { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: 1 },
+          ...(evict ? [{ op: 'fadvise_dontneed' as const, file: 'f', offset: '1p', len: '1p' }] : []),
+          { op: 'splice', from: { file: 'f', offset: '1p' }, to: { pipe: 'p' }, len: '1p' },
+        ],
+      })
+    const range = (sc: Scenario) => predict(sc, 'stock', defaultEnv('xfs')).ops.at(-1)!.tracepoints['filemap:mm_filemap_add_to_page_cache']
+    expect(range(s(false))).toEqual({ min: 0, max: 1 })
+    // evicted (if it was there): the read adds it for sure
+    expect(range(s(true))).toEqual({ min: 1, max: 1 })
   })
 
   it('a truncate to the same size reads the last block in on ext4 and xfs', () => {

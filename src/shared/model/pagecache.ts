@@ -47,7 +47,7 @@ export function load(w: World, acc: OpAcc, f: FileState, i: number, needData: bo
         if (f.onDisk[j]) acc.reloads++
         f.onDisk[j] = false
       }
-      acc.pcAdd++
+      countAdd(acc, f, start, end)
       acc.note('readahead may give a large folio here (the kernel chooses; both worlds allowed)')
       return f.cache[i]!
     }
@@ -58,13 +58,28 @@ export function load(w: World, acc: OpAcc, f: FileState, i: number, needData: bo
   f.folioPages[i] = 1
   acc.pageEvents++
   // shmem adds its pages without the filemap tracepoint (docs/stock-rules.md section 8)
-  if (w.fs !== 'tmpfs') acc.pcAdd++
+  if (w.fs !== 'tmpfs') countAdd(acc, f, i, i + 1)
   if (needData && f.onDisk[i]) {
     acc.reloads++
     acc.note('a page that had left the page cache is read back (reload)')
   }
   f.onDisk[i] = false
   return p
+}
+
+/** One page-cache addition for the folio of pages [s, e): certain, unless an earlier readahead may have read it in already. */
+function countAdd(acc: OpAcc, f: FileState, s: number, e: number): void {
+  let maybe = false
+  for (let j = s; j < e; j++) if (f.maybeCached?.delete(j)) maybe = true
+  if (maybe) {
+    acc.pcAddExtra++
+    acc.note('an earlier readahead may have read this page in already')
+  } else acc.pcAdd++
+}
+
+/** Page i is known not to be cached now (removed, evicted or invalidated): a readahead that may have read it no longer matters. */
+export function forgetReadahead(f: FileState, i: number): void {
+  f.maybeCached?.delete(i)
 }
 
 /** Removes the whole folio holding page i from the page cache; pipe slots keep the pages as they are. */
@@ -163,6 +178,7 @@ export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, 
     if (page && page.content === old) page.content = next
     f.logical[i] = next
     if (!page && i * P >= a && (i + 1) * P <= end) f.onDisk[i] = false
+    if (!f.cache[i]) forgetReadahead(f, i)
   }
   if (outward) xfsZeroEdges(acc, f, P, a, b, Math.min(end, oldSize))
 }
@@ -274,6 +290,8 @@ function xfsZeroPage(acc: OpAcc, f: FileState, P: number, i: number): void {
  */
 export function fadviseDontneed(acc: OpAcc, f: FileState, P: number, s: number, e: number): void {
   for (let i = Math.ceil(s / P); (i + 1) * P <= Math.ceil(e / P) * P && i < f.cache.length; i++) {
+    // a page readahead may have read is clean and unreferenced: evicted if it is there
+    forgetReadahead(f, i)
     if (!f.cache[i]) continue
     const use = folioUse(f, i)
     if (use === 'free') {
@@ -311,6 +329,7 @@ export function odirectWrite(w: World, acc: OpAcc, f: FileState, s: number, len:
       logicalOf(f, i, P)
       f.logical[i] = overwrite(f.logical[i]!, s, s + len, pat, 0)
       if (!f.cache[i]) f.onDisk[i] = true
+      forgetReadahead(f, i)
     }
     if (s + len > f.size) f.size = s + len
     return
@@ -370,6 +389,7 @@ export function truncate(w: World, acc: OpAcc, f: FileState, size: number): void
       const page = f.cache[i]
       if (!page) {
         if (i * P >= size) f.onDisk[i] = false
+        forgetReadahead(f, i)
         continue
       }
       const fs0 = f.folioStart[i]! * P

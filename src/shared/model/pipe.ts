@@ -45,6 +45,7 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
   const stolenBefore = acc.pages.stolen
   let x = off
   let loaded = 0
+  let firstLoaded = -1
   while (x < end && usedSlots(p) < p.capacity) {
     const i = Math.floor(x / P)
     const e = Math.min(end, (i + 1) * P)
@@ -57,7 +58,7 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
     }
     if (!page) {
       page = load(w, acc, f, i, true)
-      loaded++
+      if (loaded++ === 0) firstLoaded = i
     }
     const snap = page.content
     const held = policy.fromPageCache(w, acc, f, i, x, e, page)
@@ -72,6 +73,8 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
     let uncachedNow = 0
     for (let i = 0; i * P < f.size && i < f.cache.length; i++) if (f.cache[i] === null) uncachedNow++
     acc.pcAddExtra += Math.max(0, uncachedNow - (acc.pages.stolen - stolenBefore))
+    // readahead reads forward from the pages it was asked for: the uncached pages after them may be cached now
+    for (let i = Math.max(firstLoaded, Math.floor((x - 1) / P)) + 1; i * P < f.size && i < f.cache.length; i++) if (f.cache[i] === null) (f.maybeCached ??= new Set()).add(i)
   }
   return { ret: x - off, errno: null }
 }

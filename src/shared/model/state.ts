@@ -47,6 +47,13 @@ export interface FileState {
    */
   maybeGone?: Set<number>
   /**
+   * Pages a splice's readahead may have read in with the pages it spliced: the uncached pages after
+   * the first one it read. How far readahead reads is the kernel's choice (the device's read-ahead
+   * size, the request, the access pattern): on 6.18 the first read of an 8 KiB file took both pages,
+   * so the next splice of page 1 added nothing. A later read of such a page may add it or not.
+   */
+  maybeCached?: Set<number>
+  /**
    * btrfs, a file fsync'd at setup: its first splice re-added pages to the page cache in 1 of 7 full
    * CI runs (2 additions on a 256-page file; 0 in the other runs and in 6 reruns by hand). The
    * cause is not known — btrfs may release clean folios once their writeback ends. The model cannot

@@ -122,6 +122,16 @@ function renderTable(preds: Prediction[]): string {
     ...preds.map((p) => cell(p.ops[i]!)),
   ])
   const width = header.map((h, c) => Math.min(60, Math.max(h.length, ...rows.map((r) => r[c]!.length))))
+  // On a terminal, fit its width: narrow the widest column until the table fits (cells wrap).
+  const columns = process.stdout.isTTY ? process.stdout.columns : undefined
+  if (columns) {
+    const room = columns - 3 * (width.length - 1)
+    for (let guard = 0; width.reduce((a, b) => a + b, 0) > room && guard < 1000; guard++) {
+      const widest = width.indexOf(Math.max(...width))
+      if (width[widest]! <= 14) break
+      width[widest]!--
+    }
+  }
   const wrap = (text: string, w: number): string[] => {
     const out: string[] = []
     for (let s = text; s.length; s = s.slice(w)) out.push(s.slice(0, w))

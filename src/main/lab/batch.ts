@@ -18,6 +18,7 @@ import type { Comparison, UnitCosts } from '../../shared/results'
 import type { ScratchPool } from './scratch'
 import { checkWritable } from './scratch'
 import { buildProbe } from './probe-build'
+import { scratchSetup } from '../../shared/scenario/mount'
 import { RunError, abortError, runProbe } from './run'
 
 export interface BatchRequest {
@@ -78,6 +79,8 @@ function batchScript(dir: string, commands: string[], parallel: number): string 
 export async function runBatch(target: Target, scenarios: readonly Scenario[], request: BatchRequest): Promise<BatchOutcome[]> {
   if (scenarios.length === 0) return []
   const { facts, fs } = request
+  const variants = new Set(scenarios.map((s) => scratchSetup(fs, s.mount).variant))
+  if (variants.size > 1) throw new RunError('scratch', `a batch runs on one scratch mount; these scenarios need ${[...variants].join(', ')}`)
   const privileged = facts.root || facts.sudo
   if (!privileged) throw new RunError('scratch', `a ${fs} scratch mount needs root or passwordless sudo on ${target.label}`)
   const plans = scenarios.map((scenario) => planRun({ scenario, fs, facts, costs: request.costs }))

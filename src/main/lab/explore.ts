@@ -13,7 +13,7 @@ import type { Scenario } from '../../shared/scenario/schema'
 import type { Policy } from '../../shared/results'
 import type { Filesystem } from '../../shared/vocabulary'
 import { generateScenario } from '../../shared/explore/generate'
-import { shrinkScenario } from '../../shared/explore/shrink'
+import { shrinkScenarioBatched } from '../../shared/explore/shrink'
 import { scratchSetup } from '../../shared/scenario/mount'
 import type { ExploreCase, ExploreEvent } from '../../shared/explore/messages'
 import { POLICIES } from '../../shared/results'
@@ -21,6 +21,9 @@ import type { Target } from '../target/types'
 import { stringify } from 'yaml'
 
 export type FindingKind = 'model' | 'fix'
+
+/** Shrink candidates run per batch: one probe session (and DEFAULT_PARALLEL probes at once) for six. */
+const SHRINK_PARALLEL = 6
 
 export interface ExploreOptions {
   filesystems: Filesystem[]
@@ -188,21 +191,34 @@ function groupByScratch(scenarios: Scenario[]): { fs: Filesystem; scenarios: Sce
   return [...groups.values()]
 }
 
-async function shrinkFinding(lab: Lab, first: BatchOutcome, kind: FindingKind, fs: Filesystem, o: ExploreOptions, reruns: number): Promise<Finding | null> {
-  const runOne = async (s: Scenario): Promise<BatchOutcome | null> => {
-    const [r] = await lab.batch([s], { fs, signal: o.signal })
-    return r && !r.observation.incomplete ? r : null
+/** Scenarios run in batches of one scratch mount each, their outcomes in the order given. */
+async function batchInOrder(lab: Lab, scenarios: Scenario[], fs: Filesystem, signal?: AbortSignal): Promise<BatchOutcome[]> {
+  const out: BatchOutcome[] = []
+  const groups = new Map<string, number[]>()
+  scenarios.forEach((s, i) => {
+    const variant = scratchSetup(fs, s.mount).variant
+    groups.set(variant, [...(groups.get(variant) ?? []), i])
+  })
+  for (const indices of groups.values()) {
+    const outcomes = await lab.batch(indices.map((i) => scenarios[i]!), { fs, signal })
+    indices.forEach((i, k) => (out[i] = outcomes[k]!))
   }
+  return out
+}
+
+async function shrinkFinding(lab: Lab, first: BatchOutcome, kind: FindingKind, fs: Filesystem, o: ExploreOptions, reruns: number): Promise<Finding | null> {
   const originalOps = findingOps(first, kind, o.policy)
   const shows = (r: BatchOutcome | null): r is BatchOutcome => {
     if (r === null) return false
     const ops = findingOps(r, kind, o.policy)
     return ops.size > 0 && [...ops].every((op) => originalOps.has(op))
   }
-  const shrunk = await shrinkScenario(first.scenario, async (candidate) => shows(await runOne({ ...candidate, fs })), {
-    maxAttempts: o.shrinkAttempts ?? 150,
-    signal: o.signal,
-  })
+  // Candidates are asked about a batch at a time: one probe session for several runs.
+  const shrunk = await shrinkScenarioBatched(
+    first.scenario,
+    async (candidates) => (await batchInOrder(lab, candidates.map((c) => ({ ...c, fs })), fs, o.signal)).map((r) => !r.observation.incomplete && shows(r)),
+    { maxAttempts: o.shrinkAttempts ?? 150, signal: o.signal, parallel: SHRINK_PARALLEL },
+  )
   const minimal: Scenario = { ...shrunk.scenario, fs, name: `found-${kind}-${fs}-${first.scenario.name}`, title: `Found by explore: ${kind === 'fix' ? 'data the fix still lets change' : `the kernel disagrees with ${o.policy}`}` }
   const again = await lab.batch(Array.from({ length: reruns }, () => minimal), { fs, signal: o.signal })
   const showing = again.filter(shows)

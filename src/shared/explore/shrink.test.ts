@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { Scenario } from '../scenario/schema'
 import { defaultEnv, predict } from '../model'
 import { generateScenario } from './generate'
-import { shrinkScenario } from './shrink'
+import { shrinkScenario, shrinkScenarioBatched } from './shrink'
 
 const env = defaultEnv('tmpfs')
 
@@ -35,6 +35,20 @@ describe('shrinker', () => {
       expect([store.offset, store.len]).toEqual([0, 1])
       expect(r.scenario.files[0]!.size).toBe(1)
     }
+  })
+
+  it('finds the same minimal scenario when it asks about several candidates at once', async () => {
+    let checked = 0
+    for (let i = 0; checked < 3 && i < 5000; i++) {
+      const s = generateScenario(i, { seed: 6, filesystems: ['tmpfs'], maxOps: 12 })
+      if (s.ops.length < 5 || !(await disagrees(s))) continue
+      checked++
+      const one = await shrinkScenario(s, disagrees)
+      const many = await shrinkScenarioBatched(s, (cs) => Promise.all(cs.map(disagrees)), { parallel: 5 })
+      expect(many.scenario).toEqual(one.scenario)
+      expect(many.minimal).toBe(true)
+    }
+    expect(checked).toBe(3)
   })
 
   it('stops at its attempt budget and says the result is not minimal', async () => {

@@ -38,8 +38,22 @@ export async function shrinkScenario(
   stillFails: (candidate: Scenario) => Promise<boolean>,
   options: ShrinkOptions = {},
 ): Promise<ShrinkResult> {
+  return shrinkScenarioBatched(start, (cs) => Promise.all(cs.map(stillFails)), { ...options, parallel: 1 })
+}
+
+/**
+ * The same search, asking about up to `parallel` candidates at once (a kernel runs a batch of
+ * them in one probe session for little more than one): of each group, the first that still fails
+ * (in the order the candidates come) is kept, so the result is the one a sequential search finds.
+ */
+export async function shrinkScenarioBatched(
+  start: Scenario,
+  stillFail: (candidates: Scenario[]) => Promise<boolean[]>,
+  options: ShrinkOptions & { parallel?: number } = {},
+): Promise<ShrinkResult> {
   const P = options.pageSize ?? 4096
   const maxAttempts = options.maxAttempts ?? 400
+  const parallel = Math.max(1, options.parallel ?? 1)
   let current = normalise(start, P)
   // The same candidate can come up again after a step elsewhere; a kernel run is not free.
   const tried = new Set<string>()
@@ -47,23 +61,36 @@ export async function shrinkScenario(
   let steps = 0
   for (;;) {
     let progressed = false
+    let group: Scenario[] = []
+    const ask = async (): Promise<boolean> => {
+      const answers = await stillFail(group)
+      attempts += group.length
+      const first = answers.findIndex(Boolean)
+      if (first >= 0) {
+        current = group[first]!
+        steps++
+      }
+      group = []
+      return first >= 0
+    }
     for (const candidate of candidates(current, P)) {
-      if (options.signal?.aborted || attempts >= maxAttempts) return { scenario: current, attempts, steps, minimal: false }
+      if (options.signal?.aborted || attempts + group.length >= maxAttempts) break
       const key = JSON.stringify(candidate)
       if (tried.has(key)) continue
       tried.add(key)
       const checked = validateScenario(candidate, '<shrink>', P)
       // Invalid, or a default filled back in: no smaller than what we have.
       if (!checked.ok || JSON.stringify(checked.scenario) === JSON.stringify(current)) continue
-      attempts++
-      if (await stillFails(checked.scenario)) {
-        current = checked.scenario
-        steps++
+      group.push(checked.scenario)
+      if (group.length >= parallel && (await ask())) {
         progressed = true
         break
       }
     }
-    if (!progressed) return { scenario: current, attempts, steps, minimal: true }
+    if (!progressed && group.length && (await ask())) progressed = true
+    if (progressed) continue
+    const minimal = !options.signal?.aborted && attempts < maxAttempts
+    return { scenario: current, attempts, steps, minimal }
   }
 }
 

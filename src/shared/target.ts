@@ -7,7 +7,7 @@ import type { BlockFilesystem } from './vocabulary'
 export type { Filesystem } from './vocabulary'
 
 /** How the lab reaches a target. */
-export const TARGET_KINDS = ['local', 'ssh'] as const
+export const TARGET_KINDS = ['local', 'ssh', 'vm'] as const
 export type TargetKind = (typeof TARGET_KINDS)[number]
 
 /** What a connect finds out; each missing piece becomes a message and a reduced run, not a crash. */
@@ -30,4 +30,25 @@ export interface TargetFacts {
   mkfs: Partial<Record<BlockFilesystem, boolean>>
   /** For people: what the connect found missing or did (e.g. "mounted tracefs at /sys/kernel/tracing"). */
   notes: string[]
+  /** A VM target: how its guest was booted. */
+  vm?: VmFacts
+}
+
+/** How a VM target's guest runs (src/main/target/vm). */
+export interface VmFacts {
+  /** The kernel as given: a kernel-store name or a bzImage path, and the image used. */
+  kernel: string
+  image: string
+  accelerator: 'kvm' | 'tcg'
+  /** Why this accelerator (e.g. why KVM was not used). */
+  acceleratorWhy: string
+  /** The person's extra kernel command-line words, and the whole command line. */
+  bootArgs: string[]
+  cmdline: string
+  memoryMb: number
+  cpus: number
+  /** qemu start to the console's shell answering, in ms (the first boot). */
+  bootMs: number
+  /** Tracing the guest offers beyond the lab's default events: "function tracer", "kprobe events", … */
+  extraEvents: string[]
 }

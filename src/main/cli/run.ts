@@ -26,6 +26,8 @@ interface RunCliOptions {
   text?: boolean
   json?: boolean
   out?: string
+  bootArg?: string[]
+  memory?: string
 }
 
 export function parseFsList(text: string): Filesystem[] {
@@ -62,9 +64,12 @@ export function progress(): { say(text: string): void; clear(): void } {
  * pass the person's keystrokes to it; never answer for them. Without a terminal on stdin nobody
  * can answer, and ssh's own refusal is the error.
  */
-export async function connectInteractive(spec: string, o: Pick<RunCliOptions, 'identity' | 'knownHosts'>): Promise<Target> {
-  const parsed = parseTargetSpec(spec, { identity: o.identity, knownHosts: o.knownHosts })
-  if (parsed.kind === 'local') return connectTarget(parsed)
+export async function connectInteractive(spec: string, o: Pick<RunCliOptions, 'identity' | 'knownHosts' | 'bootArg' | 'memory'>): Promise<Target> {
+  const memoryMb = o.memory === undefined ? undefined : Number(o.memory)
+  if (memoryMb !== undefined && !Number.isInteger(memoryMb)) throw new Error(`--memory: ${JSON.stringify(o.memory)} is not a whole number of MiB`)
+  const parsed = parseTargetSpec(spec, { identity: o.identity, knownHosts: o.knownHosts, bootArgs: o.bootArg, memoryMb })
+  if (parsed.kind !== 'vm' && (o.bootArg?.length || memoryMb !== undefined)) throw new Error('--boot-arg and --memory are for vm: targets')
+  if (parsed.kind !== 'ssh') return connectTarget(parsed)
   const interactive = process.stdin.isTTY === true
   let terminal: TerminalInput | null = null
   let ready = false
@@ -96,13 +101,15 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('run scenarios on a real kernel and compare every op with the model')
     .argument('<scenario>', 'a scenario file, a preset name, or "all" (every preset)')
-    .requiredOption('--target <target>', 'local, or ssh://[user@]host[:port]', 'local')
+    .requiredOption('--target <target>', 'local, ssh://[user@]host[:port], or vm:<kernel-store name | bzImage path>', 'local')
     .option('--identity <file>', 'ssh private key')
     .option('--known-hosts <file>', 'ssh known_hosts file to check the host key against')
     .option('--fs <list>', 'filesystems to run on (comma-separated: tmpfs,ext4,xfs,btrfs); loop-backed scratch mounts need root')
     .option('--dir <path>', 'run in this directory on the target instead of scratch mounts')
     .option('--trace', 'trace the probe in a private ftrace instance')
     .option('--text', 'with --trace: read the text trace_pipe instead of the binary per-CPU trace_pipe_raw')
+    .option('--boot-arg <arg>', 'vm: an extra kernel command-line word (repeatable), recorded with the target', (v: string, all: string[] = []) => [...all, v])
+    .option('--memory <MiB>', 'vm: guest memory (default 1024)')
     .option('--json', 'print the run records as JSON instead of text')
     .option('--out <file>', 'also write the run records (JSON) to this file')
     .action(async (which: string, o: RunCliOptions) => {

@@ -12,6 +12,7 @@ export type TargetErrorCode =
   | 'disposed' // used after dispose()
   | 'upload' // an uploaded file did not arrive intact
   | 'command' // a command the lab needs failed
+  | 'crash' // a VM guest oopsed, panicked or hung while running the command (it was rebooted)
 
 export class TargetError extends Error {
   constructor(

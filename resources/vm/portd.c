@@ -1,0 +1,258 @@
+/*
+ * Splice Lab stream port daemon: runs inside a VM guest, one per virtio-serial port, and carries
+ * one stream at a time (a `cat trace_pipe`, the probe's output) so that bulk data never shares
+ * the serial console the lab drives commands through. Built on the host with `gcc -O2 -static`
+ * into the lab's initramfs (src/main/target/vm/initramfs.ts); the host side is
+ * src/main/target/vm/ports.ts.
+ *
+ * USAGE   portd PORT_DEVICE            (e.g. /dev/vport0p1)
+ *
+ * FRAMES, both directions: 1 byte type, 4 bytes length (little endian), then the payload.
+ *   host -> guest   'R' run: payload is a shell command (`/bin/sh -c`), in its own session
+ *                   'S' signal: payload is one byte, a signal number for the command's group
+ *   guest -> host   'H' hello: the daemon is ready (sent once per opening of the port)
+ *                   'O' output: bytes the command wrote (stdout and stderr, one pipe)
+ *                   'X' exit: 4 bytes, the exit status (128+N when killed by signal N), after the
+ *                       command's output has ended (EOF on its pipe) and it was reaped
+ *                   'K' keepalive: sent every second while a command runs, so the host can tell a
+ *                       quiet command from a hung guest
+ *                   'E' error: a message (a run while busy, a failed fork)
+ *
+ * A port whose host side is not connected reads as end-of-file and polls as hung up
+ * (drivers/char/virtio_console.c, port_fops_read/port_fops_poll): the daemon then waits and tries
+ * again, so a host that reconnects finds it ready.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_COMMAND (1 << 20)
+#define OUT_CHUNK (64 * 1024)
+#define KEEPALIVE_MS 1000
+
+static int port = -1;
+static pid_t child = -1;
+static int child_out = -1;
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_frame(char type, const void *payload, uint32_t len)
+{
+	unsigned char head[5] = { (unsigned char)type, len & 0xff, (len >> 8) & 0xff,
+				  (len >> 16) & 0xff, (len >> 24) & 0xff };
+
+	if (write_all(port, head, sizeof(head)) < 0)
+		return -1;
+	return len ? write_all(port, payload, len) : 0;
+}
+
+static int send_text(char type, const char *text)
+{
+	return send_frame(type, text, (uint32_t)strlen(text));
+}
+
+/* Reads exactly len bytes; 0 on success, -1 on error or end of file (host gone). */
+static int read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void start_command(const char *command)
+{
+	int fds[2];
+
+	if (child > 0) {
+		send_text('E', "busy: a command is already running on this port");
+		return;
+	}
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		send_text('E', "pipe failed");
+		return;
+	}
+	child = fork();
+	if (child < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		send_text('E', "fork failed");
+		child = -1;
+		return;
+	}
+	if (child == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		setsid();
+		signal(SIGPIPE, SIG_DFL);
+		if (null >= 0)
+			dup2(null, 0);
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	child_out = fds[0];
+}
+
+static void finish_command(void)
+{
+	int status = 0;
+	unsigned char code[4];
+	int32_t value;
+
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	value = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+	code[0] = value & 0xff;
+	code[1] = (value >> 8) & 0xff;
+	code[2] = (value >> 16) & 0xff;
+	code[3] = (value >> 24) & 0xff;
+	close(child_out);
+	child_out = -1;
+	child = -1;
+	send_frame('X', code, 4);
+}
+
+/* One frame from the host; -1 when the host went away. */
+static int handle_host(void)
+{
+	unsigned char head[5];
+	uint32_t len;
+	char *payload;
+
+	if (read_all(port, head, sizeof(head)) < 0)
+		return -1;
+	len = head[1] | head[2] << 8 | head[3] << 16 | (uint32_t)head[4] << 24;
+	if (len > MAX_COMMAND)
+		return -1;
+	payload = malloc(len + 1);
+	if (!payload)
+		return -1;
+	if (len && read_all(port, payload, len) < 0) {
+		free(payload);
+		return -1;
+	}
+	payload[len] = 0;
+	if (head[0] == 'R')
+		start_command(payload);
+	else if (head[0] == 'S' && len == 1 && child > 0)
+		kill(-child, (unsigned char)payload[0]);
+	free(payload);
+	return 0;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Serves the port until the host goes away; the running command (if any) is killed then. */
+static void serve(void)
+{
+	static char buf[OUT_CHUNK];
+	long last_sent = now_ms();
+
+	if (send_text('H', "portd 1") < 0)
+		return;
+	for (;;) {
+		struct pollfd fds[2] = { { port, POLLIN, 0 }, { child_out, POLLIN, 0 } };
+		int n = poll(fds, child_out >= 0 ? 2 : 1, KEEPALIVE_MS);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			if (handle_host() < 0)
+				break;
+		}
+		if (n > 0 && child_out >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t got = read(child_out, buf, sizeof(buf));
+
+			if (got > 0) {
+				if (send_frame('O', buf, (uint32_t)got) < 0)
+					break;
+				last_sent = now_ms();
+			} else if (got == 0 || errno != EINTR) {
+				finish_command();
+				last_sent = now_ms();
+			}
+		}
+		if (child > 0 && now_ms() - last_sent >= KEEPALIVE_MS) {
+			if (send_frame('K', NULL, 0) < 0)
+				break;
+			last_sent = now_ms();
+		}
+	}
+	if (child > 0) {
+		kill(-child, SIGKILL);
+		finish_command();
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: portd PORT_DEVICE\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		struct pollfd pfd;
+
+		port = open(argv[1], O_RDWR | O_CLOEXEC);
+		if (port < 0) {
+			if (errno != EBUSY && errno != ENXIO && errno != ENODEV) {
+				perror(argv[1]);
+				return 1;
+			}
+			sleep(1);
+			continue;
+		}
+		/* Until the host connects the port polls as hung up: wait for POLLIN or a clear poll. */
+		pfd.fd = port;
+		pfd.events = POLLOUT;
+		while (poll(&pfd, 1, -1) >= 0 && (pfd.revents & POLLHUP)) {
+			usleep(100 * 1000);
+			pfd.revents = 0;
+		}
+		serve();
+		close(port);
+	}
+}

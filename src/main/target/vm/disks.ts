@@ -1,0 +1,47 @@
+/**
+ * Scratch disks for a guest: ext4, xfs and btrfs images made on the host (the guest has no mkfs)
+ * and attached as virtio-blk disks, each with a serial the guest finds it by (guest.ts).
+ */
+import { execFile } from 'node:child_process'
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+
+export const DISK_FILESYSTEMS = ['ext4', 'xfs', 'btrfs'] as const
+export type DiskFilesystem = (typeof DISK_FILESYSTEMS)[number]
+
+/** Image size: sparse, so it costs only what is written; xfsprogs refuses filesystems under 300 MB. */
+export const DISK_BYTES = 512 << 20
+
+/** mkfs per filesystem, as the host scratch pool makes them (ext4 without lazy init: no background zeroing while the probe measures). */
+const MKFS: Record<DiskFilesystem, [string, ...string[]]> = {
+  ext4: ['mkfs.ext4', '-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0'],
+  xfs: ['mkfs.xfs', '-q', '-f'],
+  btrfs: ['mkfs.btrfs', '-q', '-f'],
+}
+
+const PACKAGE: Record<DiskFilesystem, string> = { ext4: 'e2fsprogs', xfs: 'xfsprogs', btrfs: 'btrfs-progs' }
+
+export interface Disk {
+  fs: DiskFilesystem
+  path: string
+}
+
+/** Makes a fresh image of `fs` in `dir`. */
+export async function makeDisk(dir: string, fs: DiskFilesystem): Promise<Disk> {
+  const path = join(dir, `${fs}.img`)
+  const f = await open(path, 'w')
+  try {
+    await f.truncate(DISK_BYTES)
+  } finally {
+    await f.close()
+  }
+  const [cmd, ...args] = MKFS[fs]
+  await new Promise<void>((resolve, reject) => {
+    execFile(cmd, [...args, path], { timeout: 120_000, env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } }, (err, _out, stderr) => {
+      if (!err) return resolve()
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT'
+      reject(new Error(missing ? `cannot make the guest's ${fs} disk: no ${cmd} on this machine (apt install ${PACKAGE[fs]})` : `${cmd} failed: ${stderr.trim() || err.message}`))
+    })
+  })
+  return { fs, path }
+}

@@ -43,6 +43,24 @@ static int port = -1;
 static pid_t child = -1;
 static int child_out = -1;
 
+/*
+ * The port is non-blocking and waited on with short polls: a write or read that has to wait is
+ * retried every POLL_MS instead of sleeping until the device's interrupt wakes it. Under TCG a
+ * writer blocked on a full port was seen to sleep for seconds after qemu had taken the data (a
+ * used-buffer interrupt seen late); port_fops_poll() reclaims what qemu used each time it is asked
+ * (drivers/char/virtio_console.c, will_write_block()), so asking often never waits on it.
+ */
+#define POLL_MS 10
+
+static int wait_fd(int fd, short events)
+{
+	struct pollfd p = { fd, events, 0 };
+
+	if (poll(&p, 1, POLL_MS) < 0 && errno != EINTR)
+		return -1;
+	return 0;
+}
+
 static int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -50,8 +68,11 @@ static int write_all(int fd, const void *buf, size_t len)
 	while (len) {
 		ssize_t n = write(fd, p, len);
 
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+			if (wait_fd(fd, POLLOUT) < 0)
+				return -1;
 			continue;
+		}
 		if (n <= 0)
 			return -1;
 		p += n;
@@ -83,8 +104,11 @@ static int read_all(int fd, void *buf, size_t len)
 	while (len) {
 		ssize_t n = read(fd, p, len);
 
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+			if (wait_fd(fd, POLLIN) < 0)
+				return -1;
 			continue;
+		}
 		if (n <= 0)
 			return -1;
 		p += n;
@@ -116,8 +140,20 @@ static void start_command(const char *command)
 	if (child == 0) {
 		int null = open("/dev/null", O_RDONLY);
 
+		sigset_t none;
+
 		setsid();
+		/*
+		 * Default dispositions: portd was started in the background by a non-interactive shell,
+		 * which ignores SIGINT and SIGQUIT for it (POSIX, "Asynchronous Lists"), and ignored
+		 * signals stay ignored across exec: a stream's SIGINT would do nothing.
+		 */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (null >= 0)
 			dup2(null, 0);
 		dup2(fds[1], 1);
@@ -127,6 +163,8 @@ static void start_command(const char *command)
 	}
 	close(fds[1]);
 	child_out = fds[0];
+	/* Never block on the pipe: poll says when to read, a read that finds nothing goes back to poll. */
+	fcntl(child_out, F_SETFL, O_NONBLOCK);
 }
 
 static void finish_command(void)
@@ -194,7 +232,8 @@ static void serve(void)
 		return;
 	for (;;) {
 		struct pollfd fds[2] = { { port, POLLIN, 0 }, { child_out, POLLIN, 0 } };
-		int n = poll(fds, child_out >= 0 ? 2 : 1, KEEPALIVE_MS);
+		/* While a command runs, look at the port every POLL_MS (see wait_fd) for a stop. */
+		int n = poll(fds, child_out >= 0 ? 2 : 1, child > 0 ? POLL_MS : KEEPALIVE_MS);
 
 		if (n < 0 && errno != EINTR)
 			break;
@@ -209,7 +248,7 @@ static void serve(void)
 				if (send_frame('O', buf, (uint32_t)got) < 0)
 					break;
 				last_sent = now_ms();
-			} else if (got == 0 || errno != EINTR) {
+			} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
 				finish_command();
 				last_sent = now_ms();
 			}
@@ -236,7 +275,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		struct pollfd pfd;
 
-		port = open(argv[1], O_RDWR | O_CLOEXEC);
+		port = open(argv[1], O_RDWR | O_CLOEXEC | O_NONBLOCK);
 		if (port < 0) {
 			if (errno != EBUSY && errno != ENXIO && errno != ENODEV) {
 				perror(argv[1]);

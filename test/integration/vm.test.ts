@@ -63,7 +63,7 @@ describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, 
   })
 
   it('uploads a binary file through the console, intact', async () => {
-    const data = randomBytes(100_000)
+    const data = randomBytes(40_000)
     await vm.upload('/tmp/splice-lab-upload-test/blob', data, 0o600)
     const r = await vm.exec('sha256sum /tmp/splice-lab-upload-test/blob; stat -c %a /tmp/splice-lab-upload-test/blob')
     expect(r.output.split(/\s+/)[0]).toBe(createHash('sha256').update(data).digest('hex'))
@@ -91,8 +91,17 @@ describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, 
     await vm.exec(`echo 1 > ${t}/tracing_on`)
     const h = await vm.stream(`exec cat ${t}/trace_pipe`, (s) => (text += s))
     const mark = `splice-lab-vm-test-${randomBytes(4).toString('hex')}`
+    const t0 = Date.now()
     await vm.exec(`echo ${mark} > ${t}/trace_marker`)
-    expect(await waitUntil(() => text.includes(mark), 20_000)).toBe(true)
+    // Under TCG on a loaded host the guest's wake-ups can come late (its APIC timer fails
+    // calibration and is disabled): later events push earlier ones out, so keep some coming.
+    let nudges = 0
+    while (!text.includes(mark) && Date.now() - t0 < 30_000) {
+      await new Promise((r) => setTimeout(r, 500))
+      if (!text.includes(mark)) await vm.exec(`echo nudge-${++nudges} > ${t}/trace_marker`)
+    }
+    expect(text).toContain(mark)
+    console.log(`VM trace_pipe: the marker arrived on its stream after ${Date.now() - t0} ms (${nudges} later markers written meanwhile)`)
     await h.stop()
     expect(await h.done).toBe(130)
     off()
@@ -113,11 +122,12 @@ describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, 
       for (const fs of ['tmpfs', 'ext4', 'xfs', 'btrfs'] as const) {
         const dir = await scratch.ensure(fs)
         expect(await scratch.ensure(fs)).toBe(dir)
-        seen[fs] = (await vm.exec(`stat -f -c %T ${dir}`)).output.trim()
+        // /proc/mounts, not stat -f: busybox's stat names btrfs UNKNOWN.
+        seen[fs] = (await vm.exec(`awk -v d=${dir} '$2 == d { print $3 }' /proc/mounts`)).output.trim()
         const w = await vm.exec(`echo data > ${dir}/f && sync && cat ${dir}/f`)
         expect(w).toEqual({ code: 0, output: 'data\n' })
       }
-      expect(seen).toEqual({ tmpfs: 'tmpfs', ext4: 'ext2/ext3', xfs: 'xfs', btrfs: 'btrfs' })
+      expect(seen).toEqual({ tmpfs: 'tmpfs', ext4: 'ext4', xfs: 'xfs', btrfs: 'btrfs' })
     } finally {
       expect(await scratch.dispose()).toBeNull()
     }

@@ -1,10 +1,8 @@
 /**
  * The guest's initramfs, made by the lab on the host and cached by the hash of everything in it:
- * Debian's static busybox (init and the tools), bash (the console runs the same shell as a local or
- * ssh session, so framing, uploads and facts behave the same; it comes with the libraries ldd names),
- * the probe and the stream daemon compiled here as static binaries (the guest has no compiler), and
- * the scripts of guest.ts. The probe sits where buildProbe looks for a cached build
- * (`~/.cache/splice-lab/probe-<hash>/probe`), so a run in the guest compiles nothing.
+ * Debian's static busybox (init and the tools), a few of the host's own tools where busybox's
+ * behave differently (HOST_TOOLS, with the libraries ldd names), the probe and the stream daemon
+ * compiled here as static binaries (the guest has no compiler), and the scripts of guest.ts.
  */
 import { createHash } from 'node:crypto'
 import { execFile } from 'node:child_process'
@@ -20,7 +18,20 @@ import { cpioNewc, type CpioEntry } from './cpio'
 import { GROUP, GUEST_HOME, INITTAB, PASSWD, PORTD_PATH, SETUP, consoleScript } from './guest'
 
 /** Part of the cache key: bump when the layout changes in a way the inputs do not show. */
-const LAYOUT_VERSION = 1
+const LAYOUT_VERSION = 2
+
+/**
+ * The host's tools that replace busybox's in the guest, and why:
+ * - bash: the console runs the same shell as a local or ssh session (session.ts), so framing,
+ *   uploads and facts behave the same (busybox's ash ends a non-interactive shell on a syntax error
+ *   inside eval);
+ * - cat: busybox's cat copies with sendfile(), which on trace_pipe goes through
+ *   tracing_splice_read_pipe() and, into a pipe, held events back until later ones came (Linux
+ *   6.1 under TCG: every other trace_marker write seen seconds late); read()/write() does not;
+ * - stat: busybox's `stat -f -c %T` names btrfs "UNKNOWN";
+ * - getconf: the facts read the page size with it (busybox has none).
+ */
+const HOST_TOOLS = ['bash', 'cat', 'stat', 'getconf'] as const
 const PORTD_CFLAGS = ['-O2', '-Wall', '-static']
 
 export class InitramfsError extends Error {
@@ -35,8 +46,6 @@ export interface InitramfsOptions {
   cacheDir?: string
   /** Default /bin/busybox (Debian's busybox-static). */
   busybox?: string
-  /** Default the bash on PATH. */
-  bash?: string
   /** C compiler for the static builds. Default gcc. */
   cc?: string
   /** The probe's source directory. Default resources/probe. */
@@ -59,15 +68,15 @@ export interface Initramfs {
 export async function ensureInitramfs(o: InitramfsOptions = {}): Promise<Initramfs> {
   const busyboxPath = o.busybox ?? '/bin/busybox'
   if (!existsSync(busyboxPath)) throw new InitramfsError(`no ${busyboxPath}: the guest's tools come from a static busybox (Debian: apt install busybox-static)`)
-  const bashPath = o.bash ?? (await which('bash'))
   const cc = o.cc ?? 'gcc'
   const probe = await readProbeSource(o.probeDir)
   const portdSource = await readFile(resourcePath('vm/portd.c'))
-  const [busybox, bash] = await Promise.all([hostBinary(busyboxPath), hostBinary(bashPath)])
+  const busybox = await hostBinary(busyboxPath)
+  const tools = await Promise.all(HOST_TOOLS.map(async (name) => ({ name, files: await hostBinary(await which(name)) })))
   const scripts = { INITTAB, SETUP, console: consoleScript(), PASSWD, GROUP }
 
   const h = createHash('sha256').update(`layout ${LAYOUT_VERSION}\0probe ${probe.hash}\0portd ${PORTD_CFLAGS.join(' ')}\0`).update(portdSource)
-  for (const f of [...busybox, ...bash]) h.update(f.path).update('\0').update(f.data)
+  for (const f of [...busybox, ...tools.flatMap((t) => t.files)]) h.update(f.path).update('\0').update(f.data)
   h.update(JSON.stringify(scripts))
   const hash = h.digest('hex').slice(0, 16)
   const dir = o.cacheDir ?? join(cacheDir(), 'vm')
@@ -89,11 +98,12 @@ export async function ensureInitramfs(o: InitramfsOptions = {}): Promise<Initram
       { path: 'dev/console', type: 'char', major: 5, minor: 1 },
       ...['proc', 'sys', 'tmp', 'mnt', 'run', 'root'].map((p) => ({ path: p, type: 'dir' as const })),
       { path: 'bin/busybox', type: 'file', data: busybox[0]!.data, mode: 0o755 },
-      ...(await busyboxApplets(busyboxPath)).filter((a) => a !== 'busybox').map((a) => ({ path: `bin/${a}`, type: 'symlink' as const, target: 'busybox' })),
+      ...(await busyboxApplets(busyboxPath))
+        .filter((a) => a !== 'busybox' && !(HOST_TOOLS as readonly string[]).includes(a))
+        .map((a) => ({ path: `bin/${a}`, type: 'symlink' as const, target: 'busybox' })),
       { path: 'init', type: 'symlink', target: 'bin/busybox' },
-      ...sharedLibraries([...busybox.slice(1), ...bash.slice(1)]),
-      // busybox has no bash applet for this to collide with.
-      { path: 'bin/bash', type: 'file', data: bash[0]!.data, mode: 0o755 },
+      ...sharedLibraries([...busybox.slice(1), ...tools.flatMap((t) => t.files.slice(1))]),
+      ...tools.map((t) => ({ path: `bin/${t.name}`, type: 'file' as const, data: t.files[0]!.data, mode: 0o755 })),
       { path: 'etc/inittab', type: 'file', data: Buffer.from(INITTAB), mode: 0o644 },
       { path: 'etc/passwd', type: 'file', data: Buffer.from(PASSWD), mode: 0o644 },
       { path: 'etc/group', type: 'file', data: Buffer.from(GROUP), mode: 0o644 },

@@ -20,7 +20,7 @@ describe('qemu command line', () => {
     expect(a).toContain('stdio,id=console,signal=off')
     expect(a).toContain('-no-reboot')
     expect(a.slice(a.indexOf('-accel'), a.indexOf('-accel') + 4)).toEqual(['-accel', 'tcg', '-cpu', 'max'])
-    expect(a.slice(a.indexOf('-smp'), a.indexOf('-smp') + 2)).toEqual(['-smp', '2'])
+    expect(a.slice(a.indexOf('-smp'), a.indexOf('-smp') + 2)).toEqual(['-smp', '2,sockets=2,cores=1,threads=1'])
   })
 
   it('gives each stream port a socket and a name, each disk a serial the guest finds it by', () => {
@@ -36,7 +36,8 @@ describe('qemu command line', () => {
 
   it('runs qemu under a parent-death signal', () => {
     const s = supervisedQemu(config)
-    expect([s.file, ...s.args.slice(0, 4)]).toEqual(['setpriv', '--pdeathsig', 'KILL', '--', 'qemu-system-x86_64'])
+    expect([s.file, ...s.args.slice(0, 8)]).toEqual(['setpriv', '--pdeathsig', 'KILL', '--', 'sh', '-c', 'stty -onlcr && exec "$@"', 'sh'])
+    expect(s.args[8]).toBe('qemu-system-x86_64')
   })
 
   it('refuses boot arguments with spaces or quotes, and those the lab sets itself', () => {

@@ -49,7 +49,10 @@ export function qemuArgs(c: QemuConfig): string[] {
     '-accel', c.accel,
     // TCG: every CPU feature it emulates; KVM: the host's CPU.
     '-cpu', c.accel === 'kvm' ? 'host' : 'max',
-    '-smp', String(c.cpus),
+    // One CPU per socket: the lab's kernels have no ACPI, so they find CPUs in SeaBIOS's MP table,
+    // which lists one CPU per package (src/fw/mptable.c steps by cores per package); with qemu's
+    // default of one socket with N cores the guest saw a single CPU.
+    '-smp', `${c.cpus},sockets=${c.cpus},cores=1,threads=1`,
     '-m', `${c.memoryMb}M`,
     '-no-reboot',
     '-chardev', 'stdio,id=console,signal=off',
@@ -72,9 +75,13 @@ export function qemuArgs(c: QemuConfig): string[] {
   return args
 }
 
-/** qemu under a parent-death signal, as node-pty will spawn it. */
+/**
+ * qemu under a parent-death signal, as node-pty will spawn it. `stty -onlcr` first: qemu's stdio
+ * chardev leaves output processing on (char-stdio.c sets OPOST), so the pty would turn the guest
+ * tty's \r\n into \r\r\n; without ONLCR the guest's own line endings pass through as they are.
+ */
 export function supervisedQemu(c: QemuConfig): SessionSpawn {
-  return { file: 'setpriv', args: ['--pdeathsig', 'KILL', '--', c.qemu, ...qemuArgs(c)] }
+  return { file: 'setpriv', args: ['--pdeathsig', 'KILL', '--', 'sh', '-c', 'stty -onlcr && exec "$@"', 'sh', c.qemu, ...qemuArgs(c)] }
 }
 
 /** Words the lab itself puts on the command line; a boot argument may not override them. */

@@ -26,7 +26,7 @@ import { cacheDir } from '../../paths'
 import { ConsoleWatcher, type ConsoleAlarm } from './console-watch'
 import { DISK_FILESYSTEMS, makeDisk, type Disk, type DiskFilesystem } from './disks'
 import { ensureInitramfs, type Initramfs, type InitramfsOptions } from './initramfs'
-import { StreamPort } from './ports'
+import { StreamPort, type PortRun } from './ports'
 import { checkBootArgs, kernelCommandLine, supervisedQemu, type Accelerator, type QemuConfig } from './qemu'
 import { diskSerial } from './guest'
 
@@ -458,8 +458,7 @@ export class VmTarget implements Target {
   /** Everything in the guest runs as root: `root` needs nothing more. */
   private async startStream(command: string, onData: (b: Buffer) => void, _options: StreamOptions): Promise<StreamHandle> {
     const g = await this.current()
-    const port = await this.freePort(g)
-    const run = port.run(command, onData)
+    const run = await this.runOnFreePort(g, command, onData)
     let finished = false
     void run.done.then(() => (finished = true))
     const handle: StreamHandle = {
@@ -479,12 +478,13 @@ export class VmTarget implements Target {
     return handle
   }
 
-  private async freePort(g: Guest): Promise<StreamPort> {
+  /** Starts `command` on the first free port, found and taken in the same turn (two streams starting at once get two ports). */
+  private async runOnFreePort(g: Guest, command: string, onData: (b: Buffer) => void): Promise<PortRun> {
     const deadline = Date.now() + PORT_WAIT_MS
     for (;;) {
       if (g.exited) throw new TargetError('dead', `${this.label}: the guest ended before the stream started`)
       const port = g.ports.find((p) => p.free)
-      if (port) return port
+      if (port) return port.run(command, onData)
       if (Date.now() > deadline) throw new TargetError('command', `${this.label}: all ${g.ports.length} stream ports stayed busy for ${PORT_WAIT_MS / 1000} s`)
       await new Promise((r) => setTimeout(r, 20))
     }
@@ -601,12 +601,13 @@ export function cleanStaleVmDirs(): string[] {
   return removed
 }
 
+/** The process exists and has not ended (a zombie has: only its parent's wait is missing). */
 function pidAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z'
+  } catch {
+    return false
   }
 }
 

@@ -11,9 +11,10 @@
  *   host -> guest   'R' run: payload is a shell command (`/bin/sh -c`), in its own session
  *                   'S' signal: payload is one byte, a signal number for the command's group
  *   guest -> host   'H' hello: the daemon is ready (sent once per opening of the port)
- *                   'O' output: bytes the command wrote (stdout and stderr, one pipe)
+ *                   'O' output: bytes the command wrote to its stdout
+ *                   'e' error output: bytes the command wrote to its stderr
  *                   'X' exit: 4 bytes, the exit status (128+N when killed by signal N), after the
- *                       command's output has ended (EOF on its pipe) and it was reaped
+ *                       command's output has ended (EOF on both pipes) and it was reaped
  *                   'K' keepalive: sent every second while a command runs, so the host can tell a
  *                       quiet command from a hung guest
  *                   'E' error: a message (a run while busy, a failed fork)
@@ -41,7 +42,9 @@
 
 static int port = -1;
 static pid_t child = -1;
-static int child_out = -1;
+/* The command's stdout and stderr; -1 once each has ended. */
+static int child_fd[2] = { -1, -1 };
+static const char child_frame[2] = { 'O', 'e' };
 
 /*
  * The port is non-blocking and waited on with short polls: a write or read that has to wait is
@@ -119,20 +122,28 @@ static int read_all(int fd, void *buf, size_t len)
 
 static void start_command(const char *command)
 {
-	int fds[2];
+	int out[2], err[2];
 
 	if (child > 0) {
 		send_text('E', "busy: a command is already running on this port");
 		return;
 	}
-	if (pipe2(fds, O_CLOEXEC) < 0) {
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		send_text('E', "pipe failed");
+		return;
+	}
+	if (pipe2(err, O_CLOEXEC) < 0) {
+		close(out[0]);
+		close(out[1]);
 		send_text('E', "pipe failed");
 		return;
 	}
 	child = fork();
 	if (child < 0) {
-		close(fds[0]);
-		close(fds[1]);
+		close(out[0]);
+		close(out[1]);
+		close(err[0]);
+		close(err[1]);
 		send_text('E', "fork failed");
 		child = -1;
 		return;
@@ -156,15 +167,18 @@ static void start_command(const char *command)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (null >= 0)
 			dup2(null, 0);
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
 		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
 		_exit(127);
 	}
-	close(fds[1]);
-	child_out = fds[0];
-	/* Never block on the pipe: poll says when to read, a read that finds nothing goes back to poll. */
-	fcntl(child_out, F_SETFL, O_NONBLOCK);
+	close(out[1]);
+	close(err[1]);
+	child_fd[0] = out[0];
+	child_fd[1] = err[0];
+	/* Never block on a pipe: poll says when to read, a read that finds nothing goes back to poll. */
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	fcntl(err[0], F_SETFL, O_NONBLOCK);
 }
 
 static void finish_command(void)
@@ -180,8 +194,6 @@ static void finish_command(void)
 	code[1] = (value >> 8) & 0xff;
 	code[2] = (value >> 16) & 0xff;
 	code[3] = (value >> 24) & 0xff;
-	close(child_out);
-	child_out = -1;
 	child = -1;
 	send_frame('X', code, 4);
 }
@@ -222,6 +234,31 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+/* Forwards what the command wrote on pipe i (0 stdout, 1 stderr); -1 when the port failed. */
+static int forward(int i, char *buf, size_t size)
+{
+	ssize_t got = read(child_fd[i], buf, size);
+
+	if (got > 0)
+		return send_frame(child_frame[i], buf, (uint32_t)got);
+	if (got < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	close(child_fd[i]);
+	child_fd[i] = -1;
+	return 0;
+}
+
+static void close_child_fds(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (child_fd[i] >= 0)
+			close(child_fd[i]);
+		child_fd[i] = -1;
+	}
+}
+
 /* Serves the port until the host goes away; the running command (if any) is killed then. */
 static void serve(void)
 {
@@ -231,9 +268,10 @@ static void serve(void)
 	if (send_text('H', "portd 1") < 0)
 		return;
 	for (;;) {
-		struct pollfd fds[2] = { { port, POLLIN, 0 }, { child_out, POLLIN, 0 } };
+		struct pollfd fds[3] = { { port, POLLIN, 0 }, { child_fd[0], POLLIN, 0 }, { child_fd[1], POLLIN, 0 } };
 		/* While a command runs, look at the port every POLL_MS (see wait_fd) for a stop. */
-		int n = poll(fds, child_out >= 0 ? 2 : 1, child > 0 ? POLL_MS : KEEPALIVE_MS);
+		int n = poll(fds, 3, child > 0 ? POLL_MS : KEEPALIVE_MS);
+		int i, failed = 0;
 
 		if (n < 0 && errno != EINTR)
 			break;
@@ -241,17 +279,17 @@ static void serve(void)
 			if (handle_host() < 0)
 				break;
 		}
-		if (n > 0 && child_out >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-			ssize_t got = read(child_out, buf, sizeof(buf));
-
-			if (got > 0) {
-				if (send_frame('O', buf, (uint32_t)got) < 0)
-					break;
-				last_sent = now_ms();
-			} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-				finish_command();
+		for (i = 0; i < 2 && !failed; i++) {
+			if (n > 0 && child_fd[i] >= 0 && (fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) {
+				failed = forward(i, buf, sizeof(buf)) < 0;
 				last_sent = now_ms();
 			}
+		}
+		if (failed)
+			break;
+		if (child > 0 && child_fd[0] < 0 && child_fd[1] < 0) {
+			finish_command();
+			last_sent = now_ms();
 		}
 		if (child > 0 && now_ms() - last_sent >= KEEPALIVE_MS) {
 			if (send_frame('K', NULL, 0) < 0)
@@ -261,6 +299,7 @@ static void serve(void)
 	}
 	if (child > 0) {
 		kill(-child, SIGKILL);
+		close_child_fds();
 		finish_command();
 	}
 }

@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TargetError } from '../../src/main/target'
 import { VmTarget, cleanStaleVmDirs, connectVm, type VmIncident } from '../../src/main/target/vm/vm-target'
-import { VmScratch } from '../../src/main/target/vm/scratch'
+import { ScratchPool } from '../../src/main/lab/scratch'
 import { TEST_KERNEL, processAlive, testKernelImage, vmSkipReason, waitUntil } from './fixtures/vm'
 
-const skip = vmSkipReason()
+const skip = await vmSkipReason()
 
 describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let vm: VmTarget
@@ -24,7 +24,7 @@ describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, 
 
   beforeAll(async () => {
     const t0 = Date.now()
-    vm = await connectVm({ kernel: TEST_KERNEL, image: testKernelImage(), bootArgs: ['splice_lab_test=1'] })
+    vm = await connectVm({ kernel: TEST_KERNEL, image: await testKernelImage(), bootArgs: ['splice_lab_test=1'] })
     bootMs = Date.now() - t0
     vm.onIncident((i) => incidents.push(i))
   }, 600_000)
@@ -73,13 +73,15 @@ describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, 
   it('streams bytes on a port of their own while the console stays free', async () => {
     await vm.exec('head -c 3000000 /dev/urandom > /tmp/stream-blob')
     const want = (await vm.exec('sha256sum /tmp/stream-blob')).output.split(/\s+/)[0]
-    const chunks: Buffer[] = []
-    const h = await vm.streamBytes('cat /tmp/stream-blob', (b) => chunks.push(b))
+    const chunks: Uint8Array[] = []
+    let stderr = ''
+    const h = await vm.streamBinary('cat /tmp/stream-blob; echo to-stderr >&2', (b) => chunks.push(b), { onStderr: (s) => (stderr += s) })
     // The console answers while the stream runs.
     expect((await vm.exec('echo console free')).output).toBe('console free\n')
     expect(await h.done).toBe(0)
     const got = Buffer.concat(chunks)
     expect(got.length).toBe(3_000_000)
+    expect(stderr).toBe('to-stderr\n')
     expect(createHash('sha256').update(got).digest('hex')).toBe(want)
   })
 
@@ -116,7 +118,8 @@ describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, 
   })
 
   it('mounts the host-made ext4, xfs and btrfs disks and a tmpfs in the guest', async () => {
-    const scratch = new VmScratch(vm, `test-${process.pid}`)
+    // The Lab's scratch pool, on the disks the VM supplies (Target.scratchDevices): mounted, no mkfs.
+    const scratch = new ScratchPool(vm, `vm-test-${process.pid}`)
     try {
       const seen: Record<string, string> = {}
       for (const fs of ['tmpfs', 'ext4', 'xfs', 'btrfs'] as const) {
@@ -131,7 +134,7 @@ describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, 
     } finally {
       expect(await scratch.dispose()).toBeNull()
     }
-    expect((await vm.exec('grep -c splice-lab-scratch /proc/mounts')).output.trim()).toBe('0')
+    expect((await vm.exec(`grep -c ${scratch.base} /proc/mounts`)).output.trim()).toBe('0')
   })
 
   it('catches a deliberate panic, records it with the console text, reboots, and the next command runs', async () => {
@@ -154,7 +157,7 @@ describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, 
     expect(vm.boots).toBe(bootsBefore + 1)
     expect(processAlive(qemuBefore)).toBe(false)
     // The new guest has its streams and scratch again.
-    const scratch = new VmScratch(vm, `after-${process.pid}`)
+    const scratch = new ScratchPool(vm, `vm-after-${process.pid}`)
     try {
       expect((await vm.exec(`stat -f -c %T ${await scratch.ensure('ext4')}`)).output.trim()).toBe('ext2/ext3')
     } finally {
@@ -167,7 +170,7 @@ describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, 
   })
 
   it('leaves no qemu and no files behind after dispose', async () => {
-    const t = await connectVm({ kernel: TEST_KERNEL, image: testKernelImage(), disks: [] })
+    const t = await connectVm({ kernel: TEST_KERNEL, image: await testKernelImage(), disks: [] })
     const pid = t.qemuPid!
     expect(processAlive(pid)).toBe(true)
     const dirs = vmDirs()
@@ -177,7 +180,7 @@ describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, 
   })
 
   it('kills qemu when the lab process itself is SIGKILLed, and the next start removes its files', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'vm-child.ts'), testKernelImage()], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'vm-child.ts'), await testKernelImage()], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
     expect(await waitUntil(() => /qemu=\d+/.test(out), 300_000)).toBe(true)

@@ -378,7 +378,8 @@ export class Lab {
 }
 
 function recordedTarget(target: Target, f: TargetFacts): RecordedTarget {
-  return { label: target.label, kind: target.kind, kernel: f.kernel, arch: f.arch, pageSize: f.pageSize, root: f.root, tracefs: !!f.tracefs.path && f.tracefs.writable, perf: f.perf.available, spliceStats: f.spliceStats }
+  const vm = f.vm ? { vm: { kernel: f.vm.kernel, accelerator: f.vm.accelerator, bootArgs: f.vm.bootArgs, cmdline: f.vm.cmdline } } : {}
+  return { label: target.label, kind: target.kind, kernel: f.kernel, arch: f.arch, pageSize: f.pageSize, root: f.root, tracefs: !!f.tracefs.path && f.tracefs.writable, perf: f.perf.available, spliceStats: f.spliceStats, ...vm }
 }
 
 function newRecord(id: string, plan: RunPlan, target: RecordedTarget, dir: string, facts: TargetFacts): RunRecord {

@@ -92,7 +92,7 @@ export const RunRecordSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
   scenario: ScenarioSchema,
-  target: z.object({ label: z.string(), kind: z.enum(TARGET_KINDS), kernel: z.string(), arch: z.string(), pageSize: z.number(), root: z.boolean(), tracefs: z.boolean(), perf: z.boolean(), spliceStats: z.boolean() }),
+  target: z.object({ label: z.string(), kind: z.enum(TARGET_KINDS), kernel: z.string(), arch: z.string(), pageSize: z.number(), root: z.boolean(), tracefs: z.boolean(), perf: z.boolean(), spliceStats: z.boolean(), vm: z.object({ kernel: z.string(), accelerator: z.enum(['kvm', 'tcg']), bootArgs: z.array(z.string()), cmdline: z.string() }).optional() }),
   fs: Filesystem,
   dir: z.string(),
   env: Env,

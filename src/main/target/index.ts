@@ -47,7 +47,7 @@ export async function connectTarget(spec: TargetSpec | string, options: ConnectO
     case 'vm': {
       let image: string
       try {
-        image = resolveKernelImage(s.kernel)
+        image = await resolveKernelImage(s.kernel)
       } catch (e) {
         throw new TargetError('connect', errorMessage(e))
       }

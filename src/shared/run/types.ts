@@ -5,7 +5,7 @@
  */
 import type { Scenario, Filesystem } from '../scenario/schema'
 import type { LiveCounts } from '../vocabulary'
-import type { TargetKind } from '../target'
+import type { TargetKind, VmFacts } from '../target'
 import type { Comparison, ModelEnv, Observation, OpObservation, Policy, Prediction } from '../results'
 
 export const RUN_RECORD_VERSION = 1
@@ -21,6 +21,8 @@ export interface RecordedTarget {
   tracefs: boolean
   perf: boolean
   spliceStats: boolean
+  /** A VM target: the kernel as named, the accelerator and the kernel command line (boot arguments included). */
+  vm?: Pick<VmFacts, 'kernel' | 'accelerator' | 'bootArgs' | 'cmdline'>
 }
 
 /** Per-op tracepoint counts from the ftrace stream (attributed by the probe's trace_marker writes). */

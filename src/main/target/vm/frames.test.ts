@@ -17,12 +17,13 @@ function exitPayload(status: number): Buffer {
 }
 
 describe('stream port frames', () => {
-  it('decodes hello, output, keepalive, error and exit frames however the bytes are split (property)', () => {
+  it('decodes hello, output, stderr, keepalive, error and exit frames however the bytes are split (property)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: 255 }), fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 30 }), (data, status, cuts) => {
         const wire = Buffer.concat([
           guestFrame('H', Buffer.from('portd 1')),
           guestFrame('O', Buffer.from(data)),
+          guestFrame('e', Buffer.from('warning')),
           guestFrame('K', Buffer.alloc(0)),
           guestFrame('E', Buffer.from('busy')),
           guestFrame('X', exitPayload(status)),
@@ -38,6 +39,7 @@ describe('stream port frames', () => {
         expect(frames).toEqual([
           { type: 'hello', text: 'portd 1' },
           { type: 'output', data: Buffer.from(data) },
+          { type: 'stderr', data: Buffer.from('warning') },
           { type: 'keepalive' },
           { type: 'error', text: 'busy' },
           { type: 'exit', status },

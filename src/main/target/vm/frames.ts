@@ -9,6 +9,7 @@ export type HostFrame = { type: 'run'; command: string } | { type: 'signal'; sig
 export type GuestFrame =
   | { type: 'hello'; text: string }
   | { type: 'output'; data: Buffer }
+  | { type: 'stderr'; data: Buffer }
   | { type: 'exit'; status: number }
   | { type: 'keepalive' }
   | { type: 'error'; text: string }
@@ -64,6 +65,8 @@ function decode(type: number, payload: Buffer): GuestFrame {
     case 'O':
       // A copy, so a small frame does not keep the whole chunk it came in alive.
       return { type: 'output', data: Buffer.from(payload) }
+    case 'e':
+      return { type: 'stderr', data: Buffer.from(payload) }
     case 'X':
       if (payload.length !== 4) throw new Error(`stream port: an exit frame of ${payload.length} bytes`)
       return { type: 'exit', status: payload.readInt32LE(0) }

@@ -19,6 +19,8 @@ export const diskSerial = (fs: string): string => `splab-${fs}`
 export const GUEST_HOME = '/root'
 /** Where the stream daemon lives in the guest. */
 export const PORTD_PATH = '/splab/portd'
+/** Where the binary trace reader (resources/tracepipe) lives in the guest. */
+export const TRACEPIPE_PATH = '/splab/tracepipe'
 
 /**
  * Busybox init (reaps orphans, restarts the console shell if it ever ends). sysinit runs to the end

@@ -2,7 +2,8 @@
  * The guest's initramfs, made by the lab on the host and cached by the hash of everything in it:
  * Debian's static busybox (init and the tools), a few of the host's own tools where busybox's
  * behave differently (HOST_TOOLS, with the libraries ldd names), the probe and the stream daemon
- * compiled here as static binaries (the guest has no compiler), and the scripts of guest.ts.
+ * and the tracepipe helper compiled here as static binaries (the guest has no compiler), and the
+ * scripts of guest.ts.
  */
 import { createHash } from 'node:crypto'
 import { execFile } from 'node:child_process'
@@ -14,8 +15,9 @@ import { gzipSync } from 'node:zlib'
 import { cacheDir } from '../../paths'
 import { resourcePath } from '../../lab/resources'
 import { PROBE_CFLAGS, readProbeSource } from '../../lab/probe-build'
+import { buildTracepipeOnHost } from '../../lab/trace-raw'
 import { cpioNewc, type CpioEntry } from './cpio'
-import { GROUP, GUEST_HOME, INITTAB, PASSWD, PORTD_PATH, SETUP, consoleScript } from './guest'
+import { GROUP, GUEST_HOME, INITTAB, PASSWD, PORTD_PATH, SETUP, TRACEPIPE_PATH, consoleScript } from './guest'
 
 /** Part of the cache key: bump when the layout changes in a way the inputs do not show. */
 const LAYOUT_VERSION = 2
@@ -60,6 +62,8 @@ export interface Initramfs {
   probePath: string
   /** The probe's source hash (the same as buildProbe's). */
   probeHash: string
+  /** Where the tracepipe helper (resources/tracepipe) is in the guest. */
+  tracepipePath: string
   /** False when the cached image was used. */
   built: boolean
 }
@@ -71,18 +75,20 @@ export async function ensureInitramfs(o: InitramfsOptions = {}): Promise<Initram
   const cc = o.cc ?? 'gcc'
   const probe = await readProbeSource(o.probeDir)
   const portdSource = await readFile(resourcePath('vm/portd.c'))
+  const tracepipeSource = await readFile(resourcePath('tracepipe/tracepipe.c'))
   const busybox = await hostBinary(busyboxPath)
   const tools = await Promise.all(HOST_TOOLS.map(async (name) => ({ name, files: await hostBinary(await which(name)) })))
   const scripts = { INITTAB, SETUP, console: consoleScript(), PASSWD, GROUP }
 
-  const h = createHash('sha256').update(`layout ${LAYOUT_VERSION}\0probe ${probe.hash}\0portd ${PORTD_CFLAGS.join(' ')}\0`).update(portdSource)
+  const h = createHash('sha256').update(`layout ${LAYOUT_VERSION}\0probe ${probe.hash}\0portd ${PORTD_CFLAGS.join(' ')}\0`).update(portdSource).update(tracepipeSource)
   for (const f of [...busybox, ...tools.flatMap((t) => t.files)]) h.update(f.path).update('\0').update(f.data)
   h.update(JSON.stringify(scripts))
   const hash = h.digest('hex').slice(0, 16)
   const dir = o.cacheDir ?? join(cacheDir(), 'vm')
   const path = join(dir, `initramfs-${hash}.cpio.gz`)
   const probePath = `${GUEST_HOME}/.cache/splice-lab/probe-${probe.hash}/probe`
-  if (existsSync(path)) return { path, hash, probePath, probeHash: probe.hash, built: false }
+  const found = { path, hash, probePath, probeHash: probe.hash, tracepipePath: TRACEPIPE_PATH }
+  if (existsSync(path)) return { ...found, built: false }
 
   const work = await mkdtemp(join(tmpdir(), 'splice-lab-initramfs-'))
   try {
@@ -91,6 +97,9 @@ export async function ensureInitramfs(o: InitramfsOptions = {}): Promise<Initram
     const probeC = probe.files.filter((f) => f.name.endsWith('.c')).map((f) => join(work, f.name))
     await compile(cc, [...PROBE_CFLAGS, '-static', '-o', join(work, 'probe'), ...probeC], 'the probe')
     await compile(cc, [...PORTD_CFLAGS, '-o', join(work, 'portd'), join(work, 'portd.c')], 'the stream daemon')
+    await buildTracepipeOnHost(join(work, 'tracepipe'), cc).catch((e: unknown) => {
+      throw new InitramfsError(`${(e as Error).message} (a static build needs the C library archive: apt install libc6-dev)`)
+    })
 
     const entries: CpioEntry[] = [
       { path: 'dev', type: 'dir' },
@@ -111,13 +120,14 @@ export async function ensureInitramfs(o: InitramfsOptions = {}): Promise<Initram
       { path: 'splab/console', type: 'file', data: Buffer.from(scripts.console), mode: 0o755 },
       { path: PORTD_PATH.slice(1), type: 'file', data: await readFile(join(work, 'portd')), mode: 0o755 },
       { path: probePath.slice(1), type: 'file', data: await readFile(join(work, 'probe')), mode: 0o755 },
+      { path: TRACEPIPE_PATH.slice(1), type: 'file', data: await readFile(join(work, 'tracepipe')), mode: 0o755 },
     ]
     const image = gzipSync(cpioNewc(entries), { level: 6 })
     await mkdir(dir, { recursive: true })
     const tmp = `${path}.tmp-${process.pid}`
     await writeFile(tmp, image)
     await rename(tmp, path)
-    return { path, hash, probePath, probeHash: probe.hash, built: true }
+    return { ...found, built: true }
   } finally {
     await rm(work, { recursive: true, force: true })
   }

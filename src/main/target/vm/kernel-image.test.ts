@@ -1,23 +1,23 @@
 import { describe, it, expect, afterAll } from 'vitest'
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { resolveKernelImage } from './kernel-image'
 
-const store = mkdtempSync(join(tmpdir(), 'splice-lab-kstore-'))
-mkdirSync(join(store, 'debian-6.1'))
-writeFileSync(join(store, 'debian-6.1', 'bzImage'), 'k')
-afterAll(() => rmSync(store, { recursive: true, force: true }))
+const dir = mkdtempSync(join(tmpdir(), 'splice-lab-kimage-'))
+const image = join(dir, 'bzImage')
+writeFileSync(image, 'k')
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
+// A store name that resolves is exercised by test/integration/vm.test.ts (the store's debian-6.1).
 describe('vm:<kernel>', () => {
-  it('takes a path to an image, or a store name', () => {
-    expect(resolveKernelImage(join(store, 'debian-6.1', 'bzImage'), store)).toBe(join(store, 'debian-6.1', 'bzImage'))
-    expect(resolveKernelImage('debian-6.1', store)).toBe(join(store, 'debian-6.1', 'bzImage'))
+  it('takes a path to an image', async () => {
+    expect(await resolveKernelImage(image, dir)).toBe(image)
+    await expect(resolveKernelImage('/no/such/bzImage', dir)).rejects.toThrow(/no such kernel image/)
   })
 
-  it('says what the store has and how to build what it lacks', () => {
-    expect(() => resolveKernelImage('fix-6.1', store)).toThrow(/no kernel of that name \(it has: debian-6\.1\).*splice-lab kernel build/)
-    expect(() => resolveKernelImage('/no/such/bzImage', store)).toThrow(/no such kernel image/)
-    expect(() => resolveKernelImage('', store)).toThrow(/name a kernel/)
+  it('takes a store name, and says how to build one the store lacks', async () => {
+    await expect(resolveKernelImage('fix-6.1', join(dir, 'empty-store'))).rejects.toThrow(/no kernel named "fix-6\.1".*splice-lab kernel build/)
+    await expect(resolveKernelImage('', dir)).rejects.toThrow(/name a kernel/)
   })
 })

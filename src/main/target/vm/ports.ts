@@ -21,7 +21,7 @@ export class StreamPort {
   private readonly decoder = new FrameDecoder()
   private helloSeen = false
   private helloWaiters: (() => void)[] = []
-  private current: { onData: (b: Buffer) => void; finish: (status: number) => void } | null = null
+  private current: { onData: (b: Buffer) => void; onStderr: (b: Buffer) => void; finish: (status: number) => void } | null = null
   private closed = false
   /** When the guest last sent anything on this port (a keepalive counts), ms since the epoch. */
   lastHeard = 0
@@ -70,12 +70,14 @@ export class StreamPort {
     return new Promise((r) => this.helloWaiters.push(r))
   }
 
-  run(command: string, onData: (b: Buffer) => void): PortRun {
+  /** Runs `command` in the guest; its stdout goes to onData, its stderr to onStderr (default: onData too). */
+  run(command: string, onData: (b: Buffer) => void, onStderr: (b: Buffer) => void = onData): PortRun {
     if (!this.free || !this.socket) throw new Error(`stream port ${this.index} is not free`)
     let finish!: (status: number) => void
     const done = new Promise<number>((resolve) => (finish = resolve))
     this.current = {
       onData,
+      onStderr,
       finish: (status) => {
         this.current = null
         finish(status)
@@ -110,13 +112,16 @@ export class StreamPort {
         case 'output':
           this.current?.onData(f.data)
           break
+        case 'stderr':
+          this.current?.onStderr(f.data)
+          break
         case 'exit':
           this.current?.finish(f.status)
           break
         case 'error':
           this.errors.push(f.text)
           // A refused run (busy, fork failed) ends the stream that asked for it.
-          this.current?.onData(Buffer.from(`splice-lab: stream port ${this.index}: ${f.text}\n`))
+          this.current?.onStderr(Buffer.from(`splice-lab: stream port ${this.index}: ${f.text}\n`))
           this.current?.finish(-1)
           break
         case 'keepalive':

@@ -36,8 +36,8 @@ describe('qemu command line', () => {
 
   it('runs qemu under a parent-death signal', () => {
     const s = supervisedQemu(config)
-    expect([s.file, ...s.args.slice(0, 8)]).toEqual(['setpriv', '--pdeathsig', 'KILL', '--', 'sh', '-c', 'stty -onlcr && exec "$@"', 'sh'])
-    expect(s.args[8]).toBe('qemu-system-x86_64')
+    expect([s.file, ...s.args.slice(0, 7)]).toEqual(['setpriv', '--pdeathsig', 'KILL', '--', 'sh', '-c', 'stty -onlcr && exec "$@"', 'sh'])
+    expect(s.args[7]).toBe('qemu-system-x86_64')
   })
 
   it('refuses boot arguments with spaces or quotes, and those the lab sets itself', () => {

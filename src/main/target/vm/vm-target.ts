@@ -14,9 +14,7 @@ import { access, constants as fsConstants, rm } from 'node:fs/promises'
 import { release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
-import type { ExecOptions, ExecResult, StreamHandle, Target, TargetFacts, TerminalInput } from '../types'
-
-type StreamOptions = { root?: boolean }
+import type { BuiltProbe, ExecOptions, ExecResult, StreamHandle, Target, TargetCrash, TargetFacts, TerminalInput } from '../types'
 import { PtySession, DEFAULT_TIMEOUT_MS } from '../session'
 import { TargetError, errorMessage } from '../errors'
 import { detectFacts } from '../facts'
@@ -46,12 +44,6 @@ export interface VmIncident {
   rebooted: boolean
   /** Boot number of the guest it happened in (1 = the first boot). */
   boot: number
-}
-
-/** What the lab hears of a crash (the Lab's seam): a line for people and the console text. */
-export interface VmCrash {
-  reason: string
-  console: string
 }
 
 export interface VmOptions {
@@ -135,7 +127,7 @@ export class VmTarget implements Target {
   private readonly terminalListeners = new Set<(d: string) => void>()
   private readonly disconnectListeners = new Set<(code: number) => void>()
   private readonly incidentListeners = new Set<(i: VmIncident) => void>()
-  private readonly crashListeners = new Set<(c: VmCrash) => void>()
+  private readonly crashListeners = new Set<(c: TargetCrash) => void>()
   private readonly silenceTimer: ReturnType<typeof setInterval>
 
   constructor(private readonly o: VmOptions) {
@@ -443,22 +435,30 @@ export class VmTarget implements Target {
     return uploadThroughShell((cmd, o) => this.exec(cmd, o), path, content, mode)
   }
 
-  async stream(command: string, onData: (chunk: string) => void, options: StreamOptions = {}): Promise<StreamHandle> {
-    const decoder = new StringDecoder('utf8')
-    return this.startStream(command, (b) => {
-      const s = decoder.write(b)
+  /** stdout and stderr both reach onData, as a local stream's do. */
+  async stream(command: string, onData: (chunk: string) => void, _options: { root?: boolean } = {}): Promise<StreamHandle> {
+    const out = new StringDecoder('utf8')
+    const err = new StringDecoder('utf8')
+    const text = (d: StringDecoder) => (b: Buffer) => {
+      const s = d.write(b)
       if (s) onData(s)
-    }, options)
+    }
+    return this.startStream(command, text(out), text(err))
   }
 
-  async streamBytes(command: string, onData: (chunk: Buffer) => void, options: StreamOptions = {}): Promise<StreamHandle> {
-    return this.startStream(command, onData, options)
+  async streamBinary(command: string, onData: (chunk: Uint8Array) => void, options: { root?: boolean; onStderr?: (text: string) => void } = {}): Promise<StreamHandle> {
+    const err = new StringDecoder('utf8')
+    const onStderr = options.onStderr
+    return this.startStream(command, onData, (b) => {
+      const s = err.write(b)
+      if (s) onStderr?.(s)
+    })
   }
 
-  /** Everything in the guest runs as root: `root` needs nothing more. */
-  private async startStream(command: string, onData: (b: Buffer) => void, _options: StreamOptions): Promise<StreamHandle> {
+  /** Everything in the guest runs as root: a stream needs no sudo. */
+  private async startStream(command: string, onData: (b: Buffer) => void, onStderr: (b: Buffer) => void): Promise<StreamHandle> {
     const g = await this.current()
-    const run = await this.runOnFreePort(g, command, onData)
+    const run = await this.runOnFreePort(g, command, onData, onStderr)
     let finished = false
     void run.done.then(() => (finished = true))
     const handle: StreamHandle = {
@@ -479,12 +479,12 @@ export class VmTarget implements Target {
   }
 
   /** Starts `command` on the first free port, found and taken in the same turn (two streams starting at once get two ports). */
-  private async runOnFreePort(g: Guest, command: string, onData: (b: Buffer) => void): Promise<PortRun> {
+  private async runOnFreePort(g: Guest, command: string, onData: (b: Buffer) => void, onStderr: (b: Buffer) => void): Promise<PortRun> {
     const deadline = Date.now() + PORT_WAIT_MS
     for (;;) {
       if (g.exited) throw new TargetError('dead', `${this.label}: the guest ended before the stream started`)
       const port = g.ports.find((p) => p.free)
-      if (port) return port.run(command, onData)
+      if (port) return port.run(command, onData, onStderr)
       if (Date.now() > deadline) throw new TargetError('command', `${this.label}: all ${g.ports.length} stream ports stayed busy for ${PORT_WAIT_MS / 1000} s`)
       await new Promise((r) => setTimeout(r, 20))
     }
@@ -522,7 +522,7 @@ export class VmTarget implements Target {
   }
 
   /** The guest crashed or hung and is being rebooted: runs in flight end with this. */
-  onCrash(listener: (crash: VmCrash) => void): () => void {
+  onCrash(listener: (crash: TargetCrash) => void): () => void {
     this.crashListeners.add(listener)
     return () => this.crashListeners.delete(listener)
   }
@@ -533,8 +533,13 @@ export class VmTarget implements Target {
   }
 
   /** The probe in the guest's initramfs, built on the host from the current source. */
-  async provideProbe(): Promise<{ path: string; hash: string; compiled: boolean }> {
+  async provideProbe(): Promise<BuiltProbe> {
     return { path: this.initramfs.probePath, hash: this.initramfs.probeHash, compiled: false }
+  }
+
+  /** The binary trace reader in the guest's initramfs, built on the host. */
+  async provideTracepipe(): Promise<string> {
+    return this.initramfs.tracepipePath
   }
 
   /** The guest's scratch disks as block devices holding fresh filesystems (found by their serials). */

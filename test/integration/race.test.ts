@@ -14,12 +14,19 @@ import { connectTarget, type Target } from '../../src/main/target'
 import { Lab } from '../../src/main/lab/lab'
 import { RunRecords } from '../../src/main/lab/records'
 import { loadPreset } from '../../src/main/presets'
+import { validateScenario, type Scenario, type ScenarioInput } from '../../src/shared/scenario'
 import type { OpOutcome } from '../../src/shared/results'
 import { sameOutcome } from '../../src/shared/compare/compare'
 import { leftovers, runSkipReason } from './fixtures/lab'
 
 const skip = runSkipReason()
 const PAGE = 4096
+
+function scenario(input: ScenarioInput): Scenario {
+  const r = validateScenario(input, '<test>')
+  if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join('\n'))
+  return r.scenario
+}
 
 const zeroedPages = (o: OpOutcome): number => (o.drain?.changed ?? []).filter((r) => r.holds === 'zero').reduce((n, r) => n + (r.end - r.start), 0) / PAGE
 
@@ -69,4 +76,28 @@ describe.skipIf(skip !== null)(`races on the real kernel${skip ? ` (skipped: ${s
       for (const op of record.comparison.ops) expect(op.byPolicy.stock.agreement, `${op.path}: ${op.byPolicy.stock.reasons.join(' | ')}`).toBe('agree')
     }, 120_000)
   }
+
+  it('a race forks: a private buffer vmspliced after it and then stored into drains unchanged, a shared one changed', async () => {
+    for (const kind of ['private', 'shared'] as const) {
+      const s = scenario({
+        name: 'cow-after-race',
+        files: [{ id: 'f', size: '4p', cached: false }],
+        buffers: [{ id: 'b', size: '1p', kind }],
+        pipes: [{ id: 'p' }, { id: 'q' }],
+        ops: [
+          { op: 'race', ops: [{ op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' }, { op: 'pwrite', file: 'f', offset: 0, len: 10 }] },
+          { op: 'vmsplice', buffer: 'b', offset: 0, len: '1p', pipe: 'q' },
+          { op: 'buf_store', buffer: 'b', offset: 100, len: 100 },
+          { op: 'drain', pipe: 'q' },
+          { op: 'drain', pipe: 'p' },
+        ],
+        runs: 20,
+      })
+      const record = await lab.run(s, { fs: 'ext4' })
+      expect(record.error, record.error?.message).toBeUndefined()
+      const drain = record.observation.ops.find((o) => o.path === 'ops[3]')!
+      expect(drain.histogram!.map((h) => h.outcome.drain!.changedBytes), kind).toEqual([kind === 'private' ? 0 : 100])
+      for (const op of record.comparison.ops) expect(op.byPolicy.stock.agreement, `${kind} ${op.path}: ${op.byPolicy.stock.reasons.join(' | ')}`).toBe('agree')
+    }
+  }, 120_000)
 })

@@ -78,3 +78,24 @@ describe('the model of a race', () => {
     expect(copyDrains.some((o) => o.drain!.changedBytes === 0)).toBe(true)
   })
 })
+
+describe('the race forks', () => {
+  it('so a private buffer vmspliced after it and then stored into drains unchanged (copy-on-write), a shared one changed', () => {
+    for (const kind of ['private', 'shared'] as const) {
+      const s = scenario({
+        name: 'cow-after-race',
+        files: [{ id: 'f', size: '4p', cached: false }],
+        buffers: [{ id: 'b', size: '1p', kind }],
+        pipes: [{ id: 'p' }, { id: 'q' }],
+        ops: [
+          { op: 'race', ops: [{ op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '1p' }, { op: 'pwrite', file: 'f', offset: 0, len: 10 }] },
+          { op: 'vmsplice', buffer: 'b', offset: 0, len: '1p', pipe: 'q' },
+          { op: 'buf_store', buffer: 'b', offset: 100, len: 100 },
+          { op: 'drain', pipe: 'q' },
+        ],
+      })
+      const drains = predict(s, 'stock', defaultEnv('tmpfs')).ops.find((o) => o.path === 'ops[3]')!.outcomes
+      expect(drains.map((o) => o.drain!.changedBytes), kind).toEqual([kind === 'private' ? 0 : 100])
+    }
+  })
+})

@@ -84,8 +84,20 @@ export function runRace(sim: Sim, op: RaceOp, accs: readonly [OpAcc, OpAcc], cho
   }
   pieces.push(...last.map((p) => opOutcome(sim, accs[1], p)))
   accs[1].outcome(wholeOutcome(change, pieces, me - ms))
+  forkedChild(sim, accs[1])
   accs[0].note('raced: each page the other op changes is read either before or after the change; the other task\'s page-cache events count with this op\'s')
   accs[1].note('raced with the splice, in a second process')
+}
+
+/**
+ * The second op ran in a child the probe forked: fork (copy_page_range, mm/memory.c) write-protects
+ * every private anonymous page of the probe, and the child's exit does not undo it, so the probe's
+ * next store into a private buffer page faults, and do_wp_page copies a page a pipe still holds
+ * (found by explore: a buffer vmspliced after a race and then stored into drained unchanged).
+ */
+function forkedChild(sim: Sim, acc: OpAcc): void {
+  for (const b of sim.world.buffers.values()) if (b.kind === 'private' && !b.unmapped) b.cow.fill(true)
+  if (sim.world.buffers.size) acc.note("the race's child was forked: private buffers are copy-on-write from here on")
 }
 
 /** The outcome of the whole change from its pieces': the first error, else a write's length or 0. */

@@ -99,3 +99,21 @@ describe('the race forks', () => {
     }
   })
 })
+
+describe('a race with a write that extends the file', () => {
+  it('holds what the splice read against the file before the race: past its old end, zeros', () => {
+    const s = scenario({
+      name: 'extend-race',
+      files: [{ id: 'f', size: 0 }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'race', ops: [{ op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: 1 }, { op: 'pwrite', file: 'f', offset: 0, len: 1, pattern: { fill: 87 } }] },
+        { op: 'drain', pipe: 'p' },
+      ],
+    })
+    const p = predict(s, 'stock', defaultEnv('ext4'))
+    // the splice first: nothing to read (end of file); the write first: its byte, a change from the zeros there before
+    expect(p.ops[0]!.outcomes).toEqual(expect.arrayContaining([{ ret: 0, errno: null }, { ret: 1, errno: null }]))
+    expect(p.ops[2]!.outcomes.map((o) => o.drain!.changed)).toContainEqual([{ start: 0, end: 1, holds: 'current' }])
+  })
+})

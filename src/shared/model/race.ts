@@ -18,7 +18,7 @@ import type { LeafOp, RaceOp } from '../scenario/schema'
 import { resolveSize } from '../scenario/size'
 import type { OpOutcome } from '../results'
 import type { OpAcc } from './acc'
-import type { Content } from './content'
+import { fresh, type Content } from './content'
 import { opOutcome, runOp, type Sim } from './ops'
 import { logicalOf } from './pagecache'
 import { Page } from './state'
@@ -59,7 +59,8 @@ export function runRace(sim: Sim, op: RaceOp, accs: readonly [OpAcc, OpAcc], cho
     const y = Math.min(me, (k + 1) * P)
     const piece = { ...change, offset: x, len: y - x } as LeafOp
     const raced = y > s && x < e
-    if (raced && k * P < f.size) before.set(k, logicalOf(f, k, P))
+    // past the end of the file the probe's snapshot holds zeros (the shadow has no bytes there)
+    if (raced) before.set(k, k * P < f.size ? logicalOf(f, k, P) : fresh(k * P, (k + 1) * P, null, 0))
     const early = !raced || ((choices.mask >> choices.next++) & 1) === 1
     ;(early ? first : last).push(piece)
     x = y

@@ -169,6 +169,19 @@ describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, 
     expect(out.join('')).toBe('streams back\n')
   })
 
+  it('calls a console that stops answering a hang: recorded, rebooted, and the next command runs', async () => {
+    const bootsBefore = vm.boots
+    // The console's own shell stops itself: ^C and ^\ reach nobody, the resync gets no answer.
+    const err = await vm.exec('kill -STOP $$', { timeoutMs: 2_000 }).catch((e: unknown) => e)
+    expect((err as TargetError).code).toBe('crash')
+    expect((err as TargetError).message).toMatch(/hung.*rebooted/)
+    const hang = incidents.find((i) => i.kind === 'hang')
+    expect(hang?.message).toMatch(/stopped answering/)
+    expect(hang?.boot).toBe(bootsBefore)
+    expect(await vm.exec('echo after the hang')).toEqual({ code: 0, output: 'after the hang\n' })
+    expect(vm.boots).toBe(bootsBefore + 1)
+  })
+
   it('leaves no qemu and no files behind after dispose', async () => {
     const t = await connectVm({ kernel: TEST_KERNEL, image: await testKernelImage(), disks: [] })
     const pid = t.qemuPid!

@@ -13,6 +13,7 @@ import { registerTrace } from './trace'
 import { registerExport } from './export'
 import { registerKernel } from './kernel'
 import { registerExplore } from './explore'
+import { registerCompare } from './compare'
 
 // `splice-lab export … | head`: the reader left; that ends the output, it is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -53,5 +54,6 @@ registerTrace(program)
 registerExport(program)
 registerKernel(program)
 registerExplore(program)
+registerCompare(program)
 
 await program.parseAsync(process.argv)

@@ -15,6 +15,7 @@ import { POLICIES } from '../../shared/results'
 import type { Scenario } from '../../shared/scenario/schema'
 import { FILESYSTEMS, isFilesystem, type Filesystem } from '../../shared/vocabulary'
 import type { RunRecord } from '../../shared/run/types'
+import { checkExpect, expectPath, isPreset, recordExpect, type ExpectCheck } from '../expect-files'
 
 interface RunCliOptions {
   target: string
@@ -28,6 +29,7 @@ interface RunCliOptions {
   out?: string
   bootArg?: string[]
   memory?: string
+  recordExpect?: boolean
 }
 
 export function parseFsList(text: string): Filesystem[] {
@@ -112,6 +114,7 @@ export function registerRun(program: Command): void {
     .option('--memory <MiB>', 'vm: guest memory (default 1024)')
     .option('--json', 'print the run records as JSON instead of text')
     .option('--out <file>', 'also write the run records (JSON) to this file')
+    .option('--record-expect', "write each preset's observed outcomes beside it (<name>.expect/<kernel>.<fs>.json) instead of comparing with them")
     .action(async (which: string, o: RunCliOptions) => {
       process.exitCode = await runCommand(which, o)
     })
@@ -123,6 +126,7 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
   try {
     scenarios = which === 'all' ? listPresets().map((p) => loadPreset(p.name)) : [loadPreset(which)]
     fsList = o.fs ? parseFsList(o.fs) : [undefined]
+    if (o.recordExpect && which !== 'all' && !isPreset(which)) throw new Error('--record-expect: expected outcomes are kept for presets only, not for a scenario file')
   } catch (e) {
     console.error(errorMessage(e))
     return 2
@@ -145,7 +149,7 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
     console.error(`splice-lab run: ${errorMessage(e)}`)
     return 1
   }
-  const records: RunRecord[] = []
+  const records: (RunRecord & { expect?: ExpectCheck })[] = []
   const rows: RunRow[] = []
   const abort = new AbortController()
   const onSigint = (): void => abort.abort()
@@ -161,9 +165,10 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
       for (const fs of fsList) {
         if (abort.signal.aborted || lab.disconnected) break
         const record = await runOne(lab, scenario, fs, o, abort.signal, p)
-        records.push(record)
+        const expect = which === 'all' || isPreset(which) ? await expectStep(record, o) : undefined
+        records.push(expect ? { ...record, expect } : record)
         rows.push({ scenario: scenario.name, fs: record.fs, record })
-        if (!o.json) console.log(`${formatRun(record)}\nrun ${record.id}: record ${join(runsDir(), `${record.id}.json`)}`)
+        if (!o.json) console.log(`${formatRun(record)}\nrun ${record.id}: record ${join(runsDir(), `${record.id}.json`)}${expect ? `\n${formatExpect(expect)}` : ''}`)
       }
     }
   } catch (e) {
@@ -178,6 +183,23 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
   else console.log(formatTable(rows, POLICIES))
   if (o.out) await writeFile(o.out, JSON.stringify(records, null, 1) + '\n')
   return records.some((r) => r.error) || abort.signal.aborted ? 1 : 0
+}
+
+/**
+ * With --record-expect, keep what the kernel did beside the preset (not for a run that failed to
+ * execute: that is the lab's failure, not the kernel's outcome); without it, compare with the file
+ * of this kernel and filesystem when there is one.
+ */
+async function expectStep(record: RunRecord, o: RunCliOptions): Promise<ExpectCheck | undefined> {
+  if (!o.recordExpect) return (await checkExpect(record)) ?? undefined
+  if (record.error) return { file: expectPath(record), differences: [`not recorded: the run failed (${record.error.message})`] }
+  return { file: await recordExpect(record), differences: [], recorded: true }
+}
+
+function formatExpect(e: ExpectCheck): string {
+  if (e.recorded) return `expect ${e.file}: recorded`
+  if (!e.differences.length) return `expect ${e.file}: same outcomes`
+  return [`expect ${e.file}: ${e.differences.length} difference(s)`, ...e.differences.map((d) => `  ${d}`)].join('\n')
 }
 
 async function runOne(lab: Lab, scenario: Scenario, fsWanted: Filesystem | undefined, o: RunCliOptions, signal: AbortSignal, p: ReturnType<typeof progress>): Promise<RunRecord> {

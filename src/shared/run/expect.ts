@@ -5,7 +5,7 @@
  * counts that vary from run to run.
  */
 import type { MountOptions, Scenario } from '../scenario/schema'
-import type { Observation, OpOutcome } from '../results'
+import type { Observation, OpObservation, OpOutcome } from '../results'
 import type { Filesystem } from '../vocabulary'
 
 export const EXPECT_VERSION = 1
@@ -19,9 +19,27 @@ export interface ExpectedOutcomes {
   mount: MountOptions
   /** Boot arguments of a VM target that shape the behaviour (splice_policy=…), as given. */
   bootArgs?: string[]
-  ops: { path: string; op: string; outcome: OpOutcome }[]
+  ops: ExpectedOp[]
   /** Set when the probe did not finish: ops holds what it had done. */
   incomplete?: string
+}
+
+/**
+ * One op's outcome. An op whose outcome is left to a race (it saw more than one outcome in the run,
+ * or it is a race) is kept as `varies` without an outcome: which side wins changes from run to run,
+ * and a file that changed with it would be a flaky expectation, not a record of the kernel.
+ */
+export interface ExpectedOp {
+  path: string
+  op: string
+  outcome?: OpOutcome
+  varies?: true
+}
+
+function varies(o: OpObservation): boolean {
+  if (o.op === 'race') return true
+  const seen = new Set((o.histogram ?? []).map((h) => JSON.stringify(h.outcome)))
+  return seen.size > 1
 }
 
 export function expectedOutcomes(scenario: Scenario, fs: Filesystem, kernel: string, observation: Observation, bootArgs?: string[]): ExpectedOutcomes {
@@ -32,7 +50,7 @@ export function expectedOutcomes(scenario: Scenario, fs: Filesystem, kernel: str
     fs,
     mount: scenario.mount ?? {},
     ...(bootArgs?.length ? { bootArgs } : {}),
-    ops: observation.ops.map((o) => ({ path: o.path, op: o.op, outcome: o.outcome })),
+    ops: observation.ops.map((o) => (varies(o) ? { path: o.path, op: o.op, varies: true as const } : { path: o.path, op: o.op, outcome: o.outcome })),
     ...(observation.incomplete ? { incomplete: observation.incomplete.reason } : {}),
   }
 }
@@ -48,13 +66,19 @@ export function diffExpected(expected: ExpectedOutcomes, observed: ExpectedOutco
   const seen = new Map(observed.ops.map((o) => [o.path, o]))
   for (const e of expected.ops) {
     const o = seen.get(e.path)
-    if (!o) out.push(`${e.path} (${e.op}): expected ${describeOutcome(e.outcome)}, not observed`)
-    else if (JSON.stringify(o.outcome) !== JSON.stringify(e.outcome)) out.push(`${e.path} (${e.op}): expected ${describeOutcome(e.outcome)}, observed ${describeOutcome(o.outcome)}`)
+    if (!o) out.push(`${e.path} (${e.op}): expected ${describeExpected(e)}, not observed`)
+    else if (e.varies || o.varies) {
+      if (e.op !== o.op) out.push(`${e.path}: expected ${e.op}, observed ${o.op}`)
+    } else if (JSON.stringify(o.outcome) !== JSON.stringify(e.outcome)) out.push(`${e.path} (${e.op}): expected ${describeExpected(e)}, observed ${describeExpected(o)}`)
     seen.delete(e.path)
   }
-  for (const o of seen.values()) out.push(`${o.path} (${o.op}): observed ${describeOutcome(o.outcome)}, not expected`)
+  for (const o of seen.values()) out.push(`${o.path} (${o.op}): observed ${describeExpected(o)}, not expected`)
   if ((expected.incomplete ?? '') !== (observed.incomplete ?? '')) out.push(`incomplete: expected ${expected.incomplete ?? 'no'}, observed ${observed.incomplete ?? 'no'}`)
   return out
+}
+
+export function describeExpected(o: ExpectedOp): string {
+  return o.outcome ? describeOutcome(o.outcome) : 'an outcome that varies'
 }
 
 export function describeOutcome(o: OpOutcome): string {

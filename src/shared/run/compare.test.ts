@@ -42,6 +42,19 @@ describe('compareRuns', () => {
     expect(again.rows.find((r) => r.scenario === 'tiny' && r.fs === 'tmpfs')).toMatchObject({ a: { runId: 'a9' }, differences: [] })
   })
 
+  it('compares only that a raced op varies, not which outcomes a run saw or how often', () => {
+    const raced = (read: number[], counts: number[]): RunRecord => {
+      const r = tinyRecord({ read: read[0] })
+      const histogram = read.map((n, i) => ({ outcome: { ret: n, errno: null, drain: { read: n, changed: [], changedBytes: 0 } }, count: counts[i] ?? 1 }))
+      return { ...r, observation: { ...r.observation, ops: r.observation.ops.map((o) => ({ ...o, histogram })) } }
+    }
+    const same = compareRuns([raced([0, 4096], [3, 7])], [raced([0, 8192, 4096], [5, 1, 4])])
+    expect(same.rows[0]?.differences).toEqual([])
+    expect(same.rows[0]?.a?.ops[0]).toMatchObject({ varies: true, outcome: 'varies: 0, read 0, changed 0 | 4096, read 4096, changed 0' })
+    const settled = compareRuns([raced([0, 4096], [3, 7])], [raced([0], [10])])
+    expect(settled.rows[0]?.differences).toContain('ops[0] drain: varies: 0, read 0, changed 0 | 4096, read 4096, changed 0 → 0, read 0, changed 0')
+  })
+
   it('prints a table with the kernels in the header, the differing outcomes under their row and a count', () => {
     const text = formatComparison(c)
     const lines = text.split('\n')

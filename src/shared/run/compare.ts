@@ -12,7 +12,8 @@ export interface CompareCell {
   runId: string
   kernel: string
   behavesLike: string
-  ops: { path: string; op: string; outcome: string }[]
+  /** `varies`: the op saw more than one outcome (a race); `outcome` lists them, without counts. */
+  ops: { path: string; op: string; outcome: string; varies?: true }[]
   /** Why the run did not complete, when it did not. */
   error?: string
 }
@@ -34,9 +35,14 @@ export interface Comparison2 {
   differing: number
 }
 
-function outcomeText(o: OpOutcome, histogram?: { outcome: OpOutcome; count: number }[]): string {
-  if (histogram && histogram.length > 1) return histogram.map((h) => `${describeOutcome(h.outcome)} ×${h.count}`).join(' | ')
-  return describeOutcome(o)
+/**
+ * An op that saw several outcomes is a race: which ones a run saw, and how often, changes from run
+ * to run, so only that it varies is compared (as expect files keep it).
+ */
+function opCell(o: { path: string; op: string; outcome: OpOutcome; histogram?: { outcome: OpOutcome }[] }): CompareCell['ops'][number] {
+  const seen = [...new Set((o.histogram ?? []).map((h) => describeOutcome(h.outcome)))].sort()
+  if (seen.length > 1) return { path: o.path, op: o.op, outcome: `varies: ${seen.join(' | ')}`, varies: true }
+  return { path: o.path, op: o.op, outcome: describeOutcome(o.outcome) }
 }
 
 function cellOf(r: RunRecord): CompareCell {
@@ -44,7 +50,7 @@ function cellOf(r: RunRecord): CompareCell {
     runId: r.id,
     kernel: r.target.kernel,
     behavesLike: r.comparison.verdict.behavesLike,
-    ops: r.observation.ops.map((o) => ({ path: o.path, op: o.op, outcome: outcomeText(o.outcome, o.histogram) })),
+    ops: r.observation.ops.map(opCell),
     ...(r.error ? { error: r.error.message } : {}),
   }
 }
@@ -65,7 +71,7 @@ function differences(a: CompareCell | null, b: CompareCell | null): string[] {
   for (const o of a.ops) {
     const p = bOps.get(o.path)
     if (!p) out.push(`${o.path} ${o.op}: ${o.outcome} → not run`)
-    else if (p.op !== o.op || p.outcome !== o.outcome) out.push(`${o.path} ${o.op}: ${o.outcome} → ${p.op === o.op ? '' : `${p.op} `}${p.outcome}`)
+    else if (p.op !== o.op || (p.outcome !== o.outcome && !(p.varies && o.varies))) out.push(`${o.path} ${o.op}: ${o.outcome} → ${p.op === o.op ? '' : `${p.op} `}${p.outcome}`)
     bOps.delete(o.path)
   }
   for (const p of bOps.values()) out.push(`${p.path} ${p.op}: not run → ${p.outcome}`)

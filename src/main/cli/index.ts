@@ -14,6 +14,7 @@ import { registerExport } from './export'
 import { registerKernel } from './kernel'
 import { registerExplore } from './explore'
 import { registerCompare } from './compare'
+import { registerCost } from './cost'
 
 // `splice-lab export … | head`: the reader left; that ends the output, it is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -55,5 +56,6 @@ registerExport(program)
 registerKernel(program)
 registerExplore(program)
 registerCompare(program)
+registerCost(program)
 
 await program.parseAsync(process.argv)

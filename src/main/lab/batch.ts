@@ -38,7 +38,8 @@ export interface BatchRequest {
  * a tiny scenario's ~320 ms here is its exit, where the kernel unregisters the perf tracepoint
  * counters and waits for RCU; one at a time capped a batch at ~3 scenarios/s. Scenarios touch only
  * their own files and count only their own process's events, so running a few side by side does
- * not change what each observes (test/integration/explore.test.ts checks against single runs).
+ * not change what each observes (test/integration/explore.test.ts checks against single runs) —
+ * except on a kernel with /proc/fs/splice, whose counters are global: there a batch runs one at a time.
  */
 export const DEFAULT_PARALLEL = 6
 
@@ -105,7 +106,9 @@ export async function runBatch(target: Target, scenarios: readonly Scenario[], r
     let current = -1
     const probeCmd = (i: number): string =>
       shellCommand(probe.path, ...plans[i]!.probeArgs({ programPath: `${dir}/p${i}`, dir: `${dir}/s${i}`, timeoutMs }))
-    await target.upload(`${dir}/loop.sh`, batchScript(dir, plans.map((_, i) => probeCmd(i)), request.parallel ?? DEFAULT_PARALLEL))
+    // /proc/fs/splice counts for the whole kernel: probes side by side would count each other's steals.
+    const parallel = facts.spliceStats ? 1 : (request.parallel ?? DEFAULT_PARALLEL)
+    await target.upload(`${dir}/loop.sh`, batchScript(dir, plans.map((_, i) => probeCmd(i)), parallel))
     const result = await runProbe(target, `sh ${shellQuote(`${dir}/loop.sh`)}`, `${dir}/probe.pid`, {
       asRoot: privileged,
       overrunMs: plans.length * (timeoutMs + 5000),

@@ -89,6 +89,12 @@ function notMapped(acc: OpAcc): OpOutcome {
   return { ret: -1, errno: 'ENXIO' }
 }
 
+/** A store past the length the probe mapped: it refuses it (EFAULT) rather than fault outside the mapping. */
+function pastMapping(acc: OpAcc): OpOutcome {
+  acc.note('the store reaches past the mapped length (the file size at the mmap): refused, nothing stored')
+  return { ret: -1, errno: 'EFAULT' }
+}
+
 const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
   splice(sim, acc, op) {
     acc.tpAdd(SYSCALL_ENTRY.splice, 1)
@@ -123,6 +129,7 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
       return { ret: -1, errno: 'EINVAL' }
     }
     f.mapped = true
+    f.mapLen = f.size
     // fault: read touches every page: each is read into the page cache if it is not there and
     // mapped into the process (filemap_fault, fault-around), so fadvise cannot evict it
     // (docs/stock-rules.md section 12: 4 additions for an uncached 4-page file, none after)
@@ -139,6 +146,7 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
     const f = fileOf(sim, op.file)
     if (!f.mapped) return notMapped(acc)
     const s = size(sim, op.offset)
+    if (s + size(sim, op.len) > f.mapLen) return pastMapping(acc)
     const e = Math.min(s + size(sim, op.len), f.size)
     writeFile(sim.world, acc, f, s, e, patternPatch(s, e, op.pattern), true)
     return ok()
@@ -208,6 +216,12 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
   fork(sim, acc, op) {
     const s = size(sim, op.offset)
     const len = size(sim, op.len)
+    // the probe checks the store's target before it forks: a refused store means no fork at all
+    if (op.file !== undefined) {
+      const f = fileOf(sim, op.file)
+      if (!f.mapped) return notMapped(acc)
+      if (s + len > f.mapLen) return pastMapping(acc)
+    }
     forkProtectsPrivateMemory(sim.world)
     if (op.buffer !== undefined) {
       const b = bufOf(sim, op.buffer)
@@ -217,7 +231,6 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
       } else storeBuffer(acc, b, sim.world.pageSize, s, len, op.pattern)
     } else if (op.file !== undefined) {
       const f = fileOf(sim, op.file)
-      if (!f.mapped) return notMapped(acc)
       const e = Math.min(s + len, f.size)
       writeFile(sim.world, acc, f, s, e, patternPatch(s, e, op.pattern), true)
       acc.note('shared file mappings are not copy-on-write: the store writes the page cache')

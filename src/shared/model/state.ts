@@ -40,6 +40,8 @@ export interface FileState {
   /** Faulted into an active shared mapping. */
   mappedPage: boolean[]
   mapped: boolean
+  /** The length the probe mapped (the file's size at the mmap): it refuses a store past it (EFAULT). */
+  mapLen: number
   /**
    * Pages fadvise(DONTNEED) found dirty: it started their writeback (WB_SYNC_NONE) and tried to
    * evict them at once, which works only if the writeback already finished — a race. The model
@@ -153,7 +155,7 @@ export function makeWorld(scenario: Scenario, env: WorldEnv, readaheadFolioPages
 function makeFile(spec: Scenario['files'][number], fs: Filesystem, P: number, rules: KernelRules): FileState {
   const size = resolveSize(spec.size, P)
   const n = Math.ceil(size / P)
-  const f: FileState = { id: spec.id, size, logical: [], cache: [], folioStart: [], folioPages: [], dirty: [], onDisk: [], mappedPage: [], mapped: false }
+  const f: FileState = { id: spec.id, size, logical: [], cache: [], folioStart: [], folioPages: [], dirty: [], onDisk: [], mappedPage: [], mapped: false, mapLen: 0 }
   for (let i = 0; i < n; i++) {
     f.logical.push(fresh(i * P, (i + 1) * P, spec.pattern, 0, size))
     f.cache.push(spec.cached ? new Page(f.logical[i]!) : null)

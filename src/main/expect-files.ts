@@ -23,8 +23,19 @@ export function expectedOfRecord(record: RunRecord): ExpectedOutcomes {
   return expectedOutcomes(record.scenario, record.fs, record.target.kernel, record.observation, record.target.vm?.bootArgs)
 }
 
+/**
+ * The kernel part of an expect file's name: `uname -r`, and for a VM target the kernel it booted and
+ * its boot arguments — the Debian 6.1 build and the fix's 6.1 build both call themselves 6.1.192,
+ * and the fix behaves differently under each splice_policy=.
+ */
+export function expectKernelKey(record: RunRecord): string {
+  const vm = record.target.vm
+  if (!vm) return record.target.kernel
+  return [record.target.kernel, vm.kernel.split('/').pop() ?? vm.kernel, ...vm.bootArgs].join('+')
+}
+
 export function expectPath(record: RunRecord, dir = presetsDir()): string {
-  return join(dir, `${record.scenario.name}.expect`, expectFileName(record.target.kernel, record.fs))
+  return join(dir, `${record.scenario.name}.expect`, expectFileName(expectKernelKey(record), record.fs))
 }
 
 /** Writes the record's outcomes beside its preset (temp file + rename); returns the path. */

@@ -20,6 +20,12 @@ describe('splice-lab compare: its sides', () => {
     expect((await loadSide(batch, records)).map((r) => r.id)).toEqual(['b1', 'b2'])
   })
 
+  it('takes every saved run of a kernel', async () => {
+    await records.save({ ...tinyRecord({ id: 'k1' }), target: { ...tinyRecord().target, kernel: '6.1.192' } })
+    expect((await loadSide('kernel:6.1.192', records)).map((r) => r.id)).toEqual(['k1'])
+    await expect(loadSide('kernel:5.4', records)).rejects.toThrow('kernel:5.4: no saved run on kernel "5.4" (saved kernels: ')
+  })
+
   it('names what it could not read', async () => {
     await expect(loadSide('nope', records)).rejects.toThrow('no run record nope')
     await expect(loadSide(join(dir, 'missing.json'), records)).rejects.toThrow('missing.json: no such file')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { compareRuns, formatComparison } from './compare'
+import { compareRuns, formatComparison, kernelLabel } from './compare'
 import { tinyRecord } from '../../../test/fixtures/tiny-run'
 import type { RunRecord } from './types'
 
@@ -53,6 +53,12 @@ describe('compareRuns', () => {
     expect(same.rows[0]?.a?.ops[0]).toMatchObject({ varies: true, outcome: 'varies: 0, read 0, changed 0 | 4096, read 4096, changed 0' })
     const settled = compareRuns([raced([0, 4096], [3, 7])], [raced([0], [10])])
     expect(settled.rows[0]?.differences).toContain('ops[0] drain: varies: 0, read 0, changed 0 | 4096, read 4096, changed 0 → 0, read 0, changed 0')
+  })
+
+  it('tells two VM builds of one release apart by the kernel booted and its boot arguments', () => {
+    const t = tinyRecord().target
+    expect(kernelLabel(t)).toBe('6.18')
+    expect(kernelLabel({ ...t, kernel: '6.1.192', vm: { kernel: '/store/fix-6.1', accelerator: 'tcg', bootArgs: ['splice_policy=copy'], cmdline: '' } })).toBe('6.1.192 vm:fix-6.1 splice_policy=copy')
   })
 
   it('prints a table with the kernels in the header, the differing outcomes under their row and a count', () => {

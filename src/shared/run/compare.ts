@@ -45,10 +45,19 @@ function opCell(o: { path: string; op: string; outcome: OpOutcome; histogram?: {
   return { path: o.path, op: o.op, outcome: describeOutcome(o.outcome) }
 }
 
+/**
+ * A kernel as people tell them apart: `uname -r`, and for a VM the kernel it booted and its boot
+ * arguments (two 6.1 builds, a patched and an unpatched one, report the same release).
+ */
+export function kernelLabel(t: RunRecord['target']): string {
+  if (!t.vm) return t.kernel
+  return [t.kernel, `vm:${t.vm.kernel.split('/').pop() ?? t.vm.kernel}`, ...t.vm.bootArgs].join(' ')
+}
+
 function cellOf(r: RunRecord): CompareCell {
   return {
     runId: r.id,
-    kernel: r.target.kernel,
+    kernel: kernelLabel(r.target),
     behavesLike: r.comparison.verdict.behavesLike,
     ops: r.observation.ops.map(opCell),
     ...(r.error ? { error: r.error.message } : {}),
@@ -91,7 +100,7 @@ export function compareRuns(a: RunRecord[], b: RunRecord[]): Comparison2 {
     return { scenario: any.scenario.name, fs: any.fs, a: ca, b: cb, differences: differences(ca, cb) }
   })
   rows.sort((x, y) => Number(y.differences.length > 0) - Number(x.differences.length > 0) || x.scenario.localeCompare(y.scenario) || x.fs.localeCompare(y.fs))
-  const kernels = (rs: RunRecord[]): string[] => [...new Set(rs.map((r) => r.target.kernel))].sort()
+  const kernels = (rs: RunRecord[]): string[] => [...new Set(rs.map((r) => kernelLabel(r.target)))].sort()
   return { a: { kernels: kernels(a), runs: a.length }, b: { kernels: kernels(b), runs: b.length }, rows, differing: rows.filter((r) => r.differences.length).length }
 }
 

@@ -23,6 +23,17 @@ export const TRACEPOINTS = [
 export type Tracepoint = (typeof TRACEPOINTS)[number]
 
 /**
+ * Tracepoints only some kernels have: the fix's one event per page stolen and per page copied
+ * (resources/kernel/steal-or-copy/0007-*.patch, docs/steal-rules.md). The tracer enables those the
+ * kernel offers and counts them per op; a kernel without them traces as before. They are not in
+ * TRACEPOINTS: the probe opens that list all-or-none with perf_event_open, on every kernel.
+ */
+export const OPTIONAL_TRACEPOINTS = ['splice:splice_steal', 'splice:splice_copy'] as const
+
+/** OPTIONAL_TRACEPOINTS in the system/event form of tracefs' events/ directory. */
+export const OPTIONAL_TRACED_EVENTS: readonly string[] = OPTIONAL_TRACEPOINTS.map((e) => e.replace(':', '/'))
+
+/**
  * Events the tracer enables besides TRACEPOINTS: the syscall exits (their return values are the
  * bytes moved, and they close the window in which allocations count as copies).
  */
@@ -33,7 +44,7 @@ export const TRACER_ONLY_EVENTS = ['syscalls:sys_exit_splice', 'syscalls:sys_exi
  * kernel emits under these systems that the trace reader recognises (the marker the probe writes,
  * batched page frees).
  */
-export const TRACE_EVENTS = [...TRACEPOINTS, ...TRACER_ONLY_EVENTS, 'kmem:mm_page_free_batched', 'ftrace:tracing_mark_write'] as const
+export const TRACE_EVENTS = [...TRACEPOINTS, ...TRACER_ONLY_EVENTS, ...OPTIONAL_TRACEPOINTS, 'kmem:mm_page_free_batched', 'ftrace:tracing_mark_write'] as const
 export type TraceEventName = (typeof TRACE_EVENTS)[number]
 
 /** The events a run's tracer enables, in the system/event form of tracefs' events/ directory. */

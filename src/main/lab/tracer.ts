@@ -15,7 +15,7 @@ import type { RunTracer } from './types'
 import type { TraceBucket, TraceSummary } from '../../shared/run/types'
 import { TraceStreamParser, type TraceRecord } from '../../shared/trace/parser'
 import { TraceAggregator } from '../../shared/trace/aggregate'
-import { TRACED_EVENTS } from '../../shared/vocabulary'
+import { OPTIONAL_TRACED_EVENTS, TRACED_EVENTS } from '../../shared/vocabulary'
 import type { TraceFormats } from '../../shared/trace/raw/format'
 import { openRawReader, RawPageLog, type RawReader } from './trace-raw'
 
@@ -82,7 +82,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
   if (!facts.tracefs.path || !facts.tracefs.writable) {
     return unavailableTracer(facts.tracefs.why ?? `tracefs ${facts.tracefs.path ? `at ${facts.tracefs.path} is not writable (needs root)` : 'is not mounted'}`)
   }
-  const events = options.events ?? DEFAULT_EVENTS
+  const events = options.events ?? [...DEFAULT_EVENTS, ...(await offeredEvents(target, facts.tracefs.path, OPTIONAL_TRACED_EVENTS))]
   for (const e of events) if (!EVENT_RE.test(e)) throw new Error(`not an ftrace event name: "${e}" (expected system/event)`)
   const bufferKb = options.bufferKb ?? DEFAULT_BUFFER_KB
   if (!Number.isSafeInteger(bufferKb) || bufferKb < 1) throw new Error(`buffer size must be a whole number of KiB, got ${bufferKb}`)
@@ -267,6 +267,15 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
     rawText: () => raw.text(),
     dispose,
   }
+}
+
+/** Those of `events` (system/event) the kernel offers: a kernel without them is traced without them. */
+export async function offeredEvents(target: Target, tracefs: string, events: readonly string[]): Promise<string[]> {
+  if (!events.length) return []
+  const tests = events.map((e) => `[ ! -e ${shellQuote(`${tracefs}/events/${e}/enable`)} ] || echo ${shellQuote(e)}`)
+  const r = await target.exec(tests.join('; '), { root: true }).catch(() => null)
+  const seen = new Set(r?.output.split('\n').map((l) => l.trim()))
+  return events.filter((e) => seen.has(e))
 }
 
 /** Sum of overrun and dropped events over the instance's CPUs (per_cpu/cpuN/stats). */

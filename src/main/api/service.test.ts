@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { dispatch } from '../../shared/api'
 import type { RunEvent } from '../../shared/run/types'
 import { LIVE_SERIES } from '../../shared/vocabulary'
-import { LabService } from './service'
+import { LabService, targetSpecOf } from './service'
 
 let home: string
 const saved = process.env.SPLICE_LAB_HOME
@@ -31,6 +31,21 @@ describe('LabService targets', () => {
     expect((await b.handlers.listTargets(undefined)).map((t) => t.config.name)).toEqual(['test box'])
     await b.handlers.removeTarget({ id: added.config.id })
     expect(await quiet().handlers.listTargets(undefined)).toEqual([])
+  })
+
+  it('round-trips a VM target through targets.json and connects it as the CLI does vm:<kernel> --boot-arg --memory', async () => {
+    const a = quiet()
+    const added = await a.handlers.saveTarget({ kind: 'vm', name: 'fix kernel', kernel: 'no-such-kernel', bootArgs: ['nokaslr'], memoryMb: 512 })
+    const file = JSON.parse(await readFile(join(home, 'config', 'targets.json'), 'utf8'))
+    expect(file).toEqual([{ kind: 'vm', name: 'fix kernel', kernel: 'no-such-kernel', bootArgs: ['nokaslr'], memoryMb: 512, id: added.config.id }])
+    const b = quiet()
+    const [back] = await b.handlers.listTargets(undefined)
+    expect(back!.config).toEqual(added.config)
+    expect(targetSpecOf(back!.config)).toEqual({ kind: 'vm', kernel: 'no-such-kernel', bootArgs: ['nokaslr'], memoryMb: 512 })
+    // The kernel is not in this (empty) store: the connect fails before qemu starts, saying how to get one.
+    const r = await b.handlers.connectTarget({ id: added.config.id })
+    expect(r.status).toBe('error')
+    expect(r.message).toMatch(/no-such-kernel/)
   })
 
   it('skips a hand-edited entry that does not validate, keeping the others', async () => {

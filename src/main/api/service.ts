@@ -18,7 +18,7 @@ import type { RunEvent, RunRecord } from '../../shared/run/types'
 import { randomInt } from 'node:crypto'
 import { syntheticStream } from './bench'
 import type { Target, TerminalInput } from '../target/types'
-import { connectTarget as openSession, type TargetSpec } from '../target'
+import { connectTarget as openSession, parseTargetSpec, type TargetSpec } from '../target'
 import { Lab, newRunId } from '../lab/lab'
 import { exploreWithEvents } from '../lab/explore'
 import { RecordError, RunRecords } from '../lab/records'
@@ -288,10 +288,29 @@ function openTarget(
   onTerminalData: (data: string) => void,
   onTerminal: (input: TerminalInput) => void,
 ): Promise<Target> {
-  const spec: TargetSpec = config.kind === 'local' ? { kind: 'local' } : { kind: 'ssh', host: config.host, user: config.user, port: config.port, identity: config.identityFile, knownHosts }
-  onProgress(config.kind === 'local' ? 'starting a local shell…' : `ssh ${config.user ? `${config.user}@` : ''}${config.host}… answer any prompt in the terminal below`)
-  // A person may be typing a password or checking a host key: give them two minutes.
-  return openSession(spec, { readyTimeoutMs: config.kind === 'ssh' ? 120_000 : 15_000, onTerminalData, onTerminal })
+  const spec = targetSpecOf(config, knownHosts)
+  onProgress(
+    config.kind === 'local'
+      ? 'starting a local shell…'
+      : config.kind === 'vm'
+        ? `booting vm:${config.kernel}… the console shows in the terminal below`
+        : `ssh ${config.user ? `${config.user}@` : ''}${config.host}… answer any prompt in the terminal below`,
+  )
+  // A person may be typing a password or checking a host key: give them two minutes. A VM's boot
+  // has its own timeout in the VM target (connectVm's default) unless one is given here.
+  return openSession(spec, { readyTimeoutMs: config.kind === 'ssh' ? 120_000 : config.kind === 'vm' ? undefined : 15_000, onTerminalData, onTerminal })
+}
+
+/** The spec the CLI would build for this target (`local`, `ssh://…`, `vm:<kernel> --boot-arg … --memory …`). */
+export function targetSpecOf(config: TargetConfig, knownHosts?: string): TargetSpec {
+  switch (config.kind) {
+    case 'local':
+      return { kind: 'local' }
+    case 'ssh':
+      return { kind: 'ssh', host: config.host, user: config.user, port: config.port, identity: config.identityFile, knownHosts }
+    case 'vm':
+      return parseTargetSpec(`vm:${config.kernel}`, { bootArgs: config.bootArgs, memoryMb: config.memoryMb })
+  }
 }
 
 export function summarize(r: RunRecord): RunSummary {

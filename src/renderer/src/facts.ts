@@ -52,6 +52,7 @@ export function describeFacts(f: TargetFactsView): FactLine[] {
       ok: null,
       meaning: f.spliceStats ? 'This kernel has the RFC’s statistics: steals and copies are counted exactly.' : 'Steals and copies are inferred from tracepoints, and said to be inferred.',
     },
+    ...(f.vm ? vmLines(f.vm) : []),
     // What the connect itself did or found missing (e.g. "mounted tracefs at /sys/kernel/tracing").
     ...(f.notes ?? []).filter((note) => !REPEATS_A_ROW.some((re) => re.test(note))).map((note) => ({ label: 'Note', value: note, ok: null, meaning: '' })),
   ]
@@ -59,6 +60,15 @@ export function describeFacts(f: TargetFactsView): FactLine[] {
 
 /** Notes the rows above already say (the CLI prints the notes alone, so the core keeps them). */
 const REPEATS_A_ROW = [/^no \/proc\/fs\/splice/, /^no trace: /, /^no tracepoint counts from the probe: /]
+
+/** How a VM target's guest was booted: the accelerator decides how fast runs are, the boot arguments what the kernel does. */
+function vmLines(vm: NonNullable<TargetFactsView['vm']>): FactLine[] {
+  return [
+    { label: 'VM kernel', value: `${vm.kernel} (${vm.memoryMb} MiB, ${vm.cpus} CPU${vm.cpus === 1 ? '' : 's'})`, ok: null, meaning: `Booted from ${vm.image}.` },
+    { label: 'Accelerator', value: vm.accelerator, ok: vm.accelerator === 'kvm', meaning: vm.acceleratorWhy },
+    { label: 'Boot arguments', value: vm.bootArgs.length ? vm.bootArgs.join(' ') : 'none', ok: null, meaning: `Kernel command line: ${vm.cmdline}` },
+  ]
+}
 
 function mkfsMeaning(f: TargetFactsView): string {
   const can = (['ext4', 'xfs', 'btrfs'] as const).filter((k) => f.mkfs[k])

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { dispatch, EVENTS, INPUTS, METHODS, type Handlers } from './contract'
+import { dispatch, EVENTS, INPUTS, METHODS, TargetConfig, TargetDraft, type Handlers } from './contract'
 
 describe('API contract', () => {
   it('declares an input schema for exactly the methods it names', () => {
@@ -43,5 +43,40 @@ describe('API contract', () => {
   it('turns a thrown error into a plain {code, message}', async () => {
     const failing = { ...handlers, listRuns: async () => { throw new Error('disk on fire') } } as Handlers
     expect(await dispatch(failing, 'listRuns', undefined)).toEqual({ ok: false, error: { code: 'failed', message: 'disk on fire' } })
+  })
+})
+
+describe('VM target config', () => {
+  const vm = (extra: Record<string, unknown>) => ({ id: 'v1', name: 'fix kernel', kind: 'vm', kernel: 'fix-6.1', ...extra })
+  const problem = (extra: Record<string, unknown>) => {
+    const r = TargetConfig.safeParse(vm(extra))
+    return r.success ? null : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')
+  }
+
+  it('takes a kernel-store name or an absolute bzImage path, with boot arguments and memory', () => {
+    expect(problem({})).toBeNull()
+    expect(problem({ kernel: 'debian-6.1.192_x86.64' })).toBeNull()
+    expect(problem({ kernel: '/work/kernels/linux/arch/x86/boot/bzImage' })).toBeNull()
+    expect(problem({ bootArgs: ['nokaslr', 'splice_policy=steal-or-copy', 'mitigations=off'], memoryMb: 2048 })).toBeNull()
+    expect(TargetDraft.safeParse({ kind: 'vm', name: 'new', kernel: 'fix-6.1' }).success).toBe(true)
+  })
+
+  it('refuses kernels that could read as an option, walk a relative path or hold a newline, naming the field', () => {
+    for (const kernel of ['', '-oProxyCommand=id', '--help', '..', 'kernels/fix', 'a b', '/boot/vmlinuz\nreboot', 'x'.repeat(65)]) expect(problem({ kernel })).toMatch(/^kernel: /)
+  })
+
+  it('checks boot arguments as the VM target does: one word each, no quotes, not the lab’s own', () => {
+    expect(problem({ bootArgs: ['a b'] })).toMatch(/^bootArgs\.0: expected a kernel parameter/)
+    expect(problem({ bootArgs: ['nokaslr', 'x="y"'] })).toMatch(/^bootArgs\.1: /)
+    expect(problem({ bootArgs: ['init=/bin/sh;reboot'] })).toMatch(/^bootArgs\.0: /)
+    expect(problem({ bootArgs: ['console=tty0'] })).toMatch(/set by the lab/)
+    expect(problem({ bootArgs: ['panic=10'] })).toMatch(/set by the lab/)
+    expect(problem({ bootArgs: ['splab.ready=x'] })).toMatch(/set by the lab/)
+  })
+
+  it('keeps memory to whole MiB between 256 and 16384', () => {
+    expect(problem({ memoryMb: 256 })).toBeNull()
+    expect(problem({ memoryMb: 16384 })).toBeNull()
+    for (const memoryMb of [255, 16385, 1024.5, '1024']) expect(problem({ memoryMb })).toMatch(/^memoryMb: /)
   })
 })

@@ -35,10 +35,34 @@ export const SshTargetConfig = z.strictObject({
   /** A private key file on the workstation (ssh -i); otherwise ~/.ssh/config and the agent decide. */
   identityFile: z.string().min(1).max(4096).refine((p) => !p.startsWith('-'), 'a path cannot start with "-"').optional(),
 })
-export const TargetConfig = z.discriminatedUnion('kind', [LocalTargetConfig, SshTargetConfig])
+/**
+ * A kernel as `vm:<kernel>` takes it: a kernel-store name, or an absolute path to a bzImage. The
+ * main side resolves it (src/main/target/vm/kernel-image.ts) and says when it does not exist.
+ */
+const Kernel = z
+  .string()
+  .min(1, 'name a kernel: a kernel-store name or an absolute path to a bzImage')
+  .max(4096)
+  .refine((k) => /^[A-Za-z0-9._-]{1,64}$/.test(k) ? !k.startsWith('-') && k !== '.' && k !== '..' : k.startsWith('/') && !/[\0\n]/.test(k), 'expected a kernel-store name (letters, digits, . _ -) or an absolute path to a bzImage')
+/** Words the lab puts on the guest's command line itself (src/main/target/vm/qemu.ts RESERVED). */
+const RESERVED_BOOT_KEYS = ['console', 'panic', 'splab.ready', 'splab.ports']
+/** One kernel command-line word, as src/main/target/vm/qemu.ts checkBootArgs accepts it. */
+export const BootArg = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.,:/+@%=-]*)?$/, 'expected a kernel parameter: word or word=value, no spaces or quotes')
+  .refine((a) => !RESERVED_BOOT_KEYS.includes(a.split('=')[0]!), 'console=, panic= and splab.* are set by the lab')
+export const VmTargetConfig = z.strictObject({
+  id: SafeId,
+  name: Name,
+  kind: z.literal('vm'),
+  kernel: Kernel,
+  bootArgs: z.array(BootArg).max(64).optional(),
+  memoryMb: z.number().int().min(256).max(16384).optional(),
+})
+export const TargetConfig = z.discriminatedUnion('kind', [LocalTargetConfig, SshTargetConfig, VmTargetConfig])
 export type TargetConfig = z.output<typeof TargetConfig>
 /** saveTarget takes a config without an id to add a target, with one to edit it. */
-export const TargetDraft = z.discriminatedUnion('kind', [LocalTargetConfig.partial({ id: true }), SshTargetConfig.partial({ id: true })])
+export const TargetDraft = z.discriminatedUnion('kind', [LocalTargetConfig.partial({ id: true }), SshTargetConfig.partial({ id: true }), VmTargetConfig.partial({ id: true })])
 
 /** The target's facts as the renderer sees them: the one TargetFacts type of the core. */
 export type TargetFactsView = TargetFacts

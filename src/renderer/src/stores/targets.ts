@@ -6,6 +6,7 @@ import { call, messageOf, on } from '../api'
 export type TargetDraft =
   | { id?: string; name: string; kind: 'local' }
   | { id?: string; name: string; kind: 'ssh'; host: string; user?: string; port?: number; identityFile?: string }
+  | { id?: string; name: string; kind: 'vm'; kernel: string; bootArgs?: string[]; memoryMb?: number }
 
 /** Targets: the configured machines, their connection state and facts (kept live by onTargetStatus). */
 export const useTargetsStore = defineStore('targets', () => {

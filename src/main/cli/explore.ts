@@ -90,7 +90,9 @@ async function exploreCommand(o: ExploreCliOptions): Promise<number> {
   }
   const abort = new AbortController()
   const onSigint = (): void => abort.abort()
+  // A terminal's Ctrl-C and a supervisor's SIGTERM both cancel: the target is cleaned either way.
   process.once('SIGINT', onSigint)
+  process.once('SIGTERM', onSigint)
   try {
     const facts = await lab.facts()
     const policy = (o.policy as Policy | undefined) ?? (await kernelPolicy(lab.target))
@@ -119,6 +121,7 @@ async function exploreCommand(o: ExploreCliOptions): Promise<number> {
     return 1
   } finally {
     process.off('SIGINT', onSigint)
+    process.off('SIGTERM', onSigint)
     await lab.dispose()
   }
 }

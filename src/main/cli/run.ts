@@ -153,7 +153,9 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
   const rows: RunRow[] = []
   const abort = new AbortController()
   const onSigint = (): void => abort.abort()
+  // A terminal's Ctrl-C and a supervisor's SIGTERM both cancel: the target is cleaned either way.
   process.once('SIGINT', onSigint)
+  process.once('SIGTERM', onSigint)
   try {
     for (const note of lab.notes) console.error(note)
     const facts = await lab.facts()
@@ -177,6 +179,7 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
     return 1
   } finally {
     process.off('SIGINT', onSigint)
+    process.off('SIGTERM', onSigint)
     await lab.dispose()
   }
   if (o.json) console.log(JSON.stringify(records, null, 1))

@@ -96,7 +96,9 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
   }
   let stopEarly: () => void = () => undefined
   const onSigint = (): void => stopEarly()
+  // A terminal's Ctrl-C and a supervisor's SIGTERM both cancel: the target is cleaned either way.
   process.once('SIGINT', onSigint)
+  process.once('SIGTERM', onSigint)
   try {
     const target = lab.target
     for (const note of [...lab.notes, ...(await lab.facts()).notes]) console.error(`note: ${note}`)
@@ -131,6 +133,7 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
     return 1
   } finally {
     process.off('SIGINT', onSigint)
+    process.off('SIGTERM', onSigint)
     await new Promise<void>((r) => out.end(() => r()))
     await lab.dispose()
   }

@@ -21,4 +21,13 @@ describe('describeFacts', () => {
     expect(lines['/proc/fs/splice']!.meaning).toMatch(/inferred/)
     expect(lines['Note']!.value).toBe('mounted tracefs at /sys/kernel/tracing')
   })
+
+  it('shows how a VM target was booted: the accelerator with its reason, and the boot arguments', () => {
+    const vm = { kernel: 'fix-6.1', image: '/k/fix-6.1/bzImage', accelerator: 'tcg' as const, acceleratorWhy: '/dev/kvm is missing: TCG emulates the CPU, runs are slower', bootArgs: ['nokaslr'], cmdline: 'console=ttyS0 nokaslr', memoryMb: 1024, cpus: 2, bootMs: 9000, extraEvents: [] }
+    const lines = Object.fromEntries(describeFacts({ ...facts, vm }).map((l) => [l.label, l]))
+    expect(lines['Accelerator']).toMatchObject({ value: 'tcg', ok: false, meaning: vm.acceleratorWhy })
+    expect(lines['Boot arguments']!.value).toBe('nokaslr')
+    expect(lines['VM kernel']!.value).toBe('fix-6.1 (1024 MiB, 2 CPUs)')
+    expect(describeFacts(facts).some((l) => l.label === 'Accelerator')).toBe(false)
+  })
 })

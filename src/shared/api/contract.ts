@@ -6,6 +6,7 @@
  * never as thrown objects, because neither structured clone nor JSON keeps an Error's class.
  */
 import { z } from 'zod'
+import { bootArgProblem } from '../boot-args'
 import type { TargetFacts } from '../target'
 import { Filesystem } from '../scenario/schema'
 import { SCENARIO_LIMITS } from '../scenario/limits'
@@ -44,13 +45,11 @@ const Kernel = z
   .min(1, 'name a kernel: a kernel-store name or an absolute path to a bzImage')
   .max(4096)
   .refine((k) => /^[A-Za-z0-9._-]{1,64}$/.test(k) ? !k.startsWith('-') && k !== '.' && k !== '..' : k.startsWith('/') && !/[\0\n]/.test(k), 'expected a kernel-store name (letters, digits, . _ -) or an absolute path to a bzImage')
-/** Words the lab puts on the guest's command line itself (src/main/target/vm/qemu.ts RESERVED). */
-const RESERVED_BOOT_KEYS = ['console', 'panic', 'splab.ready', 'splab.ports']
-/** One kernel command-line word, as src/main/target/vm/qemu.ts checkBootArgs accepts it. */
-export const BootArg = z
-  .string()
-  .regex(/^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.,:/+@%=-]*)?$/, 'expected a kernel parameter: word or word=value, no spaces or quotes')
-  .refine((a) => !RESERVED_BOOT_KEYS.includes(a.split('=')[0]!), 'console=, panic= and splab.* are set by the lab')
+/** One kernel command-line word (src/shared/boot-args.ts, which the qemu command line checks too). */
+export const BootArg = z.string().superRefine((a, ctx) => {
+  const problem = bootArgProblem(a)
+  if (problem) ctx.addIssue({ code: 'custom', message: problem })
+})
 export const VmTargetConfig = z.strictObject({
   id: SafeId,
   name: Name,

@@ -10,6 +10,7 @@
  * - qemu runs under `setpriv --pdeathsig KILL`: the kernel kills it when the process that started it
  *   dies, SIGKILL included (prctl(2) PR_SET_PDEATHSIG; node-pty forks from the main thread).
  */
+import { bootArgProblem } from '../../../shared/boot-args'
 import type { SessionSpawn } from '../session'
 import type { Disk } from './disks'
 import { PORTS_PARAM, READY_PARAM, diskSerial, portName } from './guest'
@@ -84,17 +85,11 @@ export function supervisedQemu(c: QemuConfig): SessionSpawn {
   return { file: 'setpriv', args: ['--pdeathsig', 'KILL', '--', 'sh', '-c', 'stty -onlcr && exec "$@"', 'sh', c.qemu, ...qemuArgs(c)] }
 }
 
-/** Words the lab itself puts on the command line; a boot argument may not override them. */
-const RESERVED = ['console', 'panic', READY_PARAM, PORTS_PARAM]
-/** A kernel parameter: `word` or `word=value`, no quoting, no spaces (Documentation/admin-guide/kernel-parameters.rst). */
-const BOOT_ARG = /^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.,:/+@%=-]*)?$/
-
 /** Checks the person's boot arguments; returns them or throws a message naming the bad one. */
 export function checkBootArgs(args: string[]): string[] {
   for (const a of args) {
-    if (!BOOT_ARG.test(a)) throw new Error(`--boot-arg: ${JSON.stringify(a)} is not a kernel parameter the lab passes on (word or word=value, no spaces or quotes)`)
-    const key = a.split('=')[0]!
-    if (RESERVED.includes(key)) throw new Error(`--boot-arg: ${key}= is set by the lab (the console and crash handling depend on it)`)
+    const problem = bootArgProblem(a)
+    if (problem) throw new Error(`--boot-arg: ${problem}`)
   }
   return args
 }

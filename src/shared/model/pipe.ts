@@ -8,7 +8,7 @@ import type { OpAcc } from './acc'
 import { load, logicalOf, writeFile } from './pagecache'
 import { touchUserPage } from './memory'
 import type { PolicyRules } from './policy'
-import { usedSlots, type BufferState, type FileState, type PipeState, type Slot, type World } from './state'
+import { Page, usedSlots, type BufferState, type FileState, type PipeState, type Slot, type World } from './state'
 
 /**
  * Slots drained from the front of a ring are dropped in bulk once there are more than this many and
@@ -56,7 +56,11 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
       acc.pcAddExtra += f.maybeGone.size
       f.maybeGone.delete(i)
     }
-    if (!page) {
+    if (!page && w.fs === 'tmpfs' && !f.onDisk[i]) {
+      // a hole in a tmpfs file: shmem_file_splice_read puts ZERO_PAGE into the pipe and caches
+      // nothing, so a later write allocates a page the pipe never sees (seen on 6.18 after a punch)
+      page = new Page(logicalOf(f, i, P))
+    } else if (!page) {
       page = load(w, acc, f, i, true)
       if (loaded++ === 0) firstLoaded = i
     }

@@ -171,7 +171,8 @@ export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, 
     const allocated = (x: number): boolean => x >= oldSize && w.rules.zeroRangeAllocatesEdges.includes(w.fs)
     for (const x of [a, end]) {
       const i = Math.floor(x / P)
-      if (x % w.blockSize !== 0 && x < f.size && !f.cache[i] && (f.onDisk[i] || allocated(x))) load(w, acc, f, i, true)
+      // an allocated edge may sit at the new end of file ([0, 1) of an empty file: its block is partial)
+      if (x % w.blockSize !== 0 && !f.cache[i] && ((x < f.size && f.onDisk[i]) || (allocated(x) && x <= f.size))) load(w, acc, f, i, true)
     }
   }
   for (let i = Math.floor(a / P); i * P < end; i++) {

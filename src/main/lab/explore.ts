@@ -15,7 +15,7 @@ import type { Filesystem } from '../../shared/vocabulary'
 import { generateScenario } from '../../shared/explore/generate'
 import { shrinkScenarioBatched } from '../../shared/explore/shrink'
 import { scratchSetup } from '../../shared/scenario/mount'
-import type { ExploreCase, ExploreEvent } from '../../shared/explore/messages'
+import type { ExploreCase, ExploreCounters, ExploreEvent } from '../../shared/explore/messages'
 import { POLICIES } from '../../shared/results'
 import type { Target } from '../target/types'
 import { stringify } from 'yaml'
@@ -47,17 +47,8 @@ export interface ExploreOptions {
   onFinding?: (f: Finding) => void
 }
 
-export interface ExploreProgress {
-  tried: number
-  elapsedMs: number
-  /** Scenarios per second, over the batches so far. */
-  rate: number
-  found: number
-  shrunk: number
-  /** Scenarios the probe could not finish (counted, not findings). */
-  failed: number
-  phase: 'running' | 'shrinking'
-}
+/** What explore reports as it goes: the counters the app's Explore view shows, too. */
+export type ExploreProgress = ExploreCounters
 
 export interface Finding {
   kind: FindingKind

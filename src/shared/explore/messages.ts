@@ -10,9 +10,12 @@ import type { Filesystem } from '../vocabulary'
 export interface ExploreCounters {
   tried: number
   elapsedMs: number
+  /** Scenarios per second, over the batches so far. */
   rate: number
+  /** Disagreements found, and of them shrunk to a case not found before. */
   found: number
   shrunk: number
+  /** Scenarios the probe could not finish (counted, not findings). */
   failed: number
   phase: 'running' | 'shrinking'
 }

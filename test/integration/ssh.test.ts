@@ -2,7 +2,6 @@
  * The SSH target against a real sshd on loopback, with host-key checking on: a known key works, a
  * different key is refused, an unknown key is a question only a person answers (in the terminal
  * data stream), a refused port and a dropped connection are clear errors.
- * (Started by the 09:35 targets/runs engineer, extended by the 09:15 target owner; see COORDINATION.md.)
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { readFileSync, writeFileSync } from 'node:fs'

@@ -1,7 +1,6 @@
 /**
  * The local pty target against a real bash: framing, quoting, timeouts, uploads, streams, dispose,
  * flow control, and facts (tracefs mounted when missing, in a private mount namespace).
- * (Started by the 09:35 targets/runs engineer, extended by the 09:15 target owner; see COORDINATION.md.)
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import fc from 'fast-check'

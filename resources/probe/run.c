@@ -184,7 +184,8 @@ void fork_child_init(pid_t parent)
 
 uint8_t *bounce_get(size_t n)
 {
-	if (n > bounce_cap) {
+	/* Never NULL, even for 0 bytes: memcpy/memset of 0 bytes from NULL is still undefined. */
+	if (n > bounce_cap || !bounce) {
 		free(bounce);
 		bounce_cap = n < 65536 ? 65536 : n;
 		bounce = malloc(bounce_cap);

@@ -9,7 +9,7 @@ import type { Command } from 'commander'
 import { errorMessage } from '../target'
 import { Lab } from '../lab/lab'
 import { explore, findingText, kernelPolicy, type ExploreSummary, type Finding } from '../lab/explore'
-import { connectInteractive, parseFsList, progress } from './run'
+import { connectInteractive, parseFsList, progress, targetOptions } from './run'
 import { POLICIES, type Policy } from '../../shared/results'
 import { expectFileName, expectedOutcomes } from '../../shared/run/expect'
 
@@ -17,6 +17,8 @@ interface ExploreCliOptions {
   target: string
   identity?: string
   knownHosts?: string
+  bootArg?: string[]
+  memory?: string
   fs: string
   seed?: string
   budget?: string
@@ -43,12 +45,8 @@ function parseCount(text: string, flag: string, max: number): number {
 }
 
 export function registerExplore(program: Command): void {
-  program
-    .command('explore')
+  targetOptions(program.command('explore'))
     .description('generate scenarios, run them on a kernel and the model, and shrink every disagreement to a minimal scenario')
-    .requiredOption('--target <target>', 'local, or ssh://[user@]host[:port]', 'local')
-    .option('--identity <file>', 'ssh private key')
-    .option('--known-hosts <file>', 'ssh known_hosts file to check the host key against')
     .option('--fs <list>', 'filesystems to explore on (comma-separated)', 'tmpfs')
     .option('--seed <n>', 'seed of the generator (default: from the clock, printed)')
     .option('--budget <duration>', 'stop after this long (90s, 10m, 1h)')

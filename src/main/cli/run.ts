@@ -98,20 +98,24 @@ export async function connectInteractive(spec: string, o: Pick<RunCliOptions, 'i
   }
 }
 
-export function registerRun(program: Command): void {
-  program
-    .command('run')
-    .description('run scenarios on a real kernel and compare every op with the model')
-    .argument('<scenario>', 'a scenario file, a preset name, or "all" (every preset)')
+/** The options that say which target to connect to and how: one declaration for every command that connects. */
+export function targetOptions(command: Command): Command {
+  return command
     .requiredOption('--target <target>', 'local, ssh://[user@]host[:port], or vm:<kernel-store name | bzImage path>', 'local')
     .option('--identity <file>', 'ssh private key')
     .option('--known-hosts <file>', 'ssh known_hosts file to check the host key against')
+    .option('--boot-arg <arg>', 'vm: an extra kernel command-line word (repeatable), recorded with the target', (v: string, all: string[] = []) => [...all, v])
+    .option('--memory <MiB>', 'vm: guest memory (default 1024)')
+}
+
+export function registerRun(program: Command): void {
+  targetOptions(program.command('run'))
+    .description('run scenarios on a real kernel and compare every op with the model')
+    .argument('<scenario>', 'a scenario file, a preset name, or "all" (every preset)')
     .option('--fs <list>', 'filesystems to run on (comma-separated: tmpfs,ext4,xfs,btrfs); loop-backed scratch mounts need root')
     .option('--dir <path>', 'run in this directory on the target instead of scratch mounts')
     .option('--trace', 'trace the probe in a private ftrace instance')
     .option('--text', 'with --trace: read the text trace_pipe instead of the binary per-CPU trace_pipe_raw')
-    .option('--boot-arg <arg>', 'vm: an extra kernel command-line word (repeatable), recorded with the target', (v: string, all: string[] = []) => [...all, v])
-    .option('--memory <MiB>', 'vm: guest memory (default 1024)')
     .option('--json', 'print the run records as JSON instead of text')
     .option('--out <file>', 'also write the run records (JSON) to this file')
     .option('--record-expect', "write each preset's observed outcomes beside it (<name>.expect/<kernel>.<fs>.json) instead of comparing with them")

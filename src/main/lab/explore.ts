@@ -15,6 +15,7 @@ import type { Filesystem } from '../../shared/vocabulary'
 import { generateScenario } from '../../shared/explore/generate'
 import { shrinkScenarioBatched } from '../../shared/explore/shrink'
 import { scratchSetup } from '../../shared/scenario/mount'
+import { ScratchError } from './scratch'
 import type { ExploreCase, ExploreCounters, ExploreEvent } from '../../shared/explore/messages'
 import { POLICIES } from '../../shared/results'
 import type { Target } from '../target/types'
@@ -141,7 +142,17 @@ export async function explore(lab: Lab, o: ExploreOptions): Promise<ExploreSumma
     const generated = Array.from({ length: n }, () => generateScenario(next++, { seed: o.seed, filesystems: o.filesystems }))
     for (const group of groupByScratch(generated)) {
       const t0 = Date.now()
-      const outcomes = await lab.batch(group.scenarios, { fs: group.fs, signal: o.signal })
+      let outcomes: BatchOutcome[]
+      try {
+        outcomes = await lab.batch(group.scenarios, { fs: group.fs, signal: o.signal })
+      } catch (e) {
+        // A scratch mount this target cannot make (a VM's disks are made before it boots, so no
+        // mkfs options): those scenarios cannot run here; count them and go on with the rest.
+        if (!(e instanceof ScratchError)) throw e
+        tried += group.scenarios.length
+        failed += group.scenarios.length
+        continue
+      }
       runMs += Date.now() - t0
       tried += outcomes.length
       for (const outcome of outcomes) {

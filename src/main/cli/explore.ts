@@ -9,16 +9,12 @@ import type { Command } from 'commander'
 import { errorMessage } from '../target'
 import { Lab } from '../lab/lab'
 import { explore, findingText, kernelPolicy, type ExploreSummary, type Finding } from '../lab/explore'
-import { connectInteractive, parseFsList, progress, targetOptions } from './run'
+import { parseFsList, progress } from './run'
+import { connectInteractive, targetOptions, type TargetCliOptions } from './connect'
 import { POLICIES, type Policy } from '../../shared/results'
 import { expectFileName, expectedOutcomes } from '../../shared/run/expect'
 
-interface ExploreCliOptions {
-  target: string
-  identity?: string
-  knownHosts?: string
-  bootArg?: string[]
-  memory?: string
+interface ExploreCliOptions extends TargetCliOptions {
   fs: string
   seed?: string
   budget?: string
@@ -80,7 +76,7 @@ async function exploreCommand(o: ExploreCliOptions): Promise<number> {
   p.say(`connecting to ${o.target}…`)
   let lab: Lab
   try {
-    lab = await Lab.open(await connectInteractive(o.target, o))
+    lab = await Lab.open(await connectInteractive(o))
   } catch (e) {
     p.clear()
     console.error(`splice-lab explore: ${errorMessage(e)}`)

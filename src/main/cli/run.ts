@@ -7,7 +7,8 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runsDir } from '../paths'
 import type { Command } from 'commander'
-import { connectTarget, parseTargetSpec, errorMessage, type Target, type TerminalInput } from '../target'
+import { errorMessage, type Target } from '../target'
+import { connectInteractive, targetLine, targetOptions, type TargetCliOptions } from './connect'
 import { listPresets, loadPreset } from '../presets'
 import { Lab } from '../lab/lab'
 import { formatRun, formatTable, type RunRow } from './run-format'
@@ -17,18 +18,13 @@ import { FILESYSTEMS, isFilesystem, type Filesystem } from '../../shared/vocabul
 import type { RunRecord } from '../../shared/run/types'
 import { checkExpect, expectPath, isPreset, recordExpect, type ExpectCheck } from '../expect-files'
 
-interface RunCliOptions {
-  target: string
-  identity?: string
-  knownHosts?: string
+interface RunCliOptions extends TargetCliOptions {
   fs?: string
   dir?: string
   trace?: boolean
   text?: boolean
   json?: boolean
   out?: string
-  bootArg?: string[]
-  memory?: string
   recordExpect?: boolean
 }
 
@@ -59,53 +55,6 @@ export function progress(): { say(text: string): void; clear(): void } {
       shown = false
     },
   }
-}
-
-/**
- * Until the session is ready, show its terminal on stderr (ssh host-key or password prompts) and
- * pass the person's keystrokes to it; never answer for them. Without a terminal on stdin nobody
- * can answer, and ssh's own refusal is the error.
- */
-export async function connectInteractive(spec: string, o: Pick<RunCliOptions, 'identity' | 'knownHosts' | 'bootArg' | 'memory'>): Promise<Target> {
-  const memoryMb = o.memory === undefined ? undefined : Number(o.memory)
-  if (memoryMb !== undefined && !Number.isInteger(memoryMb)) throw new Error(`--memory: ${JSON.stringify(o.memory)} is not a whole number of MiB`)
-  const parsed = parseTargetSpec(spec, { identity: o.identity, knownHosts: o.knownHosts, bootArgs: o.bootArg, memoryMb })
-  if (parsed.kind !== 'vm' && (o.bootArg?.length || memoryMb !== undefined)) throw new Error('--boot-arg and --memory are for vm: targets')
-  if (parsed.kind !== 'ssh') return connectTarget(parsed)
-  const interactive = process.stdin.isTTY === true
-  let terminal: TerminalInput | null = null
-  let ready = false
-  const onInput = (d: Buffer): void => terminal?.write(d.toString())
-  if (interactive) {
-    process.stdin.setRawMode?.(true)
-    process.stdin.on('data', onInput)
-  }
-  try {
-    return await connectTarget(parsed, {
-      onTerminal: (t) => (terminal = t),
-      // ssh writes its questions to its tty, i.e. into the session: show them until the shell is up.
-      onTerminalData: (d) => {
-        if (!ready && interactive) process.stderr.write(d)
-      },
-    })
-  } finally {
-    ready = true
-    if (interactive) {
-      process.stdin.off('data', onInput)
-      process.stdin.setRawMode?.(false)
-      process.stdin.pause()
-    }
-  }
-}
-
-/** The options that say which target to connect to and how: one declaration for every command that connects. */
-export function targetOptions(command: Command): Command {
-  return command
-    .requiredOption('--target <target>', 'local, ssh://[user@]host[:port], or vm:<kernel-store name | bzImage path>', 'local')
-    .option('--identity <file>', 'ssh private key')
-    .option('--known-hosts <file>', 'ssh known_hosts file to check the host key against')
-    .option('--boot-arg <arg>', 'vm: an extra kernel command-line word (repeatable), recorded with the target', (v: string, all: string[] = []) => [...all, v])
-    .option('--memory <MiB>', 'vm: guest memory (default 1024)')
 }
 
 export function registerRun(program: Command): void {
@@ -139,7 +88,7 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
   p.say(`connecting to ${o.target}…`)
   let target: Target
   try {
-    target = await connectInteractive(o.target, o)
+    target = await connectInteractive(o)
   } catch (e) {
     p.clear()
     console.error(`splice-lab run: ${errorMessage(e)}`)
@@ -164,7 +113,7 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
     for (const note of lab.notes) console.error(note)
     const facts = await lab.facts()
     if (!o.json) {
-      console.log(`target ${target.label}: Linux ${facts.kernel} ${facts.arch}, page ${facts.pageSize} B${facts.root ? ', root' : ''}`)
+      console.log(targetLine(target.label, facts))
       for (const n of facts.notes) console.log(`  note: ${n}`)
     }
     for (const scenario of scenarios) {

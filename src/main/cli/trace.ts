@@ -1,20 +1,20 @@
 /**
- * `splice-lab trace`: record raw kernel events from a private ftrace instance on a target for N
- * seconds (every task, or one pid and its children) into a file, then print how many of each event
- * arrived and how many were lost. The global ftrace state is never touched; the instance is removed
+ * `splice-lab trace`: record raw kernel events from a private ftrace instance on a target (this
+ * machine, ssh, or a VM: its stream ports carry the trace as they carry a run's) for N seconds
+ * (every task, or one pid and its children) into a file, then print how many of each event arrived
+ * and how many were lost. The global ftrace state is never touched; the instance is removed
  * on every path (normal end, Ctrl-C, error), and stale ones of crashed sessions on the next connect.
  */
 import { createWriteStream } from 'node:fs'
 import type { Command } from 'commander'
-import { connectTarget, parseTargetSpec, errorMessage } from '../target'
+import { errorMessage } from '../target'
+import { connectInteractive, targetLine, targetOptions, type TargetCliOptions } from './connect'
+import { progress } from './run'
 import { Lab } from '../lab/lab'
 import { DEFAULT_BUFFER_KB, DEFAULT_EVENTS } from '../lab/tracer'
 import type { TraceRecord } from '../../shared/trace/parser'
 
-interface TraceCliOptions {
-  target: string
-  identity?: string
-  knownHosts?: string
+interface TraceCliOptions extends TargetCliOptions {
   duration: string
   events?: string
   pid?: string
@@ -24,15 +24,11 @@ interface TraceCliOptions {
 }
 
 export function registerTrace(program: Command): void {
-  program
-    .command('trace')
+  targetOptions(program.command('trace'))
     .description('record raw kernel events from a private ftrace instance for N seconds to a file')
-    .requiredOption('--target <target>', 'local, or ssh://[user@]host[:port]', 'local')
-    .option('--identity <file>', 'ssh private key')
-    .option('--known-hosts <file>', 'ssh known_hosts file to check the host key against')
     .option('--duration <seconds>', 'how long to record', '5')
     .option('--events <list>', `comma-separated system:event or system/event names (default: ${DEFAULT_EVENTS.join(',')})`)
-    .option('--pid <pid>', 'trace only this pid and the children it forks (default: every task)')
+    .option('--pid <pid>', "trace only this pid (on the target: a VM's pid in the guest) and the children it forks (default: every task)")
     .option('--buffer-kb <kb>', 'per-CPU ring buffer size in KiB', String(DEFAULT_BUFFER_KB))
     .requiredOption('--out <file>', 'where to write the events, as trace_pipe text lines (required)')
     .option('--text', 'read the text trace_pipe instead of the binary per-CPU trace_pipe_raw')
@@ -77,12 +73,14 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
     return 2
   }
 
+  const p = progress()
+  p.say(`connecting to ${o.target}…`)
   let lab: Lab
   try {
-    // No prompt pass-through here (unlike `run`): an unknown ssh host key makes ssh refuse, which is
-    // the error shown; accept the key with `ssh` once, or pass --known-hosts.
-    lab = await Lab.open(await connectTarget(parseTargetSpec(o.target, { identity: o.identity, knownHosts: o.knownHosts })), { records: null })
+    lab = await Lab.open(await connectInteractive(o), { records: null })
+    p.clear()
   } catch (e) {
+    p.clear()
     console.error(`splice-lab trace: cannot connect to ${o.target}: ${errorMessage(e)}`)
     return 1
   }
@@ -101,7 +99,9 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
   process.once('SIGTERM', onSigint)
   try {
     const target = lab.target
-    for (const note of [...lab.notes, ...(await lab.facts()).notes]) console.error(`note: ${note}`)
+    const facts = await lab.facts()
+    console.error(targetLine(target.label, facts))
+    for (const note of [...lab.notes, ...facts.notes]) console.error(`note: ${note}`)
     const tracer = await lab.tracer({ keepRawChars: 0, events, bufferKb, pids: pid ?? 'all', onRaw: (chunk) => out.write(chunk), onRecord, text: o.text })
     try {
       if (!tracer.markerPath) {

@@ -13,9 +13,14 @@ export function touchUserPage(acc: OpAcc, b: BufferState, k: number, write: bool
   if (b.zapped[k]) {
     b.zapped[k] = false
     b.pages[k] = new Page(b.logical[k]!)
-    b.cow[k] = false
+    // A read fault on private anonymous memory maps the shared zero page (do_anonymous_page in
+    // mm/memory.c: "Use the zero-page for reads"), read-only; vmsplice reads (no FOLL_WRITE), so the
+    // pipe gets the zero page, and the first store faults again and copies it (do_wp_page: the zero
+    // page is no anon folio to reuse, wp_page_copy). Seen on 6.18: MADV_DONTNEED, vmsplice, store:
+    // the reader sees zeros, unchanged. A write fault allocates the process a page of its own.
+    b.cow[k] = !write && b.kind === 'private'
     acc.faults++
-    acc.note('the page had left the process: the access faults a zero page in')
+    acc.note(write ? 'the page had left the process: the store faults in a fresh zero page of its own' : 'the page had left the process: the read maps the shared zero page, which a later store copies')
   }
   if (write && b.kind === 'private' && b.cow[k]) {
     // do_wp_page: a COW-shared page (or one the pipe still references) is copied for the writer

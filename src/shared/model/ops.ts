@@ -113,7 +113,12 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
     return tee(sim.policy, acc, pipeOf(sim, op.from), pipeOf(sim, op.to), size(sim, op.len))
   },
   pwrite,
-  write_other_process: pwrite,
+  write_other_process(sim, acc, op) {
+    // the probe forks a child to write: the fork write-protects the probe's private memory as any
+    // fork does (forkProtectsPrivateMemory), even for a write of 0 bytes
+    forkProtectsPrivateMemory(sim.world)
+    return pwrite(sim, acc, op)
+  },
   odirect_write(sim, acc, op) {
     const len = size(sim, op.len)
     odirectWrite(sim.world, acc, fileOf(sim, op.file), size(sim, op.offset), len, op.pattern)

@@ -86,6 +86,12 @@ export interface OpPrediction {
   reloads: number
   /** Deltas of the five /proc/fs/splice counters this op would cause on a kernel with the RFC. */
   stats: SpliceStats
+  /**
+   * Where the kernel decides and the model cannot know how (a race takes a page's lock or reference
+   * before the steal does, readahead picks the folio size), the range each counter may take; `stats`
+   * is then one allowed value. Absent: exactly `stats`.
+   */
+  statsRange?: Record<keyof SpliceStats, CountRange>
   tracepoints: Record<TracepointName, CountRange>
   /** Estimated cost in ns from the unit costs. */
   costNs: number

@@ -139,6 +139,17 @@ describe('compare', () => {
     expect(without.ops[0]!.byPolicy.stock.agreement).toBe('agree')
   })
 
+  it('holds /proc/fs/splice deltas to a predicted range where the kernel decides', () => {
+    const preds = writeAfterSplice()
+    const range = { filemapCopied: { min: 0, max: 4 }, filemapMoved: { min: 0, max: 4 }, directCopied: { min: 0, max: 0 }, vmspliceCopied: { min: 0, max: 0 }, vmspliceStole: { min: 0, max: 0 } }
+    preds['steal-or-copy'].ops[0]!.stats = { ...ZERO_STATS, filemapMoved: 4 }
+    preds['steal-or-copy'].ops[0]!.statsRange = range
+    const inside = compare(preds, observation([obsOp('ops[0]', 'splice', spliced, { stats: { ...ZERO_STATS, filemapCopied: 3, filemapMoved: 1 } })]))
+    expect(inside.ops[0]!.byPolicy['steal-or-copy'].agreement).toBe('agree')
+    const outside = compare(preds, observation([obsOp('ops[0]', 'splice', spliced, { stats: { ...ZERO_STATS, filemapCopied: 5 } })]))
+    expect(outside.ops[0]!.byPolicy['steal-or-copy'].reasons).toContain('/proc/fs/splice filemap copied changed by 5; steal-or-copy expects 0..4')
+  })
+
   it('does not compare a repeat body op that ran fewer iterations than predicted', () => {
     const preds = writeAfterSplice()
     for (const p of POLICIES) preds[p].ops[1]!.iterations = 1000

@@ -113,9 +113,11 @@ export function compareOp(policy: Policy, pred: OpPrediction | undefined, obs: O
 
   if (obs.stats) {
     for (const key of Object.keys(STAT_NAMES) as (keyof SpliceStats)[]) {
-      if (obs.stats[key] !== pred.stats[key]) {
+      const range = pred.statsRange?.[key] ?? { min: pred.stats[key], max: pred.stats[key] }
+      if (obs.stats[key] < range.min || obs.stats[key] > range.max) {
         disagree = true
-        reasons.push(`/proc/fs/splice ${STAT_NAMES[key]} changed by ${obs.stats[key]}; ${policy} expects ${pred.stats[key]}`)
+        const expected = range.min === range.max ? `${range.min}` : `${range.min}..${range.max}`
+        reasons.push(`/proc/fs/splice ${STAT_NAMES[key]} changed by ${obs.stats[key]}; ${policy} expects ${expected}`)
       }
     }
   }

@@ -30,6 +30,12 @@ export class OpAcc {
   pcAdd = 0
   pcAddExtra = 0
   pcDel = 0
+  /**
+   * Pages this op stole that a race may make the kernel copy instead (the other task holds the
+   * folio lock or a reference, or has truncated the page since the lookup: docs/steal-rules.md F9,
+   * F10, F12). Only a race op's splice sets it; a race is never inside a repeat.
+   */
+  raceMayCopy = 0
   /** Page-granular steps simulated (the benchmark's unit of work). */
   pageEvents = 0
   readonly notes = new Set<string>()

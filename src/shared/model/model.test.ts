@@ -142,6 +142,76 @@ describe('steal-or-copy rules (RFC)', () => {
     expect(p.ops[0]!.pages).toEqual({ shared: 0, stolen: 0, copied: 2 })
     expect(p.ops[1]!.pages).toEqual({ shared: 0, stolen: 0, copied: 1 })
   })
+  it('a tmpfs hole is neither stolen nor copied: no page-cache page is involved', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '2p' }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'punch_hole', file: 'f', offset: 0, len: '1p' },
+        { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '2p' },
+      ],
+    })
+    for (const policy of ['steal-or-copy', 'copy'] as const) {
+      const op = predict(s, policy, defaultEnv('tmpfs')).ops[1]!
+      // page 0 is the hole, page 1 a tmpfs page (copied: shmem has no backing store)
+      expect(op.stats).toMatchObject({ filemapCopied: 1, filemapMoved: 0 })
+      expect(op.pages).toEqual({ shared: 0, stolen: 0, copied: 1 })
+    }
+  })
+  it('a partial edge a punch or zero range zeroes through the page cache is dirty: copied, not stolen', () => {
+    const s = (fs: Filesystem, offset: number) =>
+      predict(
+        scenario({
+          files: [{ id: 'f', size: '2p' }],
+          pipes: [{ id: 'p' }],
+          ops: [
+            { op: 'punch_hole', file: 'f', offset, len: 1024 },
+            { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '2p' },
+          ],
+        }),
+        'steal-or-copy',
+        defaultEnv(fs, 4096, undefined, { kernel: '6.1' }),
+      ).ops[1]!
+    for (const fs of ['ext4', 'btrfs'] as const) {
+      expect(s(fs, 1024).stats, fs).toMatchObject({ filemapCopied: 1, filemapMoved: 1 })
+      expect(s(fs, 1024).notes.join(), fs).toMatch(/dirty/)
+    }
+    // an edge on a block boundary (ext4 with 1 KiB blocks) is not zeroed: nothing dirties the page
+    const blocks1k = predict(
+      scenario({
+        mount: { ext4: { block_size: 1024 } },
+        files: [{ id: 'f', size: '2p' }],
+        pipes: [{ id: 'p' }],
+        ops: [
+          { op: 'punch_hole', file: 'f', offset: 1024, len: 1024 },
+          { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '2p' },
+        ],
+      }),
+      'steal-or-copy',
+      defaultEnv('ext4', 4096, undefined, { kernel: '6.1' }),
+    ).ops[1]!
+    expect(blocks1k.stats).toMatchObject({ filemapCopied: 0, filemapMoved: 2 })
+  })
+  it('a raced page the model steals may be copied: the other task can hold its lock or reference', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '8p', cached: false }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        {
+          op: 'race',
+          ops: [
+            { op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '4p' },
+            { op: 'punch_hole', file: 'f', offset: '2p', len: '2p' },
+          ],
+        },
+      ],
+    })
+    const op = predict(s, 'steal-or-copy', defaultEnv('ext4')).ops[0]!
+    expect(op.stats).toMatchObject({ filemapMoved: 4, filemapCopied: 0 })
+    // pages 0 and 1 are not raced: stolen; pages 2 and 3 stolen or copied
+    expect(op.statsRange).toMatchObject({ filemapMoved: { min: 2, max: 4 }, filemapCopied: { min: 0, max: 2 } })
+    expect(predict(s, 'copy', defaultEnv('ext4')).ops[0]!.statsRange).toBeUndefined()
+  })
 })
 
 describe('stock rules from the kernel experiments (docs/stock-rules.md)', () => {

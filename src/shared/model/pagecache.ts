@@ -173,6 +173,7 @@ export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, 
       const i = Math.floor(x / P)
       // an allocated edge may sit at the new end of file ([0, 1) of an empty file: its block is partial)
       if (x % w.blockSize !== 0 && !f.cache[i] && ((x < f.size && f.onDisk[i]) || (allocated(x) && x <= f.size))) load(w, acc, f, i, true)
+      if (x % w.blockSize !== 0 && f.cache[i] && (x < f.size || allocated(x))) dirtyEdge(acc, f, i)
     }
   }
   for (let i = Math.floor(a / P); i * P < end; i++) {
@@ -185,6 +186,20 @@ export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, 
     if (!f.cache[i]) forgetReadahead(f, i)
   }
   if (outward) xfsZeroEdges(acc, f, P, a, b, Math.min(end, oldSize))
+}
+
+/**
+ * The edge block zeroed through the page cache is a write: its folio is dirty until written back
+ * (ext4_block_zero_page_range → mark_buffer_dirty; btrfs_truncate_block → set_page_dirty). A clean
+ * page in that state is not stolen under steal-or-copy: seen on fix-6.1 as `reason=dirty` for the
+ * edge page of a zero range spliced again (zero-range-edge-reread, ext4 and btrfs) and for a punch's
+ * edge page read in (punch-edge-block-size, btrfs). The model takes a cached edge page to have its
+ * block allocated (a cached hole's block is not, and ext4 skips it: not modelled).
+ */
+function dirtyEdge(acc: OpAcc, f: FileState, i: number): void {
+  const start = f.folioStart[i]!
+  for (let j = start; j < start + f.folioPages[i]!; j++) f.dirty[j] = true
+  acc.note('the partial edge block is zeroed through the page cache: its folio is dirty')
 }
 
 /** Writeback of the folios over [s, e): they are clean after it. */

@@ -31,6 +31,20 @@ function popSlot(p: PipeState, slot: Slot): void {
   p.head++
 }
 
+/**
+ * The page a tmpfs hole gives the pipe: zeros no file page holds, under every policy. No page-cache
+ * page is involved, so no steal rule applies: 6.1's shmem_file_read_iter() fills the pipe with
+ * iov_iter_zero() (anonymous pages), 6.18's shmem_file_splice_read() with ZERO_PAGE, and the fix's
+ * steal-or-copy decision (copy_page_to_iter_pipe → splice_steal_file_page) is never reached:
+ * /proc/fs/splice counts nothing (docs/steal-rules.md, "tmpfs holes"; seen on fix-6.1 under
+ * steal-or-copy and copy: tmpfs-hole-zero-page, large-folio-split-frees-page). No policy counts it
+ * as a page shared, stolen or copied.
+ */
+function zeroPageOfHole(acc: OpAcc, zeros: Slot['snap']): Page {
+  acc.note('a tmpfs hole: the pipe gets zeros no file page holds (no page-cache page shared, stolen or copied)')
+  return new Page(zeros)
+}
+
 /** splice file → pipe of [off, off + len): one slot per page, until the end of file or a full ring. */
 export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: FileState, off: number, len: number, p: PipeState): OpOutcome {
   const P = w.pageSize
@@ -59,8 +73,11 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
     if (!page && w.fs === 'tmpfs' && !f.onDisk[i]) {
       // a hole in a tmpfs file: shmem_file_splice_read puts ZERO_PAGE into the pipe and caches
       // nothing, so a later write allocates a page the pipe never sees (seen on 6.18 after a punch)
-      page = new Page(logicalOf(f, i, P))
-    } else if (!page) {
+      pushSlot(acc, p, { page: zeroPageOfHole(acc, logicalOf(f, i, P)), s: x, e, snap: logicalOf(f, i, P), file: f, buf: null, idx: i })
+      x = e
+      continue
+    }
+    if (!page) {
       page = load(w, acc, f, i, true)
       if (loaded++ === 0) firstLoaded = i
     }

@@ -74,6 +74,13 @@ export function runRace(sim: Sim, op: RaceOp, accs: readonly [OpAcc, OpAcc], cho
   // What the splice put in is held against the file before the race, whatever it read.
   for (let j = slotsBefore; j < pipe.slots.length; j++) {
     const slot = pipe.slots[j]!
+    // A raced page the splice stole may have been copied instead: the other task can hold its lock
+    // or a reference, or have truncated it since the splice looked it up (docs/steal-rules.md F9,
+    // F10, F12; seen on fix-6.1: whitlock-punch-race copied with reasons locked, truncated,
+    // not_pagecache and refs). Either way the pipe owns what was read.
+    // (A stolen page has left the page cache for the disk; a shared one is still cached, a copy has
+    // no page, and a tmpfs hole's zeros were never on disk.)
+    if (slot.file === f && before.has(slot.idx) && slot.page && !f.cache[slot.idx] && f.onDisk[slot.idx]) accs[0].raceMayCopy++
     const was = slot.file === f ? before.get(slot.idx) : undefined
     if (!was || was === slot.snap) continue
     // A copy the pipe owns keeps what it read: it becomes a page of the pipe's own, so the drain compares it with `was`.

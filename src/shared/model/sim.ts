@@ -4,7 +4,7 @@
  */
 import type { Scenario } from '../scenario/schema'
 import { resolveSize } from '../scenario/size'
-import type { CountRange, ModelEnv, OpPrediction, Policy, Prediction } from '../results'
+import type { CountRange, ModelEnv, OpPrediction, Policy, Prediction, SpliceStats } from '../results'
 import type { Tracepoint } from '../vocabulary'
 import { OpAcc } from './acc'
 import { resolveRules, type KernelRules } from './kernels'
@@ -42,7 +42,7 @@ export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv, opti
   return main
 }
 
-/** Adds another world's outcomes and tracepoint ranges to `main`'s. */
+/** Adds another world's outcomes, tracepoint ranges and /proc/fs/splice ranges to `main`'s. */
 function allowBoth(main: Prediction, other: Prediction): void {
   main.ops.forEach((op, i) => {
     const keys = new Set(op.outcomes.map((o) => JSON.stringify(o)))
@@ -51,8 +51,36 @@ function allowBoth(main: Prediction, other: Prediction): void {
       const mine = op.tracepoints[name]
       if (mine) op.tracepoints[name] = { min: Math.min(mine.min, r.min), max: Math.max(mine.max, r.max) }
     }
+    const range = unionStats(statsRangeOf(op.stats, op.statsRange), statsRangeOf(other.ops[i]!.stats, other.ops[i]!.statsRange))
+    if (Object.values(range).some((r) => r.min !== r.max)) op.statsRange = range
   })
   main.pageEvents += other.pageEvents
+}
+
+/** The range of each /proc/fs/splice counter an op allows: its range, else exactly its stats. */
+function statsRangeOf(s: SpliceStats, range: Record<keyof SpliceStats, CountRange> | undefined): Record<keyof SpliceStats, CountRange> {
+  if (range) return range
+  const exact = (n: number): CountRange => ({ min: n, max: n })
+  return { filemapCopied: exact(s.filemapCopied), filemapMoved: exact(s.filemapMoved), directCopied: exact(s.directCopied), vmspliceCopied: exact(s.vmspliceCopied), vmspliceStole: exact(s.vmspliceStole) }
+}
+
+/** Both ranges, counter by counter. */
+function unionStats(a: Record<keyof SpliceStats, CountRange>, b: Record<keyof SpliceStats, CountRange>): Record<keyof SpliceStats, CountRange> {
+  const out = { ...a }
+  for (const key of Object.keys(b) as (keyof SpliceStats)[]) out[key] = { min: Math.min(a[key].min, b[key].min), max: Math.max(a[key].max, b[key].max) }
+  return out
+}
+
+/**
+ * A race may make the kernel copy a page the model steals (acc.raceMayCopy): filemap moved may be
+ * that many lower and filemap copied that many higher.
+ */
+function raceStatsRange(a: OpAcc): Record<keyof SpliceStats, CountRange> | undefined {
+  if (a.raceMayCopy === 0) return undefined
+  const range = statsRangeOf(a.stats, undefined)
+  range.filemapMoved.min -= a.raceMayCopy
+  range.filemapCopied.max += a.raceMayCopy
+  return range
 }
 
 /** Whether an uncached file is big enough for readahead to choose large folios on this filesystem. */
@@ -98,6 +126,7 @@ function prediction(accs: OpAcc[], policy: Policy, env: ModelEnv, raced: Readonl
     bytesCopied: a.bytesCopied,
     reloads: a.reloads,
     stats: a.stats,
+    ...(a.raceMayCopy ? { statsRange: raceStatsRange(a) } : {}),
     tracepoints: tracepointsOf(a, raced.has(a)),
     costNs:
       a.pages.shared * c.shareNsPerPage + a.pages.stolen * c.stealNsPerPage + a.bytesCopied / c.copyBytesPerNs + a.reloads * c.reloadNsPerPage + a.faults * c.minorFaultNs,

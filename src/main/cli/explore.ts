@@ -9,7 +9,9 @@ import type { Command } from 'commander'
 import { errorMessage } from '../target'
 import { Lab } from '../lab/lab'
 import { explore, findingText, kernelPolicy, type ExploreSummary, type Finding } from '../lab/explore'
-import { parseFsList, progress } from './run'
+import { parseFsList } from './run'
+import { progress } from './output'
+import { stopSignal } from './stop'
 import { connectInteractive, targetOptions, type TargetCliOptions } from './connect'
 import { POLICIES, type Policy } from '../../shared/results'
 import { expectFileName, expectedOutcomes } from '../../shared/run/expect'
@@ -82,11 +84,7 @@ async function exploreCommand(o: ExploreCliOptions): Promise<number> {
     console.error(`splice-lab explore: ${errorMessage(e)}`)
     return 1
   }
-  const abort = new AbortController()
-  const onSigint = (): void => abort.abort()
-  // A terminal's Ctrl-C and a supervisor's SIGTERM both cancel: the target is cleaned either way.
-  process.once('SIGINT', onSigint)
-  process.once('SIGTERM', onSigint)
+  const stop = stopSignal()
   try {
     const facts = await lab.facts()
     const policy = (o.policy as Policy | undefined) ?? (await kernelPolicy(lab.target))
@@ -96,7 +94,7 @@ async function exploreCommand(o: ExploreCliOptions): Promise<number> {
       ...options,
       policy,
       fixOracle,
-      signal: abort.signal,
+      signal: stop.signal,
       onProgress: (s) =>
         p.say(`${s.tried} scenarios, ${s.rate.toFixed(1)}/s, ${s.found} disagreements, ${s.shrunk} shrunk${s.failed ? `, ${s.failed} failed` : ''}${s.phase === 'shrinking' ? ' — shrinking…' : ''}`),
       onFinding: (f) => {
@@ -111,11 +109,10 @@ async function exploreCommand(o: ExploreCliOptions): Promise<number> {
     return 0
   } catch (e) {
     p.clear()
-    console.error(`splice-lab explore: ${errorMessage(e)}`)
+    if (!stop.quiet) console.error(`splice-lab explore: ${errorMessage(e)}`)
     return 1
   } finally {
-    process.off('SIGINT', onSigint)
-    process.off('SIGTERM', onSigint)
+    stop.release()
     await lab.dispose()
   }
 }

@@ -15,12 +15,9 @@ import { registerKernel } from './kernel'
 import { registerExplore } from './explore'
 import { registerCompare } from './compare'
 import { registerCost } from './cost'
+import { guardOutput, outputGone } from './output'
 
-// `splice-lab export … | head`: the reader left; that ends the output, it is not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0)
-  throw e
-})
+guardOutput()
 
 /** The package's version: out/main/cli.js → ../../package.json. */
 function version(): string {
@@ -59,3 +56,4 @@ registerCompare(program)
 registerCost(program)
 
 await program.parseAsync(process.argv)
+if (outputGone()) process.exitCode = 0

@@ -10,6 +10,7 @@ import { defaultEnv, parseKernel } from '../../shared/model'
 import { loadPreset } from '../presets'
 import { ModelError, predictOffThread } from '../model-worker'
 import { printable } from './printable'
+import { stopSignal } from './stop'
 
 interface PredictOptions {
   policy: string
@@ -31,13 +32,11 @@ export function registerPredict(program: Command): void {
     .option('--json', 'print the predictions as JSON')
     .action(async (target: string, opts: PredictOptions) => {
       // Ctrl-C ends the model's thread at once: the model runs off this event loop.
-      const abort = new AbortController()
-      const onSigint = (): void => abort.abort()
-      process.once('SIGINT', onSigint)
+      const stop = stopSignal()
       try {
-        process.exitCode = await runPredict(target, opts, abort.signal)
+        process.exitCode = await runPredict(target, opts, stop.signal)
       } finally {
-        process.off('SIGINT', onSigint)
+        stop.release()
       }
     })
 }

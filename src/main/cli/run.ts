@@ -12,6 +12,8 @@ import { connectInteractive, targetLine, targetOptions, type TargetCliOptions } 
 import { listPresets, loadPreset } from '../presets'
 import { Lab } from '../lab/lab'
 import { formatRun, formatTable, type RunRow } from './run-format'
+import { progress } from './output'
+import { stopSignal, type Stop } from './stop'
 import { POLICIES } from '../../shared/results'
 import type { Scenario } from '../../shared/scenario/schema'
 import { FILESYSTEMS, isFilesystem, type Filesystem } from '../../shared/vocabulary'
@@ -36,25 +38,6 @@ export function parseFsList(text: string): Filesystem[] {
   }
   if (!out.length) throw new Error('--fs: give at least one filesystem')
   return out
-}
-
-/** The progress line on stderr: rewritten in place on a terminal, one line per step otherwise. */
-export function progress(): { say(text: string): void; clear(): void } {
-  const tty = process.stderr.isTTY
-  let shown = false
-  return {
-    say(text) {
-      if (tty) {
-        const cols = process.stderr.columns || 100
-        process.stderr.write(`\r\x1b[K${text.length > cols - 1 ? text.slice(0, cols - 2) + '…' : text}`)
-        shown = true
-      } else process.stderr.write(text + '\n')
-    },
-    clear() {
-      if (tty && shown) process.stderr.write('\r\x1b[K')
-      shown = false
-    },
-  }
 }
 
 export function registerRun(program: Command): void {
@@ -104,11 +87,7 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
   }
   const records: (RunRecord & { expect?: ExpectCheck })[] = []
   const rows: RunRow[] = []
-  const abort = new AbortController()
-  const onSigint = (): void => abort.abort()
-  // A terminal's Ctrl-C and a supervisor's SIGTERM both cancel: the target is cleaned either way.
-  process.once('SIGINT', onSigint)
-  process.once('SIGTERM', onSigint)
+  const stop = stopSignal()
   try {
     for (const note of lab.notes) console.error(note)
     const facts = await lab.facts()
@@ -118,8 +97,8 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
     }
     for (const scenario of scenarios) {
       for (const fs of fsList) {
-        if (abort.signal.aborted || lab.disconnected) break
-        const record = await runOne(lab, scenario, fs, o, abort.signal, p)
+        if (stop.signal.aborted || lab.disconnected) break
+        const record = await runOne(lab, scenario, fs, o, stop, p)
         const expect = which === 'all' || isPreset(which) ? await expectStep(record, o) : undefined
         records.push(expect ? { ...record, expect } : record)
         rows.push({ scenario: scenario.name, fs: record.fs, record })
@@ -128,17 +107,16 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
     }
   } catch (e) {
     p.clear()
-    console.error(`splice-lab run: ${errorMessage(e)}`)
+    if (!stop.quiet) console.error(`splice-lab run: ${errorMessage(e)}`)
     return 1
   } finally {
-    process.off('SIGINT', onSigint)
-    process.off('SIGTERM', onSigint)
+    stop.release()
     await lab.dispose()
   }
   if (o.json) console.log(JSON.stringify(records, null, 1))
   else console.log(formatTable(rows, POLICIES))
   if (o.out) await writeFile(o.out, JSON.stringify(records, null, 1) + '\n')
-  return records.some((r) => r.error) || abort.signal.aborted ? 1 : 0
+  return records.some((r) => r.error) || stop.signal.aborted ? 1 : 0
 }
 
 /**
@@ -158,7 +136,7 @@ function formatExpect(e: ExpectCheck): string {
   return [`expect ${e.file}: ${e.differences.length} difference(s)`, ...e.differences.map((d) => `  ${d}`)].join('\n')
 }
 
-async function runOne(lab: Lab, scenario: Scenario, fsWanted: Filesystem | undefined, o: RunCliOptions, signal: AbortSignal, p: ReturnType<typeof progress>): Promise<RunRecord> {
+async function runOne(lab: Lab, scenario: Scenario, fsWanted: Filesystem | undefined, o: RunCliOptions, stop: Stop, p: ReturnType<typeof progress>): Promise<RunRecord> {
   const fs = fsWanted ?? (o.dir ? undefined : (scenario.fs ?? 'tmpfs'))
   const tag = `${scenario.name}${fs ? ` on ${fs}` : ''}`
   let done = 0
@@ -166,11 +144,11 @@ async function runOne(lab: Lab, scenario: Scenario, fsWanted: Filesystem | undef
     fs,
     dir: o.dir,
     trace: o.trace ? { text: o.text } : false,
-    signal,
+    signal: stop.signal,
     onEvent: (e) => {
       if (e.type === 'phase') p.say(`${tag}: ${e.phase} — ${e.message}`)
       else if (e.type === 'op') p.say(`${tag}: op ${++done}/${e.total} ${e.observation.path} ${e.observation.op}`)
-      else if (e.type === 'log' && e.level !== 'info' && !o.json) {
+      else if (e.type === 'log' && e.level !== 'info' && !o.json && !stop.quiet) {
         p.clear()
         console.error(`${tag}: ${e.level}: ${e.message}`)
       }

@@ -9,7 +9,8 @@ import { createWriteStream } from 'node:fs'
 import type { Command } from 'commander'
 import { errorMessage } from '../target'
 import { connectInteractive, targetLine, targetOptions, type TargetCliOptions } from './connect'
-import { progress } from './run'
+import { progress } from './output'
+import { stopSignal } from './stop'
 import { Lab } from '../lab/lab'
 import { DEFAULT_BUFFER_KB, DEFAULT_EVENTS } from '../lab/tracer'
 import type { TraceRecord } from '../../shared/trace/parser'
@@ -92,11 +93,7 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
     if (r.kind === 'lost') lostLines += r.count
     else counts.set(r.name, (counts.get(r.name) ?? 0) + 1)
   }
-  let stopEarly: () => void = () => undefined
-  const onSigint = (): void => stopEarly()
-  // A terminal's Ctrl-C and a supervisor's SIGTERM both cancel: the target is cleaned either way.
-  process.once('SIGINT', onSigint)
-  process.once('SIGTERM', onSigint)
+  const stop = stopSignal()
   try {
     const target = lab.target
     const facts = await lab.facts()
@@ -112,8 +109,10 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
       console.error(`tracing ${pid === undefined ? 'every task' : `pid ${pid} and its children`} in ftrace instance ${tracer.instance} for ${duration} s (Ctrl-C stops early)`)
       await tracer.start(() => undefined)
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, duration * 1000)
-        stopEarly = () => (clearTimeout(timer), resolve())
+        const done = (): void => (clearTimeout(timer), resolve())
+        const timer = setTimeout(done, duration * 1000)
+        if (stop.signal.aborted) done()
+        else stop.signal.addEventListener('abort', done, { once: true })
       })
       const summary = await tracer.stop()
       console.error(`read ${summary.reader?.kind === 'binary' ? 'binary pages' : 'text'}${summary.reader?.why ? `: ${summary.reader.why}` : ''}`)
@@ -129,11 +128,10 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
       await tracer.dispose()
     }
   } catch (e) {
-    console.error(`splice-lab trace: ${errorMessage(e)}`)
+    if (!stop.quiet) console.error(`splice-lab trace: ${errorMessage(e)}`)
     return 1
   } finally {
-    process.off('SIGINT', onSigint)
-    process.off('SIGTERM', onSigint)
+    stop.release()
     await new Promise<void>((r) => out.end(() => r()))
     await lab.dispose()
   }

@@ -1,10 +1,12 @@
 /**
- * `splice-lab … | head -1`: a reader that leaves ends the output, quietly (exit 0, no EPIPE stack
- * trace), for every command; one that works on a target stops as on Ctrl-C and leaves it clean
- * (no scratch mount, loop device or ftrace instance). Real pipes into a real `head`.
+ * Where the CLI's output goes. `splice-lab … | head -1`: a reader that leaves ends the output,
+ * quietly (exit 0, no EPIPE stack trace), for every command; one that works on a target stops as on
+ * Ctrl-C and leaves it clean (no scratch mount, loop device or ftrace instance). Real pipes into a
+ * real `head`. On a terminal (a real pty) tables are coloured; piped or with NO_COLOR they are not.
  */
 import { describe, it, expect, afterAll } from 'vitest'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import * as pty from 'node-pty'
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -103,5 +105,36 @@ describe('splice-lab output into a pipe whose reader leaves', () => {
     expect(r.code).toBe(0)
     expect(leftovers(String(r.pid))).toEqual([])
     expect(orphanInstances()).toEqual([])
+  })
+})
+
+/** The CLI on a real pty (a terminal, as a person runs it), NO_COLOR as given: everything it printed. */
+function onTerminal(args: string[], noColor?: string): Promise<string> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'NO_COLOR') env[k] = v
+  if (noColor !== undefined) env.NO_COLOR = noColor
+  return new Promise((resolve) => {
+    const p = pty.spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cols: 220, rows: 50, env: { ...env, TERM: 'xterm-256color' } })
+    let out = ''
+    p.onData((d) => (out += d))
+    p.onExit(() => resolve(out))
+  })
+}
+
+describe('colour', () => {
+  it("predict's table on a terminal: changed drains red, unchanged green, as run's comparison", async () => {
+    const text = await onTerminal(['predict', 'write-after-splice'])
+    expect(text).toContain('\x1b[1;31mread 4096, 200 CHANGED (100–299 current)\x1b[0m')
+    expect(text).toContain('\x1b[32mread 4096, unchanged\x1b[0m')
+    expect(text).toMatch(/stock +changed \x1b\[1;31m200 B\x1b\[0m/)
+  })
+
+  it('none with NO_COLOR, and none when piped', async () => {
+    const text = await onTerminal(['predict', 'write-after-splice'], '1')
+    expect(text).toContain('read 4096, 200 CHANGED')
+    expect(text).not.toContain('\x1b[')
+    const piped = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'predict', 'write-after-splice'], { encoding: 'utf8' })
+    expect(piped.stdout).toContain('read 4096, 200 CHANGED')
+    expect(piped.stdout).not.toContain('\x1b[')
   })
 })

@@ -10,6 +10,7 @@ import { defaultEnv, parseKernel } from '../../shared/model'
 import { loadPreset } from '../presets'
 import { ModelError, predictOffThread } from '../model-worker'
 import { printable } from './printable'
+import { SGR, formatTable, paint, type Sgr } from './table'
 import { stopSignal } from './stop'
 
 interface PredictOptions {
@@ -114,45 +115,38 @@ function cell(op: OpPrediction): string {
   return `${outcomes}${counts}${extra}`
 }
 
+/**
+ * The colour of an op's cell, as `run` colours its comparison: a drain that reads changed bytes as a
+ * disagreement, an unchanged one as an agreement, an error return as unsure.
+ */
+function cellColour(op: OpPrediction): Sgr | undefined {
+  if (op.outcomes.some((o) => o.drain?.changedBytes)) return SGR.bad
+  if (op.outcomes.some((o) => o.errno)) return SGR.unsure
+  if (op.outcomes.some((o) => o.drain)) return SGR.good
+  return undefined
+}
+
 function renderTable(preds: Prediction[]): string {
   const header = ['op', ...preds.map((p) => p.policy)]
   const rows = preds[0]!.ops.map((op, i) => [
     `${op.path} ${op.op}${op.iterations > 1 ? ` ×${op.iterations}` : ''}`,
     ...preds.map((p) => cell(p.ops[i]!)),
   ])
-  const width = header.map((h, c) => Math.min(60, Math.max(h.length, ...rows.map((r) => r[c]!.length))))
-  // On a terminal, fit its width: narrow the widest column until the table fits (cells wrap).
-  const columns = process.stdout.isTTY ? process.stdout.columns : undefined
-  if (columns) {
-    const room = columns - 3 * (width.length - 1)
-    for (let guard = 0; width.reduce((a, b) => a + b, 0) > room && guard < 1000; guard++) {
-      const widest = width.indexOf(Math.max(...width))
-      if (width[widest]! <= 14) break
-      width[widest]!--
-    }
-  }
-  const wrap = (text: string, w: number): string[] => {
-    const out: string[] = []
-    for (let s = text; s.length; s = s.slice(w)) out.push(s.slice(0, w))
-    return out.length ? out : ['']
-  }
-  const lines: string[] = []
-  const emit = (r: string[]): void => {
-    const parts = r.map((t, c) => wrap(t, width[c]!))
-    const h = Math.max(...parts.map((p) => p.length))
-    for (let l = 0; l < h; l++) lines.push(parts.map((p, c) => (p[l] ?? '').padEnd(width[c]!)).join(' │ ').trimEnd())
-  }
-  emit(header)
-  lines.push(width.map((w) => '─'.repeat(w)).join('─┼─'))
-  rows.forEach(emit)
-  return lines.join('\n')
+  return formatTable(header, rows, {
+    gap: ' │ ',
+    rule: { char: '─', cross: '─┼─' },
+    maxWidth: 60,
+    // On a terminal, fit its width: the widest columns narrow and their cells wrap.
+    fit: process.stdout.isTTY ? process.stdout.columns : undefined,
+    colour: (row, c) => (c === 0 ? undefined : cellColour(preds[c - 1]!.ops[row]!)),
+  }).join('\n')
 }
 
 function renderTotals(preds: Prediction[]): string {
   return preds
     .map((p) => {
       const t = p.totals
-      return `${p.policy.padEnd(13)} changed ${t.changedBytes} B · shared ${t.pages.shared} · stolen ${t.pages.stolen} · copied ${t.pages.copied} (${t.bytesCopied} B) · reloads ${t.reloads} · cost ${formatNs(t.costNs)}`
+      return `${p.policy.padEnd(13)} changed ${paint(`${t.changedBytes} B`, t.changedBytes ? SGR.bad : SGR.good)} · shared ${t.pages.shared} · stolen ${t.pages.stolen} · copied ${t.pages.copied} (${t.bytesCopied} B) · reloads ${t.reloads} · cost ${formatNs(t.costNs)}`
     })
     .join('\n')
 }

@@ -1,6 +1,7 @@
 /** Text output of `splice-lab run`: per op the comparison, per run the verdict, and a final table. */
 import type { RunRecord } from '../../shared/run/types'
 import type { Policy } from '../../shared/results'
+import { SGR, formatTable as table, paint, type Sgr } from './table'
 
 export interface RunRow {
   scenario: string
@@ -10,11 +11,8 @@ export interface RunRow {
 
 const MARK = { agree: 'ok  ', disagree: 'DIFF', unknown: '??  ' } as const
 
-/** Colour only on a terminal, and never with NO_COLOR (https://no-color.org) or TERM=dumb. */
-const COLOUR = !!process.stdout.isTTY && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
-const paint = (text: string, sgr: string): string => (COLOUR ? `\x1b[${sgr}m${text}\x1b[0m` : text)
-const MARK_SGR = { agree: '32', disagree: '1;31', unknown: '33' } as const
-const verdictSgr = (v: string): string => (v === 'none' ? '1;31' : '1')
+const MARK_SGR = { agree: SGR.good, disagree: SGR.bad, unknown: SGR.unsure } as const
+const verdictSgr = (v: string): Sgr => (v === 'none' ? SGR.bad : SGR.strong)
 
 export function formatRun(r: RunRecord): string {
   const lines = [`\n== ${r.scenario.name} on ${r.fs} (${r.target.label}, Linux ${r.target.kernel})`]
@@ -41,19 +39,12 @@ export function formatTable(rows: RunRow[], policies: readonly Policy[]): string
     ...policies.map((p) => String(r.record.comparison.verdict.perPolicy[p].disagree)),
     r.record.error ? `failed: ${r.record.error.code}` : 'ok',
   ])
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)))
-  const fmt = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
-  // Padded first, painted after, so escape codes do not count as width.
-  const row = (cells: string[]): string =>
-    cells
-      .map((c, i) => {
-        const padded = c.padEnd(widths[i]!)
-        if (i === 2) return paint(padded, verdictSgr(c))
-        if (i > 2 && i < cells.length - 1 && c !== '0') return paint(padded, '31')
-        if (i === cells.length - 1 && c !== 'ok') return paint(padded, '1;31')
-        return padded
-      })
-      .join('  ')
-      .trimEnd()
-  return ['', fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...body.map(row)].join('\n')
+  const status = head.length - 1
+  const colour = (_row: number, c: number, text: string): Sgr | undefined => {
+    if (c === 2) return verdictSgr(text)
+    if (c > 2 && c < status && text !== '0') return SGR.warn
+    if (c === status && text !== 'ok') return SGR.bad
+    return undefined
+  }
+  return ['', ...table(head, body, { colour })].join('\n')
 }

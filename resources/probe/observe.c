@@ -328,8 +328,9 @@ static void sb_counters(struct sbuf *b, const struct counters *c)
 {
 	if (perf_ok) {
 		sb_printf(b, ",\"tracepoints\":{");
-		for (int i = 0; i < NTRACEPOINTS; i++)
-			sb_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", tracepoints[i], c->tp[i]);
+		for (int i = 0; i < NALL_TRACEPOINTS; i++)
+			if (tracepoint_counted(i))
+				sb_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", tracepoint_name(i), c->tp[i]);
 		sb_printf(b, "}");
 	}
 	if (c->have_stats)

@@ -20,9 +20,11 @@
 #define TRACEFS "/sys/kernel/tracing"
 
 const char *const tracepoints[NTRACEPOINTS] = TRACEPOINT_NAMES;
+static const char *const optional_tracepoints[NOPTIONAL_TRACEPOINTS] = OPTIONAL_TRACEPOINT_NAMES;
 
 int perf_ok, hw_ok, stats_ok, marker_ok;
-static int tp_fd[NTRACEPOINTS];
+/* Counters of TRACEPOINTS, then of OPTIONAL_TRACEPOINTS (-1 where the kernel has none). */
+static int tp_fd[NALL_TRACEPOINTS];
 static int hw_fd[2] = {-1, -1};
 static int stats_fd = -1;
 static int marker_fd = -1;
@@ -93,18 +95,32 @@ static const char *tracefs_root(void)
 	return NULL;
 }
 
-static int read_tracepoint_id(const char *root, const char *tp, unsigned long long *id)
+/* The tracepoint's id; a missing one is noted unless `optional` (a kernel without it is not a fault). */
+static int read_tracepoint_id(const char *root, const char *tp, unsigned long long *id, int optional)
 {
 	char p[512];
 	const char *colon = strchr(tp, ':');
 	snprintf(p, sizeof p, "%s/events/%.*s/%s/id", root, (int)(colon - tp), tp, colon + 1);
 	FILE *f = fopen(p, "r");
 	int ok = f && fscanf(f, "%llu", id) == 1;
+	int e = errno;
 	if (f)
 		fclose(f);
-	if (!ok)
-		note("perf: cannot read %s: %s", p, strerror(errno));
+	if (!ok && !(optional && e == ENOENT))
+		note("perf: cannot read %s: %s", p, strerror(e));
 	return ok ? 0 : -1;
+}
+
+/* The name of counter i: TRACEPOINTS, then OPTIONAL_TRACEPOINTS. */
+const char *tracepoint_name(int i)
+{
+	return i < NTRACEPOINTS ? tracepoints[i] : optional_tracepoints[i - NTRACEPOINTS];
+}
+
+/* Whether counter i counts: every one of TRACEPOINTS when perf works, an optional one where the kernel has it. */
+int tracepoint_counted(int i)
+{
+	return perf_ok && tp_fd[i] >= 0;
 }
 
 static void note_perf_refused(const char *tp, int e)
@@ -120,13 +136,33 @@ static void note_perf_refused(const char *tp, int e)
 	     errno_name(e) ? errno_name(e) : "?", par);
 }
 
+/*
+ * The fix kernel's splice:splice_steal / splice_copy (one event per page stolen or copied), each
+ * where the kernel has it: their per-op counts sit beside the /proc/fs/splice deltas, counted for
+ * this process tree alone (the file's counters are global).
+ */
+static void open_optional_tracepoints(const char *root)
+{
+	for (int i = NTRACEPOINTS; i < NALL_TRACEPOINTS; i++) {
+		unsigned long long id;
+		if (read_tracepoint_id(root, tracepoint_name(i), &id, 1))
+			continue;
+		struct perf_event_attr a = {.type = PERF_TYPE_TRACEPOINT, .size = sizeof a, .config = id, .disabled = 1, .inherit = 1};
+		long fd = perf_open(&a);
+		if (fd < 0)
+			note_perf_refused(tracepoint_name(i), errno);
+		else
+			tp_fd[i] = (int)fd;
+	}
+}
+
 /* Opens one counter per tracepoint (inherited by forked children); all or none. */
 static void open_tracepoints(const char *root)
 {
 	int opened = 0;
 	for (int i = 0; i < NTRACEPOINTS; i++) {
 		unsigned long long id;
-		if (read_tracepoint_id(root, tracepoints[i], &id))
+		if (read_tracepoint_id(root, tracepoints[i], &id, 0))
 			break;
 		struct perf_event_attr a = {.type = PERF_TYPE_TRACEPOINT, .size = sizeof a, .config = id, .disabled = 1, .inherit = 1};
 		long fd = perf_open(&a);
@@ -139,6 +175,7 @@ static void open_tracepoints(const char *root)
 	}
 	if (opened == NTRACEPOINTS) {
 		perf_ok = 1;
+		open_optional_tracepoints(root);
 		return;
 	}
 	for (int i = 0; i < NTRACEPOINTS; i++)
@@ -173,7 +210,7 @@ static void open_hw_counters(void)
 
 void setup_perf(void)
 {
-	for (int i = 0; i < NTRACEPOINTS; i++)
+	for (int i = 0; i < NALL_TRACEPOINTS; i++)
 		tp_fd[i] = -1;
 	const char *root = tracefs_root();
 	if (root)
@@ -195,7 +232,7 @@ static uint64_t counter_read(int fd)
  * PERF_EVENT_IOC_RESET does not clear that part, so a reset alone would carry a child's events
  * into every later op.
  */
-static uint64_t tp_base[NTRACEPOINTS], hw_base[2];
+static uint64_t tp_base[NALL_TRACEPOINTS], hw_base[2];
 
 /* Resets the counter and takes its value as the base; returns the base. */
 static uint64_t counters_reset_enable(int fd)
@@ -215,7 +252,7 @@ static uint64_t since(uint64_t v, uint64_t base)
 
 void perf_start(void)
 {
-	for (int i = 0; i < NTRACEPOINTS; i++)
+	for (int i = 0; i < NALL_TRACEPOINTS; i++)
 		tp_base[i] = counters_reset_enable(tp_fd[i]);
 	for (int i = 0; i < 2; i++)
 		hw_base[i] = counters_reset_enable(hw_fd[i]);
@@ -227,10 +264,10 @@ void perf_stop(struct counters *c)
 	for (int i = 0; i < 2; i++)
 		if (hw_fd[i] >= 0)
 			ioctl(hw_fd[i], PERF_EVENT_IOC_DISABLE, 0);
-	for (int i = 0; i < NTRACEPOINTS; i++)
+	for (int i = 0; i < NALL_TRACEPOINTS; i++)
 		if (tp_fd[i] >= 0)
 			ioctl(tp_fd[i], PERF_EVENT_IOC_DISABLE, 0);
-	for (int i = 0; i < NTRACEPOINTS; i++)
+	for (int i = 0; i < NALL_TRACEPOINTS; i++)
 		c->tp[i] += since(counter_read(tp_fd[i]), tp_base[i]);
 	c->cycles += since(counter_read(hw_fd[0]), hw_base[0]);
 	c->instructions += since(counter_read(hw_fd[1]), hw_base[1]);

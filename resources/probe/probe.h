@@ -188,7 +188,7 @@ struct pipe_rt {
 };
 
 struct counters {
-	uint64_t tp[NTRACEPOINTS];
+	uint64_t tp[NALL_TRACEPOINTS];	/* TRACEPOINTS, then OPTIONAL_TRACEPOINTS */
 	uint64_t cycles, instructions;
 	int64_t stats[5];
 	int have_stats;
@@ -292,6 +292,8 @@ void free_aggs(void);
 
 extern int perf_ok, hw_ok, stats_ok, marker_ok;
 extern const char *const tracepoints[NTRACEPOINTS];
+const char *tracepoint_name(int i);
+int tracepoint_counted(int i);
 
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sb_notes(struct sbuf *b);

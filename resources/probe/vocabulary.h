@@ -42,4 +42,12 @@ enum probe_exit {
 	"kmem:mm_page_free", \
 }
 
+/* OPTIONAL_TRACEPOINTS: counted per op, after TRACEPOINTS, where the kernel has them. */
+#define NOPTIONAL_TRACEPOINTS 2
+#define OPTIONAL_TRACEPOINT_NAMES { \
+	"splice:splice_steal", \
+	"splice:splice_copy", \
+}
+#define NALL_TRACEPOINTS (NTRACEPOINTS + NOPTIONAL_TRACEPOINTS)
+
 #endif

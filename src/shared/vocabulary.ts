@@ -55,19 +55,36 @@ export function isTracepoint(name: string): name is Tracepoint {
   return (TRACEPOINTS as readonly string[]).includes(name)
 }
 
+export type OptionalTracepoint = (typeof OPTIONAL_TRACEPOINTS)[number]
+
+/** True for a tracepoint only some kernels have (the probe counts it per op where the kernel does). */
+export function isOptionalTracepoint(name: string): name is OptionalTracepoint {
+  return (OPTIONAL_TRACEPOINTS as readonly string[]).includes(name)
+}
+
 /**
- * The live series a traced run streams (src/shared/trace/aggregate.ts infers them from stock
- * tracepoints) and the charts draw next to the model's totals.
+ * The live series a traced run streams (src/shared/trace/aggregate.ts) and the charts draw next to
+ * the model's totals: pages shared, stolen and copied into pipes, page-cache reloads, bytes through
+ * pipes, and bytes copied into pipes (the splice_copy tracepoints' bytes=; counted only where the
+ * kernel has them).
  */
-export const LIVE_SERIES = ['shared', 'stolen', 'copied', 'reloads', 'bytes'] as const
+export const LIVE_SERIES = ['shared', 'stolen', 'copied', 'reloads', 'bytes', 'bytesCopied'] as const
 export type LiveSeriesName = (typeof LIVE_SERIES)[number]
+
+/**
+ * How a run's stolen, copied and bytesCopied series were counted: 'measured' from the fix's
+ * OPTIONAL_TRACEPOINTS (one event per page stolen or copied, the kernel has them), 'inferred' from
+ * stock tracepoints (page-cache deletions and page allocations inside a pipe call; bytes copied not
+ * known).
+ */
+export type SeriesCounting = 'measured' | 'inferred'
 
 /** One time bucket's counts, per series. */
 export type LiveCounts = Record<LiveSeriesName, number>
 
 /** A bucket with every series at zero. */
 export function emptyLiveCounts(): LiveCounts {
-  return { shared: 0, stolen: 0, copied: 0, reloads: 0, bytes: 0 }
+  return { shared: 0, stolen: 0, copied: 0, reloads: 0, bytes: 0, bytesCopied: 0 }
 }
 
 /** The filesystems the model knows and a run can make scratch of. */

@@ -18,7 +18,7 @@ export async function syntheticStream(runId: string, eventsPerSecond: number, du
     const n = Math.round((eventsPerSecond * BATCH_MS) / 1000 / BUCKETS_PER_BATCH)
     const t = Date.now() - start
     const buckets: TraceBucket[] = []
-    for (let i = 0; i < BUCKETS_PER_BATCH; i++) buckets.push({ t: t - (BUCKETS_PER_BATCH - 1 - i) * 10, counts: { shared: n >> 2, stolen: n >> 4, copied: n >> 3, reloads: n >> 5, bytes: n * 64 } })
+    for (let i = 0; i < BUCKETS_PER_BATCH; i++) buckets.push({ t: t - (BUCKETS_PER_BATCH - 1 - i) * 10, counts: { shared: n >> 2, stolen: n >> 4, copied: n >> 3, reloads: n >> 5, bytes: n * 64, bytesCopied: n * 16 } })
     emit({ type: 'trace', runId, buckets, lost: 0 })
   }
   emit({ type: 'phase', runId, phase: 'done', message: 'synthetic stream ended' })

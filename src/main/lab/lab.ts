@@ -279,7 +279,7 @@ export class Lab {
         probeTimeoutMs: this.options.probeTimeoutMs ?? 120_000,
         cancelGraceMs: this.options.cancelGraceMs ?? 5000,
         gone: () => this.gone(),
-        onBuckets: (buckets, lost) => emit({ type: 'trace', runId, buckets, lost }),
+        onBuckets: (buckets, lost) => emit({ type: 'trace', runId, buckets, lost, counting: tracer?.counting ?? 'inferred' }),
         onProbeLine: (line, op) => {
           if (op) emit({ type: 'op', runId, observation: op, index: seen++, total: plan.expectedOps.length })
           else if (!line.startsWith('{') && line.trim()) report.log('warn', `probe: ${line}`)

@@ -15,7 +15,7 @@ import type { RunTracer } from './types'
 import type { TraceBucket, TraceSummary } from '../../shared/run/types'
 import { TraceStreamParser, type TraceRecord } from '../../shared/trace/parser'
 import { TraceAggregator } from '../../shared/trace/aggregate'
-import { OPTIONAL_TRACED_EVENTS, TRACED_EVENTS } from '../../shared/vocabulary'
+import { OPTIONAL_TRACED_EVENTS, TRACED_EVENTS, type SeriesCounting } from '../../shared/vocabulary'
 import type { TraceFormats } from '../../shared/trace/raw/format'
 import { openRawReader, RawPageLog, type RawReader } from './trace-raw'
 
@@ -103,7 +103,8 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
   let stream: Awaited<ReturnType<Target['stream']>> | null = null
   let timer: ReturnType<typeof setInterval> | null = null
   let lastData = Date.now()
-  const aggregator = new TraceAggregator(options.pageSize ?? facts.pageSize)
+  const counting = seriesCounting(events)
+  const aggregator = new TraceAggregator(options.pageSize ?? facts.pageSize, null, counting)
   const onRecord = options.onRecord
   const raw = new RawKeeper(options.keepRawChars ?? KEEP_RAW_CHARS)
   const keptBuckets: TraceBucket[] = []
@@ -177,6 +178,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
   return {
     instance: name,
     markerPath: `${dir}/trace_marker`,
+    counting,
     wrap(probeCommand: string): string {
       return `sh -c ${q(`echo $$ > ${q(dir)}/set_event_pid && echo 1 > ${q(dir)}/tracing_on && exec ${probeCommand}`)}`
     },
@@ -258,6 +260,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
         lost: Math.max(aggregator.lost, ring) + parser.oversized,
         perOp: aggregator.perOp,
         buckets: keptBuckets,
+        counting,
         ...(aggregator.start !== null ? { t0: aggregator.start } : {}),
         ...(bucketsDropped > 0 ? { bucketsDropped } : {}),
         ...(raw.limit > 0 ? { raw: { chars: raw.length, droppedChars: raw.dropped } } : {}),
@@ -267,6 +270,11 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
     rawText: () => raw.text(),
     dispose,
   }
+}
+
+/** 'measured' when every one of the fix's steal/copy tracepoints is among the enabled events. */
+export function seriesCounting(events: readonly string[]): SeriesCounting {
+  return OPTIONAL_TRACED_EVENTS.every((e) => events.includes(e)) ? 'measured' : 'inferred'
 }
 
 /** Those of `events` (system/event) the kernel offers: a kernel without them is traced without them. */
@@ -314,6 +322,7 @@ function unavailableTracer(why: string): RunTracer {
   return {
     instance: '',
     markerPath: null,
+    counting: 'inferred',
     wrap: (cmd) => cmd,
     start: async () => undefined,
     stop: async () => ({ instance: '', events: 0, lost: 0, perOp: {}, unavailable: why }),

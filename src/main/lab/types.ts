@@ -5,12 +5,15 @@
  * start/stop around it.
  */
 import type { TraceBucket, TraceSummary } from '../../shared/run/types'
+import type { SeriesCounting } from '../../shared/vocabulary'
 
 export interface RunTracer {
   /** The instance name (under tracefs instances/), for logs and records. */
   readonly instance: string
   /** The instance's own trace_marker, handed to the probe (--marker); null when there is no trace. */
   readonly markerPath: string | null
+  /** How the live stolen/copied series are counted: from the fix's tracepoints where the kernel has them. */
+  readonly counting: SeriesCounting
   /** Return a shell command that registers its own pid with the instance, then execs `probeCommand`. */
   wrap(probeCommand: string): string
   /** Called before the probe starts: enable events and start streaming trace_pipe. */

@@ -1,14 +1,15 @@
 /**
  * A saved run's kernel trace as the app shows it, read from the run's Perfetto export (the one
  * the core already makes from the raw trace_pipe text, `exportRun … perfetto`): op slices from the
- * probe's markers, kernel events per CPU and task, and per op the same inferred series the live
- * charts draw (pages shared, stolen, copied, reloads, bytes), counted by the core's own
+ * probe's markers, kernel events per CPU and task, and per op the same series the live charts draw
+ * (pages shared, stolen, copied, reloads, bytes, bytes copied; measured or inferred as the run's
+ * trace was), counted by the core's own
  * TraceAggregator so the per-op numbers and the live curves cannot disagree.
  */
 import type { TraceFormatFile } from '../../shared/trace/export'
 import { TraceAggregator } from '../../shared/trace/aggregate'
 import type { TraceEvent } from '../../shared/trace/parser'
-import { emptyLiveCounts, LIVE_SERIES, type LiveCounts } from '../../shared/vocabulary'
+import { emptyLiveCounts, LIVE_SERIES, type LiveCounts, type SeriesCounting } from '../../shared/vocabulary'
 
 export interface OpSlice {
   path: string
@@ -79,11 +80,11 @@ export function eventsOfOp(trace: KernelTrace, path: string): KernelEvent[] {
  * in time order (so a reload of a page an earlier op stole is still recognised), and its buckets are
  * taken at each slice's start (what came before belongs to no op) and end (what came inside is the op's).
  */
-export function seriesPerOp(trace: KernelTrace, pageSize: number): Map<string, LiveCounts> {
+export function seriesPerOp(trace: KernelTrace, pageSize: number, counting: SeriesCounting = 'inferred'): Map<string, LiveCounts> {
   const out = new Map<string, LiveCounts>()
   const spans = trace.slices.filter((s) => s.timing === 'trace markers')
   if (!spans.length) return out
-  const agg = new TraceAggregator(pageSize)
+  const agg = new TraceAggregator(pageSize, null, counting)
   for (const e of trace.events) if (e.tid > 0) agg.trackPid(e.tid)
   const drain = (into: LiveCounts | null): void => {
     for (const b of agg.takeBuckets(true)) if (into) for (const s of LIVE_SERIES) into[s] += b.counts[s] ?? 0

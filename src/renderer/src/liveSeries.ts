@@ -4,7 +4,7 @@
  * once a series exceeds MAX_POINTS, so drawing cost stays flat however long a run streams.
  */
 import type { TraceBucket } from '../../shared/run/types'
-import { LIVE_SERIES, emptyLiveCounts, type LiveSeriesName } from '../../shared/vocabulary'
+import { LIVE_SERIES, emptyLiveCounts, type LiveSeriesName, type SeriesCounting } from '../../shared/vocabulary'
 
 /** Points kept per series. 1 200 ≈ one per pixel on a wide chart; beyond that nothing is visible. */
 export const MAX_POINTS = 1200
@@ -16,15 +16,23 @@ export interface Point {
 }
 
 export class LiveSeries {
-  readonly points: Record<LiveSeriesName, Point[]> = { shared: [], stolen: [], copied: [], reloads: [], bytes: [] }
+  readonly points = Object.fromEntries(LIVE_SERIES.map((s) => [s, [] as Point[]])) as Record<LiveSeriesName, Point[]>
   readonly totals: Record<LiveSeriesName, number> = emptyLiveCounts()
   lost = 0
+  /** How stolen, copied and bytes copied were counted (the tracer says with each batch; older records: inferred). */
+  counting: SeriesCounting = 'inferred'
+
+  /** The series the kernel's counts say something about: bytes copied only where they were measured. */
+  has(name: LiveSeriesName): boolean {
+    return name !== 'bytesCopied' || this.counting === 'measured'
+  }
   /** Latest bucket time seen (ms since the first event). */
   lastT = 0
   version = 0
 
-  push(buckets: TraceBucket[], lost: number): void {
+  push(buckets: TraceBucket[], lost: number, counting?: SeriesCounting): void {
     this.lost = Math.max(this.lost, lost)
+    if (counting) this.counting = counting
     for (const b of buckets) {
       for (const name of LIVE_SERIES) {
         this.totals[name] += b.counts[name] ?? 0

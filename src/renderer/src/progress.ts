@@ -4,7 +4,8 @@
  * per op, so on this axis its lines grow beside the kernel's and are comparable all along.
  */
 import type { OpPrediction, Policy, Prediction } from '../../shared/results'
-import type { LiveCounts, LiveSeriesName } from '../../shared/vocabulary'
+import type { LiveCounts, LiveSeriesName, SeriesCounting } from '../../shared/vocabulary'
+import { bytesCopiedIntoPipes } from '../../shared/run/cost'
 
 export interface Point {
   x: number
@@ -16,6 +17,8 @@ const PIPE_OPS = new Set(['splice', 'vmsplice', 'tee'])
 /** What the model predicts for one op in a series; null where it predicts nothing (bytes of a non-pipe op are 0). */
 export function predictedValue(o: OpPrediction, m: LiveSeriesName): number {
   if (m === 'reloads') return o.reloads
+  // What the kernel's splice_copy bytes= count: bytes copied into pipes from a file or user memory.
+  if (m === 'bytesCopied') return bytesCopiedIntoPipes(o)
   if (m === 'bytes') {
     // Bytes put into or moved between pipes: the op's return value (the kernel series sums the same syscalls' returns).
     if (!PIPE_OPS.has(o.op)) return 0
@@ -50,4 +53,19 @@ export function kernelCurve(paths: string[], perOp: Map<string, LiveCounts> | nu
 
 export function opPaths(predictions: Record<Policy, Prediction> | null, observed: { path: string }[]): string[] {
   return predictions?.stock.ops.map((o) => o.path) ?? observed.map((o) => o.path)
+}
+
+/** The series the fix's splice_steal / splice_copy tracepoints count where a kernel has them. */
+const TRACEPOINT_COUNTED: ReadonlySet<LiveSeriesName> = new Set(['stolen', 'copied', 'bytesCopied'])
+
+/** How the kernel's value of a series was had: measured from the fix's tracepoints, inferred, or counted from stock events. */
+export function kernelCounting(m: LiveSeriesName, counting: SeriesCounting): 'measured' | 'inferred' | 'counted' {
+  return TRACEPOINT_COUNTED.has(m) ? counting : 'counted'
+}
+
+/** The kernel line's legend label for a series: says whether its counts are measured or inferred. */
+export function kernelLabel(m: LiveSeriesName, counting: SeriesCounting, when = ''): string {
+  const how = kernelCounting(m, counting)
+  const parts = [when, how === 'counted' ? '' : how].filter(Boolean)
+  return parts.length ? `kernel (${parts.join(', ')})` : 'kernel'
 }

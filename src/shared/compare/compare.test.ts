@@ -129,6 +129,22 @@ describe('compare', () => {
     expect(c2.ops[0]!.byPolicy.stock.agreement).toBe('agree')
   })
 
+  it('holds the fix kernel\'s splice_steal / splice_copy counts to the steals and copies each policy predicts', () => {
+    const preds = writeAfterSplice()
+    preds['steal-or-copy'].ops[0]!.stats = { ...ZERO_STATS, filemapMoved: 1 }
+    preds.copy.ops[0]!.stats = { ...ZERO_STATS, filemapCopied: 1 }
+    const stole = { 'splice:splice_steal': 1, 'splice:splice_copy': 0 }
+    const c = compare(preds, observation([obsOp('ops[0]', 'splice', spliced, { tracepoints: { 'filemap:mm_filemap_delete_from_page_cache': 1, ...stole } })]))
+    expect(c.ops[0]!.byPolicy['steal-or-copy'].agreement).toBe('agree')
+    expect(c.ops[0]!.byPolicy.copy.agreement).toBe('disagree')
+    expect(c.ops[0]!.byPolicy.copy.reasons).toEqual([
+      'splice returned 4096; copy allows that',
+      'splice:splice_steal fired 1 times; copy expects 0 (filemap moved + vmsplice stole)',
+      'splice:splice_copy fired 0 times; copy expects 1 (filemap copied + vmsplice copied)',
+    ])
+    expect(c.ops[0]!.byPolicy.stock.reasons).toContain('splice:splice_steal fired 1 times; stock expects 0 (filemap moved + vmsplice stole)')
+  })
+
   it('compares /proc/fs/splice deltas only when the kernel reported them', () => {
     const preds = writeAfterSplice()
     preds['steal-or-copy'].ops[0]!.stats = { ...ZERO_STATS, filemapMoved: 1 }

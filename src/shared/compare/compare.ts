@@ -3,15 +3,17 @@
  * op and policy, an observed outcome outside the predicted set is a disagreement; an allowed outcome
  * never observed is only a note. Return values and errno, drained changed ranges (exact: start,
  * end and what the bytes hold), tracepoint counts (those the model predicts, where the probe could
- * count them) and /proc/fs/splice deltas (only when the kernel reported them) are compared. A
- * tracepoint name outside the vocabulary on either side is refused (VocabularyError), never skipped.
+ * count them), /proc/fs/splice deltas (only when the kernel reported them) and, on a kernel with the
+ * fix's splice_steal / splice_copy tracepoints, their counts against the steals and copies the
+ * model predicts for /proc/fs/splice, are compared. A tracepoint name outside the vocabulary on
+ * either side is refused (VocabularyError), never skipped.
  * Pure: no I/O, no clock.
  *
  * A disagreement is a finding about the model or the kernel; it is never loosened here.
  */
 import { POLICIES, type Comparison, type OpComparison, type OpObservation, type OpOutcome, type OpPrediction, type Observation, type Policy, type Prediction, type SpliceStats, type Verdict, type Agreement } from '../results'
 import { describeOutcome } from './describe'
-import { TRACEPOINTS, isTracepoint } from '../vocabulary'
+import { TRACEPOINTS, isOptionalTracepoint, isTracepoint, type OptionalTracepoint } from '../vocabulary'
 
 /**
  * A tracepoint name outside the lab's vocabulary on either side: the model and the probe no longer
@@ -30,7 +32,18 @@ export class VocabularyError extends Error {
 /** Throws VocabularyError for the first name only one side can know. */
 export function checkVocabulary(predictions: Record<Policy, Prediction>, observation: Observation): void {
   for (const p of POLICIES) for (const op of predictions[p].ops) for (const name of Object.keys(op.tracepoints)) if (!isTracepoint(name)) throw new VocabularyError('model', name)
-  for (const op of observation.ops) for (const name of Object.keys(op.tracepoints ?? {})) if (!isTracepoint(name)) throw new VocabularyError('probe', name)
+  for (const op of observation.ops) for (const name of Object.keys(op.tracepoints ?? {})) if (!isTracepoint(name) && !isOptionalTracepoint(name)) throw new VocabularyError('probe', name)
+}
+
+/**
+ * What the fix's tracepoints count, from the /proc/fs/splice deltas the model predicts: one event
+ * per page stolen or copied into a pipe, from a file or from user memory (fs/splice.c of the patch
+ * series fires them where it counts filemap and vmsplice; a splice of an O_DIRECT file counts
+ * `direct copied` and fires none).
+ */
+export const OPTIONAL_FROM_STATS: Readonly<Record<OptionalTracepoint, { of: (s: SpliceStats) => number; stats: string }>> = {
+  'splice:splice_steal': { of: (s) => s.filemapMoved + s.vmspliceStole, stats: 'filemap moved + vmsplice stole' },
+  'splice:splice_copy': { of: (s) => s.filemapCopied + s.vmspliceCopied, stats: 'filemap copied + vmsplice copied' },
 }
 
 const STAT_NAMES: Record<keyof SpliceStats, string> = {
@@ -108,6 +121,12 @@ export function compareOp(policy: Policy, pred: OpPrediction | undefined, obs: O
         const expected = range.min === range.max ? `${range.min}` : `${range.min}..${range.max}`
         reasons.push(`${name} fired ${count} times; ${policy} expects ${expected}`)
       }
+    }
+    for (const [name, { of, stats }] of Object.entries(OPTIONAL_FROM_STATS)) {
+      const count = obs.tracepoints[name]
+      if (count === undefined || count === of(pred.stats)) continue
+      disagree = true
+      reasons.push(`${name} fired ${count} times; ${policy} expects ${of(pred.stats)} (${stats})`)
     }
   }
 

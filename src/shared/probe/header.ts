@@ -4,7 +4,7 @@
  * program versions, the marker texts and the range cap. `npm run gen:vocab` writes it; a test fails
  * when the committed header and this text differ, so the C tables cannot drift from the TypeScript.
  */
-import { PROBE_EXIT, TRACEPOINTS } from '../vocabulary'
+import { OPTIONAL_TRACEPOINTS, PROBE_EXIT, TRACEPOINTS } from '../vocabulary'
 import { MAX_RANGES } from '../results'
 import { PROBE_LIMITS } from './limits'
 import { MARKER_BEGIN, MARKER_END } from './markers'
@@ -53,6 +53,13 @@ export function vocabularyHeader(): string {
     '#define TRACEPOINT_NAMES { \\',
     ...TRACEPOINTS.map((t) => `\t${cString(t)}, \\`),
     '}',
+    '',
+    '/* OPTIONAL_TRACEPOINTS: counted per op, after TRACEPOINTS, where the kernel has them. */',
+    `#define NOPTIONAL_TRACEPOINTS ${OPTIONAL_TRACEPOINTS.length}`,
+    '#define OPTIONAL_TRACEPOINT_NAMES { \\',
+    ...OPTIONAL_TRACEPOINTS.map((t) => `\t${cString(t)}, \\`),
+    '}',
+    '#define NALL_TRACEPOINTS (NTRACEPOINTS + NOPTIONAL_TRACEPOINTS)',
     '',
     '#endif',
     '',

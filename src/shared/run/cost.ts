@@ -6,11 +6,15 @@
  * Pages are taken from the /proc/fs/splice counters on both sides (the model predicts their deltas
  * per op, the probe reads them per op), so the two columns count the same thing: stolen =
  * filemap moved + vmsplice stole, copied = filemap copied + vmsplice copied + direct copied.
- * /proc/fs/splice counts pages, not bytes, so measured bytes copied stay unknown (null). Measured
- * reloads come from the traced run's live series (page-cache additions of a page an earlier deletion
- * removed, src/shared/trace/aggregate.ts); a run traced without a series has none.
+ * Bytes copied are bytes copied *into pipes* from a file (splice) or from user memory (vmsplice):
+ * measured, the sum of the splice:splice_copy events' bytes= in a traced run on a kernel that has
+ * them (the run's bytesCopied series); predicted, the model's bytes copied by those same ops (its
+ * pipe → file splices and tee copies are left out: the tracepoint does not see them). /proc/fs/splice
+ * counts pages, not bytes: an untraced run has no measured bytes (null). Measured reloads come from
+ * the traced run's live series (page-cache additions of a page an earlier deletion removed,
+ * src/shared/trace/aggregate.ts); a run traced without a series has none.
  */
-import type { Policy, SpliceStats } from '../results'
+import type { OpPrediction, Policy, SpliceStats } from '../results'
 import { POLICIES } from '../results'
 import type { RunRecord } from './types'
 
@@ -75,6 +79,25 @@ function reloadsMeasured(r: RunRecord): number | null {
   return buckets.reduce((n, b) => n + b.counts.reloads, 0)
 }
 
+/** The splice_copy events' bytes= summed over a traced run, where the kernel had them; else null. */
+function bytesCopiedMeasured(r: RunRecord): number | null {
+  const buckets = r.trace?.buckets
+  if (!buckets || r.trace?.unavailable || r.trace?.counting !== 'measured') return null
+  return buckets.reduce((n, b) => n + (b.counts.bytesCopied ?? 0), 0)
+}
+
+/**
+ * The bytes an op's prediction copies into pipes from a file or user memory: what the splice_copy
+ * events' bytes= count. The model copies bytes in three places (src/shared/model/policy.ts copyPage
+ * from a file or user page, which also counts filemap/vmsplice copied; copy's tee; pipe.ts's
+ * pipe → file splice); only the first fills a pipe from a file or user memory, so an op's bytes count
+ * when it is a splice or vmsplice whose /proc/fs/splice copies are not zero.
+ */
+export function bytesCopiedIntoPipes(o: OpPrediction): number {
+  if (o.op !== 'splice' && o.op !== 'vmsplice') return 0
+  return o.stats.filemapCopied + o.stats.vmspliceCopied > 0 ? o.bytesCopied : 0
+}
+
 /** One record's row (runs = 1). */
 export function costOfRecord(r: RunRecord): CostRow {
   const policy = bootedPolicy(r)
@@ -85,10 +108,10 @@ export function costOfRecord(r: RunRecord): CostRow {
   for (const o of predOps) {
     predicted.stolen += stolenOf(o.stats)
     predicted.copied += copiedOf(o.stats)
-    predicted.bytesCopied! += o.bytesCopied
+    predicted.bytesCopied! += bytesCopiedIntoPipes(o)
     predicted.reloads! += o.reloads
   }
-  let measured: CostCounts | null = { stolen: 0, copied: 0, bytesCopied: null, reloads: reloadsMeasured(r) }
+  let measured: CostCounts | null = { stolen: 0, copied: 0, bytesCopied: bytesCopiedMeasured(r), reloads: reloadsMeasured(r) }
   for (const o of observed) {
     if (!o.stats || !measured) {
       measured = null
@@ -101,6 +124,53 @@ export function costOfRecord(r: RunRecord): CostRow {
     ? null
     : { predictedNs: predOps.reduce((n, o) => n + o.costNs, 0), measuredNs: observed.reduce((n, o) => n + o.ns, 0) }
   return { preset: r.scenario.name, fs: r.fs, policy, runs: 1, ops: observed.length, predicted, measured, times }
+}
+
+/** One run's cost as the Run view shows it: every policy's prediction beside what the kernel counted. */
+export interface RunCost {
+  /** The policy the kernel was booted with (`splice_policy=`), else stock. */
+  booted: Policy
+  /** Per policy, over the ops the probe observed. */
+  predicted: Record<Policy, { stolen: number; copied: number; bytesCopied: number; reloads: number; costNs: number }>
+  /** Null fields: not known for this run. */
+  measured: { stolen: number | null; copied: number | null; bytesCopied: number | null; reloads: number | null; ns: number }
+  /** Where the measured pages come from: the kernel's /proc/fs/splice, its splice tracepoints, or inferred from stock tracepoints. */
+  pagesFrom: '/proc/fs/splice' | 'splice tracepoints' | 'inferred from tracepoints' | null
+  /** Why the times are not comparable (an emulated CPU), or null when they are. */
+  timesNote: string | null
+}
+
+/** A run's cost per policy and measured (pages from /proc/fs/splice when the kernel has it, else the traced series). */
+export function runCost(r: RunRecord): RunCost {
+  const paths = new Set(r.observation.ops.map((o) => o.path))
+  const predicted = Object.fromEntries(
+    POLICIES.map((p) => {
+      const c = { stolen: 0, copied: 0, bytesCopied: 0, reloads: 0, costNs: 0 }
+      for (const o of r.predictions[p].ops) {
+        if (!paths.has(o.path)) continue
+        c.stolen += stolenOf(o.stats)
+        c.copied += copiedOf(o.stats)
+        c.bytesCopied += bytesCopiedIntoPipes(o)
+        c.reloads += o.reloads
+        c.costNs += o.costNs
+      }
+      return [p, c]
+    }),
+  ) as RunCost['predicted']
+  const ops = r.observation.ops
+  const stats = ops.length > 0 && ops.every((o) => o.stats)
+  const buckets = r.trace && !r.trace.unavailable ? r.trace.buckets : undefined
+  const sum = (k: 'stolen' | 'copied'): number | null => (buckets ? buckets.reduce((n, b) => n + (b.counts[k] ?? 0), 0) : null)
+  const measured = {
+    stolen: stats ? ops.reduce((n, o) => n + stolenOf(o.stats!), 0) : sum('stolen'),
+    copied: stats ? ops.reduce((n, o) => n + copiedOf(o.stats!), 0) : sum('copied'),
+    bytesCopied: bytesCopiedMeasured(r),
+    reloads: reloadsMeasured(r),
+    ns: ops.reduce((n, o) => n + o.ns, 0),
+  }
+  const pagesFrom = stats ? '/proc/fs/splice' : !buckets ? null : r.trace?.counting === 'measured' ? 'splice tracepoints' : 'inferred from tracepoints'
+  const accel = r.target.vm?.accelerator
+  return { booted: bootedPolicy(r), predicted, measured, pagesFrom, timesNote: accel === 'tcg' ? 'under TCG (an emulated CPU) times are not comparable with the model’s or a real machine’s: compare the counts' : null }
 }
 
 function addNullable(a: number | null, b: number | null): number | null {
@@ -149,7 +219,7 @@ export function costTable(records: RunRecord[]): CostTable {
     runs: 0,
     ops: 0,
     predicted: { stolen: 0, copied: 0, bytesCopied: 0, reloads: 0 },
-    measured: { stolen: 0, copied: 0, bytesCopied: null, reloads: 0 },
+    measured: { stolen: 0, copied: 0, bytesCopied: 0, reloads: 0 },
     times: { predictedNs: 0, measuredNs: 0 },
   }
   const totals = rows.length ? rows.reduce(addRows, zero) : { ...zero, measured: null, times: null }
@@ -185,9 +255,9 @@ export function formatCostTable(t: CostTable): string {
   const fmt = (row: string[]): string => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()
   const rule = widths.map((w) => '-'.repeat(w))
   const out = [fmt(head), ...body.slice(0, -1).map(fmt), fmt(rule), fmt(body.at(-1) ?? rule)]
-  out.push('', 'cells: predicted / measured (/proc/fs/splice; reloads from the trace). — not known; ≠ differs.')
+  out.push('', 'cells: predicted / measured (/proc/fs/splice; bytes copied and reloads from the trace). — not known; ≠ differs.')
   if (t.rows.some((r) => r.measured === null)) out.push('a row with no measured counts: its kernel has no /proc/fs/splice.')
-  out.push('bytes copied are not counted by /proc/fs/splice: measured is —.')
+  out.push('bytes copied: into pipes by splice from a file and vmsplice, measured from splice:splice_copy bytes= in runs traced (--trace) on a kernel with that tracepoint, else —.')
   for (const n of t.notes) out.push(`times: ${n}.`)
   return out.join('\n')
 }

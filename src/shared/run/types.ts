@@ -4,7 +4,7 @@
  * Saved as JSON so the app and the CLI can reopen it; live runs stream RunEvents while they go.
  */
 import type { Scenario, Filesystem } from '../scenario/schema'
-import type { LiveCounts } from '../vocabulary'
+import type { LiveCounts, SeriesCounting } from '../vocabulary'
 import type { TargetKind, VmFacts } from '../target'
 import type { Comparison, ModelEnv, Observation, OpObservation, Policy, Prediction } from '../results'
 
@@ -38,6 +38,12 @@ export interface TraceSummary {
   buckets?: TraceBucket[]
   /** Kernel clock (s) of the series' t = 0, to line the series up with raw events. */
   t0?: number
+  /**
+   * How the stolen, copied and bytesCopied series were counted: 'measured' from the fix's
+   * splice:splice_steal / splice_copy tracepoints, 'inferred' from stock ones (absent in older
+   * records: inferred).
+   */
+  counting?: SeriesCounting
   /** Buckets past MAX_KEPT_BUCKETS, not kept. */
   bucketsDropped?: number
   /**
@@ -93,6 +99,6 @@ export type RunEvent =
   | { type: 'phase'; runId: string; phase: RunPhase; message: string }
   | { type: 'prediction'; runId: string; predictions: Record<Policy, Prediction> }
   | { type: 'op'; runId: string; observation: OpObservation; index: number; total: number }
-  | { type: 'trace'; runId: string; buckets: TraceBucket[]; lost: number }
+  | { type: 'trace'; runId: string; buckets: TraceBucket[]; lost: number; counting?: SeriesCounting }
   | { type: 'log'; runId: string; level: 'info' | 'warn' | 'error'; message: string }
   | { type: 'finished'; runId: string; record: RunRecord }

@@ -2,12 +2,20 @@
  * Turns parsed trace records into what the lab shows: per-op tracepoint counts (attributed through
  * the probe's trace_marker lines) and per-time-bucket series for the live charts.
  *
- * The series are inferred from stock tracepoints, and say only what those can tell:
- * - bytes:   sum of positive returns of splice/vmsplice/tee exits — bytes put into or taken out of pipes.
+ * On a kernel with the fix's tracepoints (splice:splice_steal, splice:splice_copy: one event per page
+ * a pipe gets under a non-stock splice_policy, resources/kernel/steal-or-copy/0007-*.patch) the
+ * steal and copy series are counted from them ('measured'):
+ * - stolen:      splice_steal events (a page-cache page or a gifted user page the pipe now owns).
+ * - copied:      splice_copy events (a page copied into a page the pipe owns).
+ * - bytesCopied: the sum of splice_copy's bytes= (the length taken from each source page).
+ * Elsewhere they are inferred from stock tracepoints ('inferred'), and say only what those can tell:
  * - copied:  page allocations (kmem:mm_page_alloc, counted in pages: 2^order) made by the probe while
  *            inside a splice/vmsplice/tee call — a copy needs a fresh page; sharing a reference does not.
  * - stolen:  page-cache deletions (filemap:mm_filemap_delete_from_page_cache) inside such a call —
  *            what a steal looks like (the page leaves the cache for the pipe).
+ * - bytesCopied: not known (stays 0; the charts draw no kernel line for it).
+ * Either way:
+ * - bytes:   sum of positive returns of splice/vmsplice/tee exits — bytes put into or taken out of pipes.
  * - shared:  pages moved (bytes / page size, rounded up per call) minus copied and stolen, at least 0.
  * - reloads: page-cache additions for a (dev, ino, ofs) that an earlier deletion removed — the page
  *            is read back in after leaving the cache (a steal, DONTNEED or truncate); only the last
@@ -17,7 +25,7 @@
  */
 import type { TraceBucket } from '../run/types'
 import { syscallReturn, type TraceEvent, type TraceRecord } from './parser'
-import { emptyLiveCounts, type LiveCounts } from '../vocabulary'
+import { emptyLiveCounts, type LiveCounts, type SeriesCounting } from '../vocabulary'
 
 export const MARKER_PREFIX = 'splicelab:'
 export const BETWEEN_OPS = '(between ops)'
@@ -53,9 +61,20 @@ export class TraceAggregator {
   private lastBucketIndex = -1
   private lastBucket: LiveCounts | null = null
 
-  constructor(private readonly pageSize = 4096, rootPid: number | null = null) {
+  /**
+   * `counting`: 'measured' when the trace has the fix's splice_steal / splice_copy events enabled
+   * (the kernel offers them), else 'inferred'.
+   */
+  constructor(
+    private readonly pageSize = 4096,
+    rootPid: number | null = null,
+    readonly counting: SeriesCounting = 'inferred',
+  ) {
     if (rootPid !== null) this.pids.add(rootPid)
+    this.measured = counting === 'measured'
   }
+
+  private readonly measured: boolean
 
   /** Registers the traced process (the pid that wrote itself into set_event_pid). */
   trackPid(pid: number): void {
@@ -137,9 +156,10 @@ export class TraceAggregator {
         break
       }
       case 'kmem:mm_page_alloc': {
+        if (this.measured) break
         const call = this.callOf(pid)
         if (!call.active) break
-        const pages = 2 ** ((r.num && r.num('order')) ?? orderOf(r.body))
+        const pages = 2 ** ((r.num && r.num('order')) ?? fieldOf(r.body, ' order='))
         call.copied += pages
         b.copied! += pages
         break
@@ -148,11 +168,27 @@ export class TraceAggregator {
         this.removed.add(this.pageKeys.ofEvent(r, this.pageSize))
         // Bounded: forget the oldest removal first (a Set iterates in insertion order).
         if (this.removed.size > MAX_REMEMBERED_REMOVALS) this.removed.delete(this.removed.values().next().value!)
+        if (this.measured) break
         const call = this.callOf(pid)
         if (call.active) {
           call.stolen++
           b.stolen!++
         }
+        break
+      }
+      case 'splice:splice_steal': {
+        if (!this.measured) break
+        const call = this.callOf(pid)
+        if (call.active) call.stolen++
+        b.stolen!++
+        break
+      }
+      case 'splice:splice_copy': {
+        if (!this.measured) break
+        const call = this.callOf(pid)
+        if (call.active) call.copied++
+        b.copied!++
+        b.bytesCopied! += (r.num && r.num('bytes')) ?? fieldOf(r.body, ' bytes=')
         break
       }
       case 'filemap:mm_filemap_add_to_page_cache':
@@ -232,13 +268,13 @@ interface CallState {
  */
 const NO_CALL: CallState = { pid: -1, active: false, copied: 0, stolen: 0 }
 
-/** The order of a kmem:mm_page_alloc body ("page=… pfn=0x1 order=2 migratetype=…" → 2); 0 if absent. */
-function orderOf(body: string): number {
-  const at = body.indexOf(' order=')
+/** The decimal value of `field` (" name=") in a body; 0 if absent. */
+function fieldOf(body: string, field: string): number {
+  const at = body.indexOf(field)
   if (at === -1) return 0
-  let order = 0
-  for (let i = at + 7, c = body.charCodeAt(i); c >= 48 && c <= 57; c = body.charCodeAt(++i)) order = order * 10 + (c - 48)
-  return order
+  let v = 0
+  for (let i = at + field.length, c = body.charCodeAt(i); c >= 48 && c <= 57; c = body.charCodeAt(++i)) v = v * 10 + (c - 48)
+  return v
 }
 
 /** Distinct files given a number in PageKeys (×2^40 stays a safe integer); past this, keys fall back to strings (memory stays bounded). */

@@ -131,7 +131,7 @@ describe('CSV export', () => {
   it('one row per bucket with every series, zeros where missing', () => {
     const partial = (counts: Partial<LiveCounts>): TraceBucket => ({ t: 0, counts: counts as LiveCounts })
     const csv = bucketsCsv([partial({ shared: 2, bytes: 8192 }), { ...partial({ stolen: 1 }), t: 100 }])
-    expect(csv).toBe('t_ms,shared,stolen,copied,reloads,bytes\n0,2,0,0,0,8192\n100,0,1,0,0,0\n')
+    expect(csv).toBe('t_ms,shared,stolen,copied,reloads,bytes,bytesCopied\n0,2,0,0,0,8192,0\n100,0,1,0,0,0,0\n')
   })
 
   it('per-op tracepoint counts with the op kind', () => {

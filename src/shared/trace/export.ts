@@ -13,7 +13,10 @@ import type { RunRecord, TraceBucket } from '../run/types'
 import type { OpOutcome } from '../results'
 import { parseMarker } from '../probe/markers'
 import { TraceStreamParser, type TraceEvent } from './parser'
-import { LIVE_SERIES } from '../vocabulary'
+import { LIVE_SERIES, type LiveSeriesName } from '../vocabulary'
+
+/** The series counted in bytes; the others count pages. */
+const BYTE_SERIES: ReadonlySet<LiveSeriesName> = new Set(['bytes', 'bytesCopied'])
 
 /** One Trace Event Format record (the subset this export writes). */
 export interface TraceFormatEvent {
@@ -154,13 +157,13 @@ export function toPerfetto(record: RunRecord, input: PerfettoInput): TraceFormat
     out.push({ name: `LOST ${l.count} events`, cat: 'lost', ph: 'i', s: 'g', ts: us(l.ts), pid: LAB_PID, tid: OPS_TID, args: { cpu: l.cpu, count: l.count } })
   }
 
-  // Counters: pages in one track (shared/stolen/copied/reloads stack well), bytes in its own (other unit).
+  // Counters: pages in one track (shared/stolen/copied/reloads stack well), bytes in their own (other unit).
   for (const b of input.buckets) {
     const ts = bucketsAt + Math.round(b.t * 1000)
     const pages: Record<string, number> = {}
-    for (const s of LIVE_SERIES) if (s !== 'bytes') pages[s] = b.counts[s] ?? 0
+    for (const s of LIVE_SERIES) if (!BYTE_SERIES.has(s)) pages[s] = b.counts[s] ?? 0
     out.push({ name: 'pages per bucket', ph: 'C', ts, pid: LAB_PID, tid: OPS_TID, args: pages })
-    out.push({ name: 'bytes moved per bucket', ph: 'C', ts, pid: LAB_PID, tid: OPS_TID, args: { bytes: b.counts.bytes ?? 0 } })
+    out.push({ name: 'bytes moved per bucket', ph: 'C', ts, pid: LAB_PID, tid: OPS_TID, args: { bytes: b.counts.bytes ?? 0, bytesCopied: b.counts.bytesCopied ?? 0 } })
   }
 
   return {

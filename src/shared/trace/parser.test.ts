@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
 import { parseTraceLine, TraceStreamParser, syscallReturn, MAX_LINE, type TraceEvent, type TraceRecord } from './parser'
 import { MAX_REMEMBERED_REMOVALS, TraceAggregator } from './aggregate'
-import type { LiveSeriesName } from '../vocabulary'
+import { emptyLiveCounts, LIVE_SERIES, type LiveSeriesName } from '../vocabulary'
 
 const corpus = readFileSync(new URL('../../../test/fixtures/trace/splice-tmpfs.txt', import.meta.url), 'utf8')
 
@@ -258,6 +258,37 @@ describe('series inferred from tracepoints', () => {
     ev('filemap:mm_filemap_delete_from_page_cache', 'some other layout')
     ev('filemap:mm_filemap_add_to_page_cache', 'some other layout')
     expect(agg.takeBuckets(true).reduce((s, b) => s + (b.counts.reloads ?? 0), 0)).toBe(5001)
+  })
+})
+
+describe('series measured from the fix kernel\'s splice_steal and splice_copy tracepoints', () => {
+  // Lines as fix-6.1 prints them under splice_policy=steal-or-copy (resources/kernel/steal-or-copy/0007-*.patch).
+  const lines = [
+    '           <...>-125     [000] .....    13.613667: sys_splice(fd_in: 0xd, off_in: 0x7ffeb3617fd0, fd_out: 0xf, off_out: 0, len: 0x4000, flags: 2)',
+    // readahead allocates the pages it reads in: no copy, though a stock kernel's series would infer one
+    '           <...>-125     [000] .....    13.613700: mm_page_alloc: page=(ptrval) pfn=0x513e order=0 migratetype=0 gfp_flags=GFP_KERNEL',
+    '           <...>-125     [000] .....    13.613800: mm_filemap_delete_from_page_cache: dev 254:0 ino f pfn=0x3650 ofs=0 order=0',
+    '           <...>-125     [000] .....    13.614945: splice_steal: src=filemap dev=254:0 ino=0xf pfn=0x3650 index=0 bytes=4096 reason=stolen',
+    '           <...>-125     [000] .....    13.615054: splice_copy: src=filemap dev=254:0 ino=0xf pfn=0x3651 index=1 bytes=4096 reason=dirty',
+    '           <...>-125     [000] .....    13.615061: splice_copy: src=filemap dev=254:0 ino=0xf pfn=0x3652 index=2 bytes=100 reason=partial',
+    '           <...>-125     [000] .....    13.616432: sys_splice -> 0x3064',
+    '           <...>-125     [000] .....    13.616500: mm_filemap_add_to_page_cache: dev 254:0 ino f pfn=0x3660 ofs=0 order=0',
+  ]
+  const sums = (counting: 'measured' | 'inferred') => {
+    const agg = new TraceAggregator(4096, 125, counting)
+    for (const r of parseAll([lines.join('\n')])) agg.push(r)
+    const out = emptyLiveCounts()
+    for (const b of agg.takeBuckets(true)) for (const k of LIVE_SERIES) out[k] += b.counts[k]
+    return out
+  }
+
+  it('counts steals and copies from the events, and bytes copied from their bytes=', () => {
+    // 0x3064 bytes = 4 pages rounded up: 1 stolen + 2 copied, so 1 shared.
+    expect(sums('measured')).toEqual({ shared: 1, stolen: 1, copied: 2, reloads: 1, bytes: 0x3064, bytesCopied: 4196 })
+  })
+
+  it('infers them from deletions and allocations on a kernel without them, and knows no bytes copied', () => {
+    expect(sums('inferred')).toEqual({ shared: 2, stolen: 1, copied: 1, reloads: 1, bytes: 0x3064, bytesCopied: 0 })
   })
 })
 

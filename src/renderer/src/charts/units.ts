@@ -21,11 +21,12 @@ export function count(n: number): string {
 }
 
 export function valueText(m: LiveSeriesName | 'changed', n: number): string {
-  return m === 'bytes' || m === 'changed' ? binaryBytes(n) : count(n)
+  return m === 'bytes' || m === 'bytesCopied' || m === 'changed' ? binaryBytes(n) : count(n)
 }
 
 export function axisTitle(m: LiveSeriesName | 'changed', pageSize = 4096): string {
   if (m === 'bytes') return 'bytes through pipes (binary units)'
+  if (m === 'bytesCopied') return 'bytes copied into pipes (binary units)'
   if (m === 'changed') return 'bytes changed when drained (binary units)'
   if (m === 'reloads') return `page-cache reloads (pages of ${binaryBytes(pageSize)})`
   return `pages ${m} (pages of ${binaryBytes(pageSize)})`

@@ -84,7 +84,7 @@ export const useRunsStore = defineStore('runs', () => {
         progress.value = { index: e.index, total: e.total }
         break
       case 'trace':
-        series.value.push(e.buckets, e.lost)
+        series.value.push(e.buckets, e.lost, e.counting)
         seriesVersion.value = series.value.version
         break
       case 'log':

@@ -3,7 +3,7 @@ import { markRaw, shallowRef } from 'vue'
 import type { TraceFormatFile } from '../../../shared/trace/export'
 import { call, messageOf } from '../api'
 import { readPerfetto, seriesPerOp, type KernelTrace } from '../kernelTrace'
-import type { LiveCounts } from '../../../shared/vocabulary'
+import type { LiveCounts, SeriesCounting } from '../../../shared/vocabulary'
 
 export interface LoadedTrace {
   trace: KernelTrace
@@ -19,7 +19,7 @@ export const useTracesStore = defineStore('traces', () => {
   const loaded = shallowRef(new Map<string, LoadedTrace | { error: string }>())
   const pending = new Map<string, Promise<void>>()
 
-  async function load(id: string, pageSize: number): Promise<void> {
+  async function load(id: string, pageSize: number, counting: SeriesCounting = 'inferred'): Promise<void> {
     if (loaded.value.has(id)) return
     let p = pending.get(id)
     if (!p) {
@@ -28,7 +28,7 @@ export const useTracesStore = defineStore('traces', () => {
         try {
           const file = await call('exportRun', { id, format: 'perfetto' })
           const trace = readPerfetto(JSON.parse(file.content) as TraceFormatFile)
-          entry = markRaw({ trace, perOp: seriesPerOp(trace, pageSize) })
+          entry = markRaw({ trace, perOp: seriesPerOp(trace, pageSize, counting) })
         } catch (e) {
           entry = { error: messageOf(e) }
         }

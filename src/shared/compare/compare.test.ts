@@ -143,6 +143,11 @@ describe('compare', () => {
       'splice:splice_copy fired 0 times; copy expects 1 (filemap copied + vmsplice copied)',
     ])
     expect(c.ops[0]!.byPolicy.stock.reasons).toContain('splice:splice_steal fired 1 times; stock expects 0 (filemap moved + vmsplice stole)')
+    // Where the kernel decides (a race), the counts are held to the range of the predicted deltas.
+    const zero = { min: 0, max: 0 }
+    preds.copy.ops[0]!.statsRange = { filemapCopied: { min: 0, max: 1 }, filemapMoved: { min: 0, max: 1 }, directCopied: zero, vmspliceCopied: zero, vmspliceStole: zero }
+    const raced = compare(preds, observation([obsOp('ops[0]', 'splice', spliced, { tracepoints: stole })]))
+    expect(raced.ops[0]!.byPolicy.copy.agreement).toBe('agree')
   })
 
   it('compares /proc/fs/splice deltas only when the kernel reported them', () => {

@@ -11,7 +11,7 @@
  *
  * A disagreement is a finding about the model or the kernel; it is never loosened here.
  */
-import { POLICIES, type Comparison, type OpComparison, type OpObservation, type OpOutcome, type OpPrediction, type Observation, type Policy, type Prediction, type SpliceStats, type Verdict, type Agreement } from '../results'
+import { POLICIES, type CountRange, type Comparison, type OpComparison, type OpObservation, type OpOutcome, type OpPrediction, type Observation, type Policy, type Prediction, type SpliceStats, type Verdict, type Agreement } from '../results'
 import { describeOutcome } from './describe'
 import { TRACEPOINTS, isOptionalTracepoint, isTracepoint, type OptionalTracepoint } from '../vocabulary'
 
@@ -52,6 +52,16 @@ const STAT_NAMES: Record<keyof SpliceStats, string> = {
   directCopied: 'direct copied',
   vmspliceCopied: 'vmsplice copied',
   vmspliceStole: 'vmsplice stole',
+}
+
+/** The counts a fix tracepoint may take: from the predicted /proc/fs/splice deltas, or their ranges where the kernel decides. */
+export function optionalRange(name: OptionalTracepoint, pred: OpPrediction): CountRange {
+  const { of } = OPTIONAL_FROM_STATS[name]
+  const r = pred.statsRange
+  if (!r) return { min: of(pred.stats), max: of(pred.stats) }
+  const mins = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.min])) as unknown as SpliceStats
+  const maxes = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.max])) as unknown as SpliceStats
+  return { min: of(mins), max: of(maxes) }
 }
 
 export function sameOutcome(a: OpOutcome, b: OpOutcome): boolean {
@@ -122,11 +132,14 @@ export function compareOp(policy: Policy, pred: OpPrediction | undefined, obs: O
         reasons.push(`${name} fired ${count} times; ${policy} expects ${expected}`)
       }
     }
-    for (const [name, { of, stats }] of Object.entries(OPTIONAL_FROM_STATS)) {
+    for (const [name, { stats }] of Object.entries(OPTIONAL_FROM_STATS)) {
       const count = obs.tracepoints[name]
-      if (count === undefined || count === of(pred.stats)) continue
+      if (count === undefined) continue
+      const range = optionalRange(name as OptionalTracepoint, pred)
+      if (count >= range.min && count <= range.max) continue
       disagree = true
-      reasons.push(`${name} fired ${count} times; ${policy} expects ${of(pred.stats)} (${stats})`)
+      const expected = range.min === range.max ? `${range.min}` : `${range.min}..${range.max}`
+      reasons.push(`${name} fired ${count} times; ${policy} expects ${expected} (${stats})`)
     }
   }
 

@@ -1,2 +1,2 @@
-export { compare, compareOp, checkVocabulary, sameOutcome, verdictOf, VocabularyError, OPTIONAL_FROM_STATS } from './compare'
+export { compare, compareOp, checkVocabulary, sameOutcome, verdictOf, VocabularyError, OPTIONAL_FROM_STATS, optionalRange } from './compare'
 export { describeOutcome, describeRange } from './describe'

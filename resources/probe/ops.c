@@ -68,14 +68,40 @@ static void op_splice(const struct op *op, struct outcome *o)
 		splice_track(op, (size_t)o->ret);
 }
 
+/*
+ * A kernel that steals gifted pages (the fix's splice_policy=steal-or-copy) takes a whole private
+ * page out of the process: its PTE is cleared, as MADV_DONTNEED would, and the buffer reads zeros
+ * from then on. mincore() tells which whole pages of [off, off + n) are no longer resident without
+ * faulting anything in; their shadow becomes zeros, so that a later snapshot of them holds what the
+ * buffer really holds. (A page that was not resident before reads zeros already.)
+ */
+static void gifted_pages_taken(struct buf_rt *b, int64_t off, size_t n)
+{
+	uintptr_t ps = (uintptr_t)page_size;
+	uintptr_t start = ((uintptr_t)(b->addr + off) + ps - 1) & ~(ps - 1);
+	uintptr_t end = ((uintptr_t)(b->addr + off) + n) & ~(ps - 1);
+	unsigned char vec[64];
+	for (uintptr_t a = start; a < end; a += ps * sizeof vec) {
+		size_t pages = (end - a) / ps < sizeof vec ? (end - a) / ps : sizeof vec;
+		if (mincore((void *)a, pages * ps, vec))
+			return;
+		for (size_t k = 0; k < pages; k++)
+			if (!(vec[k] & 1))
+				shadow_zero(&b->sh, (uint64_t)(a + k * ps - (uintptr_t)b->addr), (uint64_t)ps);
+	}
+}
+
 static void op_vmsplice(const struct op *op, struct outcome *o)
 {
 	struct buf_rt *b = &bufs[op->buffer];
 	struct iovec iov = {.iov_base = b->addr + op->offset, .iov_len = (size_t)op->len};
 	unsigned flags = SPLICE_F_NONBLOCK | (op->gift ? SPLICE_F_GIFT : 0);
 	set_ret(o, TIMED(vmsplice(pipes[op->pipe].w, &iov, 1, flags)));
-	if (o->ret > 0)
+	if (o->ret > 0) {
 		seg_push(&pipes[op->pipe], snapshot(END_BUF, op->buffer, &b->sh, (uint64_t)op->offset, (size_t)o->ret));
+		if (op->gift && !prog.bufs[op->buffer].shared)
+			gifted_pages_taken(b, op->offset, (size_t)o->ret);
+	}
 }
 
 static void op_tee(const struct op *op, struct outcome *o)

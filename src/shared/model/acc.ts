@@ -31,11 +31,12 @@ export class OpAcc {
   pcAddExtra = 0
   pcDel = 0
   /**
-   * Pages this op stole that a race may make the kernel copy instead (the other task holds the
-   * folio lock or a reference, or has truncated the page since the lookup: docs/steal-rules.md F9,
-   * F10, F12). Only a race op's splice sets it; a race is never inside a repeat.
+   * Pages this op stole that the kernel may have copied instead, for a reason whose timing the model
+   * cannot know: a race (the other task holds the folio lock or a reference, or has truncated the
+   * page since the lookup: docs/steal-rules.md F9, F10, F12), btrfs's read of the page still in
+   * flight (F11, policy.ts readStillInFlight).
    */
-  raceMayCopy = 0
+  stealsMayCopy = 0
   /** Page-granular steps simulated (the benchmark's unit of work). */
   pageEvents = 0
   readonly notes = new Set<string>()
@@ -78,7 +79,7 @@ export class OpAcc {
     const s = this.stats
     const nums = [
       this.iterations, p.shared, p.stolen, p.copied, this.bytesCopied, this.reloads, this.faults, this.changedBytes,
-      s.filemapCopied, s.filemapMoved, s.directCopied, s.vmspliceCopied, s.vmspliceStole, this.pcAdd, this.pcAddExtra, this.pcDel, this.pageEvents,
+      s.filemapCopied, s.filemapMoved, s.directCopied, s.vmspliceCopied, s.vmspliceStole, this.pcAdd, this.pcAddExtra, this.pcDel, this.pageEvents, this.stealsMayCopy,
     ]
     const tp = new Map<Tracepoint, CountRange>()
     for (const [name, r] of this.tp) tp.set(name, { min: r.min, max: r.max })
@@ -108,6 +109,7 @@ export class OpAcc {
     this.pcAddExtra += next()
     this.pcDel += next()
     this.pageEvents += next()
+    this.stealsMayCopy += next()
     for (const [name, r] of later.tp) {
       const e = earlier.tp.get(name) ?? { min: 0, max: 0 }
       this.tpAdd(name, (r.min - e.min) * times, (r.max - e.max) * times)

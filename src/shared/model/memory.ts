@@ -19,6 +19,7 @@ export function touchUserPage(acc: OpAcc, b: BufferState, k: number, write: bool
     // page is no anon folio to reuse, wp_page_copy). Seen on 6.18: MADV_DONTNEED, vmsplice, store:
     // the reader sees zeros, unchanged. A write fault allocates the process a page of its own.
     b.cow[k] = !write && b.kind === 'private'
+    b.zero[k] = b.cow[k]!
     acc.faults++
     acc.note(write ? 'the page had left the process: the store faults in a fresh zero page of its own' : 'the page had left the process: the read maps the shared zero page, which a later store copies')
   }
@@ -26,6 +27,7 @@ export function touchUserPage(acc: OpAcc, b: BufferState, k: number, write: bool
     // do_wp_page: a COW-shared page (or one the pipe still references) is copied for the writer
     b.pages[k] = new Page(b.pages[k]!.content)
     b.cow[k] = false
+    b.zero[k] = false
     acc.faults++
     acc.note('copy-on-write after fork: the store goes to a new page, the pipe keeps the old one')
   }

@@ -142,6 +142,45 @@ describe('steal-or-copy rules (RFC)', () => {
     expect(p.ops[0]!.pages).toEqual({ shared: 0, stolen: 0, copied: 2 })
     expect(p.ops[1]!.pages).toEqual({ shared: 0, stolen: 0, copied: 1 })
   })
+  it('vmsplice copies the shared zero page: a dropped page read since, not written', () => {
+    const s = (store: boolean) =>
+      scenario({
+        buffers: [{ id: 'b', size: '2p' }],
+        pipes: [{ id: 'p' }],
+        ops: [
+          { op: 'madvise_dontneed', buffer: 'b', offset: 0, len: '2p' },
+          ...(store ? [{ op: 'buf_store' as const, buffer: 'b', offset: 0, len: 1 }] : []),
+          { op: 'vmsplice', buffer: 'b', offset: 0, len: '2p', pipe: 'p', gift: true },
+        ],
+      })
+    const plain = predict(s(false), 'steal-or-copy', defaultEnv('ext4')).ops.at(-1)!
+    expect(plain.stats).toMatchObject({ vmspliceCopied: 2, vmspliceStole: 0 })
+    expect(plain.notes.join()).toMatch(/zero page/)
+    // a store gives page 0 a page of the process's own again: stolen; page 1 is still the zero page
+    expect(predict(s(true), 'steal-or-copy', defaultEnv('ext4')).ops.at(-1)!.stats).toMatchObject({ vmspliceCopied: 1, vmspliceStole: 1 })
+    // a page stolen by one vmsplice and vmspliced again before a store is the zero page too
+    const twice = scenario({
+      buffers: [{ id: 'b', size: '1p' }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'vmsplice', buffer: 'b', offset: 0, len: '1p', pipe: 'p', gift: true },
+        { op: 'vmsplice', buffer: 'b', offset: 0, len: '1p', pipe: 'p', gift: true },
+      ],
+    })
+    const p = predict(twice, 'steal-or-copy', defaultEnv('ext4'))
+    expect(p.ops.map((o) => o.stats.vmspliceStole)).toEqual([1, 0])
+    expect(p.ops[1]!.stats.vmspliceCopied).toBe(1)
+  })
+  it('btrfs: a page the splice read from disk is stolen, or copied while btrfs still holds its read', () => {
+    const s = scenario({ files: [{ id: 'f', size: '4p', cached: false }], pipes: [{ id: 'p' }], ops: [{ op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '2p' }] })
+    const op = predict(s, 'steal-or-copy', defaultEnv('btrfs')).ops[0]!
+    expect(op.stats).toMatchObject({ filemapMoved: 2, filemapCopied: 0 })
+    expect(op.statsRange).toMatchObject({ filemapMoved: { min: 0, max: 2 }, filemapCopied: { min: 0, max: 2 } })
+    expect(op.tracepoints['filemap:mm_filemap_delete_from_page_cache']).toEqual({ min: 0, max: 2 })
+    // a cached page, and any page on ext4, is stolen: exactly
+    expect(predict(s, 'steal-or-copy', defaultEnv('ext4')).ops[0]!.statsRange).toBeUndefined()
+    expect(predict(writeAfterSplice(), 'steal-or-copy', defaultEnv('btrfs')).ops[0]!.statsRange).toBeUndefined()
+  })
   it('a tmpfs hole is neither stolen nor copied: no page-cache page is involved', () => {
     const s = scenario({
       files: [{ id: 'f', size: '2p' }],
@@ -468,6 +507,7 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'punch-hole-partial': [2000, 2000, 0, 2000],
   'punch-hole-whole-page': [0, 0, 0, 0],
   'punch-partial-block-eof': [0, 0, 0, 0],
+  'punch-past-eof': [0, 0, 0, 0],
   'readahead-caches-ahead': [0, 0, 0, 0],
   'splice-pipe-to-file': [0, 0, 0, 0],
   'streaming-1gib': [4177920, 4177920, 4177920, 4177920],
@@ -481,6 +521,7 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'truncate-uncached-edge': [0, 0, 0, 0],
   'uncached-file': [200, 200, 200, 200],
   'vmsplice-gift': [199, 199, 199, 199],
+  'vmsplice-gift-twice': [0, 0, 0, 0],
   'vmsplice-madvise-dontneed': [0, 0, 0, 0],
   'vmsplice-munmap': [0, 0, 0, 0],
   'vmsplice-shared-buffer': [199, 199, 199, 199],

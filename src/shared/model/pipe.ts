@@ -77,12 +77,13 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
       x = e
       continue
     }
+    const justRead = !page
     if (!page) {
       page = load(w, acc, f, i, true)
       if (loaded++ === 0) firstLoaded = i
     }
     const snap = page.content
-    const held = policy.fromPageCache(w, acc, f, i, x, e, page)
+    const held = policy.fromPageCache(w, acc, f, i, x, e, page, justRead)
     pushSlot(acc, p, { page: held, s: x, e, snap, file: f, buf: null, idx: i })
     x = e
   }

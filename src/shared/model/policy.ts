@@ -24,6 +24,8 @@ export interface FilePageCandidate {
   s: number
   e: number
   pageSize: number
+  /** This splice read the page from disk (it was not cached). */
+  justRead: boolean
 }
 
 /** A process page a vmsplice would put into the pipe: bytes [s, e) (buffer page-space) of page k. */
@@ -88,6 +90,29 @@ export const FILE_STEAL_CONDITIONS: readonly StealCondition<FilePageCandidate>[]
   hasBackingStore, insideFile, clean, notMapped, noOtherFileReference, order0Folio, wholeFilePage,
 ]
 
+/**
+ * A page that passes every condition above may still be copied for a reason whose timing the model
+ * cannot know; each of these returns that reason, or null. The model predicts the steal and allows
+ * the copy (OpAcc.stealsMayCopy: /proc/fs/splice counts and page-cache deletions as a range).
+ */
+export function readStillInFlight(c: FilePageCandidate): string | null {
+  // btrfs locks the extent range of a read (EXTENT_LOCKED in its io tree) and unlocks it when the
+  // bio's completion has gone through its pages, which can be after a page is uptodate and its
+  // folio unlocked; until then try_release_extent_state() refuses, filemap_release_folio() fails
+  // and the fix copies (reason private). Seen on fix-6.1: streaming-readonly on btrfs copied 107 and
+  // 1397 of the 16,128 pages it reloaded in two runs, none of the 256 that were cached.
+  return c.fs === 'btrfs' && c.justRead ? 'btrfs may still hold the read of this page locked (filemap_release_folio fails): copied then' : null
+}
+
+/** Steal conditions the kernel decides by timing: the steal is predicted and a copy allowed. */
+export const FILE_STEAL_MAY_COPY: readonly StealCondition<FilePageCandidate>[] = [readStillInFlight]
+
+/** A page the model stole may still be in the page cache: the kernel may have copied it instead. */
+export function maybeCopied(f: FileState, i: number, acc: OpAcc): void {
+  acc.stealsMayCopy++
+  ;(f.maybeCached ??= new Set()).add(i)
+}
+
 /** vmsplice steals only what the caller gives away (SPLICE_F_GIFT). */
 export function gifted(c: UserPageCandidate): string | null {
   return c.gift ? null : 'no SPLICE_F_GIFT'
@@ -96,6 +121,15 @@ export function gifted(c: UserPageCandidate): string | null {
 /** RFC patch 2: a single whole page at offset 0. */
 export function wholeUserPage(c: UserPageCandidate): string | null {
   return c.s !== c.k * c.pageSize || c.e !== (c.k + 1) * c.pageSize ? 'not a whole page at offset 0' : null
+}
+
+/**
+ * The shared zero page is nobody's to give: a private page dropped (MADV_DONTNEED, an earlier steal)
+ * and only read since maps it, and vmsplice's read-only GUP returns it (fix-6.1: is_zero_page() in
+ * vmsplice_page_check(), reason zero_page).
+ */
+export function notZeroPage(c: UserPageCandidate): string | null {
+  return c.b.zero[c.k] ? 'the shared zero page (the page was dropped and not written since)' : null
 }
 
 /** RFC patch 2: anonymous memory of this process only, not shmem. */
@@ -117,7 +151,7 @@ export function noOtherUserReference(c: UserPageCandidate): string | null {
  * vmsplice (RFC patch 2): stolen only with SPLICE_F_GIFT, a single whole page at offset 0, few
  * references, mapped exactly once, not pinned; otherwise copied. In the order the reasons are given.
  */
-export const USER_STEAL_CONDITIONS: readonly StealCondition<UserPageCandidate>[] = [gifted, wholeUserPage, privateMemory, mappedOnce, noOtherUserReference]
+export const USER_STEAL_CONDITIONS: readonly StealCondition<UserPageCandidate>[] = [gifted, wholeUserPage, notZeroPage, privateMemory, mappedOnce, noOtherUserReference]
 
 /** null when every condition passes, else the first failing condition's reason. */
 export function whyCopy<C>(conditions: readonly StealCondition<C>[], c: C): string | null {
@@ -131,8 +165,8 @@ export function whyCopy<C>(conditions: readonly StealCondition<C>[], c: C): stri
 /** What goes into a pipe slot: the page itself (shared or stolen), or null for a copy the pipe owns. */
 export interface PolicyRules {
   readonly name: Policy
-  /** splice file → pipe of bytes [s, e) of page i of f, whose cached page is `page`. */
-  fromPageCache(w: World, acc: OpAcc, f: FileState, i: number, s: number, e: number, page: Page): Page | null
+  /** splice file → pipe of bytes [s, e) of page i of f, whose cached page is `page` (read from disk by this splice: `justRead`). */
+  fromPageCache(w: World, acc: OpAcc, f: FileState, i: number, s: number, e: number, page: Page, justRead: boolean): Page | null
   /** vmsplice of bytes [s, e) of page k of b, which the process maps as `page`. */
   fromProcess(w: World, acc: OpAcc, b: BufferState, k: number, s: number, e: number, page: Page, gift: boolean): Page | null
   /** tee of `take` bytes of `src`: the new slot's page and snapshot. */
@@ -151,6 +185,14 @@ const copiedNotes = new Map<string, string>()
 function copiedNote(why: string): string {
   let n = copiedNotes.get(why)
   if (n === undefined) copiedNotes.set(why, (n = `copied: ${why}`))
+  return n
+}
+
+/** 'stolen, or copied: <reason>' built once per reason. */
+const maybeNotes = new Map<string, string>()
+function maybeNote(why: string): string {
+  let n = maybeNotes.get(why)
+  if (n === undefined) maybeNotes.set(why, (n = `stolen, or copied: ${why}`))
   return n
 }
 
@@ -192,19 +234,25 @@ const copy: PolicyRules = {
 
 const stealOrCopy: PolicyRules = {
   name: 'steal-or-copy',
-  fromPageCache(w, acc, f, i, s, e, page) {
-    const why = whyCopy(FILE_STEAL_CONDITIONS, { fs: w.fs, f, i, s, e, pageSize: w.pageSize })
+  fromPageCache(w, acc, f, i, s, e, page, justRead) {
+    const candidate = { fs: w.fs, f, i, s, e, pageSize: w.pageSize, justRead }
+    const why = whyCopy(FILE_STEAL_CONDITIONS, candidate)
     if (why !== null) {
       acc.stats.filemapCopied++
       acc.note(copiedNote(why))
       return copyPage(acc, e - s)
     }
+    const maybe = whyCopy(FILE_STEAL_MAY_COPY, candidate)
     f.cache[i] = null
     f.onDisk[i] = true
     acc.pages.stolen++
     acc.stats.filemapMoved++
     acc.pcDel++
     acc.note('stolen: removed from the page cache, the pipe owns it (RFC mm/filemap.c)')
+    if (maybe !== null) {
+      maybeCopied(f, i, acc)
+      acc.note(maybeNote(maybe))
+    }
     return page
   },
   fromProcess(w, acc, b, k, s, e, page, gift) {

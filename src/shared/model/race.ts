@@ -22,6 +22,7 @@ import { fresh, type Content } from './content'
 import { opOutcome, runOp, type Sim } from './ops'
 import { logicalOf } from './pagecache'
 import { Page } from './state'
+import { maybeCopied } from './policy'
 
 /** Where a world stands in its choices: bit k of `mask` says whether the k-th raced page was changed before the splice read it. */
 export interface RaceChoices {
@@ -80,7 +81,7 @@ export function runRace(sim: Sim, op: RaceOp, accs: readonly [OpAcc, OpAcc], cho
     // not_pagecache and refs). Either way the pipe owns what was read.
     // (A stolen page has left the page cache for the disk; a shared one is still cached, a copy has
     // no page, and a tmpfs hole's zeros were never on disk.)
-    if (slot.file === f && before.has(slot.idx) && slot.page && !f.cache[slot.idx] && f.onDisk[slot.idx]) accs[0].raceMayCopy++
+    if (slot.file === f && before.has(slot.idx) && slot.page && !f.cache[slot.idx] && f.onDisk[slot.idx]) maybeCopied(f, slot.idx, accs[0])
     const was = slot.file === f ? before.get(slot.idx) : undefined
     if (!was || was === slot.snap) continue
     // A copy the pipe owns keeps what it read: it becomes a page of the pipe's own, so the drain compares it with `was`.

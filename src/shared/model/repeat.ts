@@ -128,7 +128,7 @@ export function fingerprint(w: World): string | null {
     for (let k = 0; k < b.pages.length; k++) {
       content(b.logical[k]!)
       page(b.pages[k]!)
-      out.push(b.cow[k] ? 1 : 0, b.zapped[k] ? 1 : 0)
+      out.push(b.cow[k] ? 1 : 0, b.zapped[k] ? 1 : 0, b.zero[k] ? 1 : 0)
     }
     if (out.length > MAX_FINGERPRINT) return null
   }

@@ -72,14 +72,13 @@ function unionStats(a: Record<keyof SpliceStats, CountRange>, b: Record<keyof Sp
 }
 
 /**
- * A race may make the kernel copy a page the model steals (acc.raceMayCopy): filemap moved may be
- * that many lower and filemap copied that many higher.
+ * Steals the kernel may have made copies (acc.stealsMayCopy: a race, a read in flight): filemap
+ * moved may be that many lower and filemap copied that many higher.
  */
-function raceStatsRange(a: OpAcc): Record<keyof SpliceStats, CountRange> | undefined {
-  if (a.raceMayCopy === 0) return undefined
+function mayCopyStatsRange(a: OpAcc): Record<keyof SpliceStats, CountRange> {
   const range = statsRangeOf(a.stats, undefined)
-  range.filemapMoved.min -= a.raceMayCopy
-  range.filemapCopied.max += a.raceMayCopy
+  range.filemapMoved.min -= a.stealsMayCopy
+  range.filemapCopied.max += a.stealsMayCopy
   return range
 }
 
@@ -126,7 +125,7 @@ function prediction(accs: OpAcc[], policy: Policy, env: ModelEnv, raced: Readonl
     bytesCopied: a.bytesCopied,
     reloads: a.reloads,
     stats: a.stats,
-    ...(a.raceMayCopy ? { statsRange: raceStatsRange(a) } : {}),
+    ...(a.stealsMayCopy ? { statsRange: mayCopyStatsRange(a) } : {}),
     tracepoints: tracepointsOf(a, raced.has(a)),
     costNs:
       a.pages.shared * c.shareNsPerPage + a.pages.stolen * c.stealNsPerPage + a.bytesCopied / c.copyBytesPerNs + a.reloads * c.reloadNsPerPage + a.faults * c.minorFaultNs,
@@ -160,7 +159,8 @@ function tracepointsOf(a: OpAcc, raced: boolean): Record<string, CountRange> {
   }
   if (a.op === 'splice' || a.op === 'vmsplice' || a.op === 'tee' || a.op === 'drain') {
     out[TP_ADD] = { min: a.pcAdd, max: a.pcAdd + a.pcAddExtra }
-    out[TP_DEL] = { min: a.pcDel, max: a.pcDel }
+    // a steal the kernel may have made a copy deletes nothing
+    out[TP_DEL] = { min: a.pcDel - a.stealsMayCopy, max: a.pcDel }
   }
   return out
 }

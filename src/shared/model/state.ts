@@ -53,6 +53,8 @@ export interface FileState {
    * the first one it read. How far readahead reads is the kernel's choice (the device's read-ahead
    * size, the request, the access pattern): on 6.18 the first read of an 8 KiB file took both pages,
    * so the next splice of page 1 added nothing. A later read of such a page may add it or not.
+   * Also the pages a steal may have left cached: the kernel may have copied them instead
+   * (policy.ts maybeCopied).
    */
   maybeCached?: Set<number>
   /**
@@ -78,6 +80,8 @@ export interface BufferState {
   cow: boolean[]
   /** Dropped from the process (madvise or a steal): the next access faults a zero page in. */
   zapped: boolean[]
+  /** Maps the shared zero page (read-faulted after it was dropped, not written since): no page of the process's own. */
+  zero: boolean[]
   unmapped: boolean
 }
 
@@ -183,7 +187,7 @@ function makeBuffer(spec: Scenario['buffers'][number], P: number): BufferState {
   const base = resolveSize(spec.offset, P) % P
   const size = resolveSize(spec.size, P)
   const n = Math.ceil((base + size) / P)
-  const b: BufferState = { id: spec.id, kind: spec.kind, base, size, pat: spec.pattern, logical: [], pages: [], cow: [], zapped: [], unmapped: false }
+  const b: BufferState = { id: spec.id, kind: spec.kind, base, size, pat: spec.pattern, logical: [], pages: [], cow: [], zapped: [], zero: [], unmapped: false }
   for (let k = 0; k < n; k++) {
     const s = k * P
     const e = s + P
@@ -194,6 +198,7 @@ function makeBuffer(spec: Scenario['buffers'][number], P: number): BufferState {
     b.pages.push(new Page(c))
     b.cow.push(false)
     b.zapped.push(false)
+    b.zero.push(false)
   }
   return b
 }

@@ -145,12 +145,13 @@ export function patternPatch(s: number, e: number, pat: Pattern): Seg[] {
  * removal range leave the page cache (pipe copies stay intact); the rest of the range is zeroed in
  * place. ext4/btrfs/tmpfs remove whole blocks inside the range (truncate_pagecache_range on the
  * block-aligned inner range) and zero partial blocks in place; xfs (xfs_flush_unmap_range) rounds
- * the range OUT to pages and removes/zeroes that.
+ * the range OUT to pages and removes/zeroes that. `toEofPage`: a range reaching past the end of file
+ * ends at the end of the page holding it instead (ext4_punch_hole), else at the end of file.
  */
-export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, oldSize = f.size): void {
-  const end = Math.min(b, f.size)
-  if (end <= a) return
+export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, oldSize = f.size, toEofPage = false): void {
   const P = w.pageSize
+  const end = b <= f.size ? b : toEofPage ? Math.ceil(f.size / P) * P : f.size
+  if (end <= a) return
   const outward = w.rules.punchRoundsOut.includes(w.fs)
   const rs = outward ? Math.floor(a / P) * P : Math.ceil(a / P) * P
   const re = outward ? Math.ceil(end / P) * P : Math.floor(end / P) * P

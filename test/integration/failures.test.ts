@@ -9,11 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectTarget } from '../../src/main/target'
 import { Lab } from '../../src/main/lab/lab'
-import { RunRecords } from '../../src/main/lab/records'
 import { cleanStaleScratch } from '../../src/main/lab/scratch'
-import { validateScenario } from '../../src/shared/scenario'
-import type { Scenario } from '../../src/shared/scenario'
-import { leftovers, runSkipReason, testRunId } from './fixtures/lab'
+import { leftovers, longLoop, runSkipReason, testRunId, useLocalLab, writeAfterSplice } from './fixtures/lab'
 import { noCompilerPath } from './fixtures/nocc'
 import { startSshd, sshdAvailable, freePort, type SshdFixture } from './fixtures/sshd'
 
@@ -24,58 +21,15 @@ function runDirOf(message: string): string | null {
   return /the run's files are in (\S+)$/.exec(message)?.[1] ?? null
 }
 
-function scenario(value: unknown): Scenario {
-  const r = validateScenario(value, 'test')
-  if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join('\n'))
-  return r.scenario
-}
-
-const writeAfterSplice = scenario({
-  name: 'write-after-splice',
-  files: [{ id: 'data', size: '4p' }],
-  pipes: [{ id: 'p' }],
-  ops: [
-    { op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
-    { op: 'pwrite', file: 'data', offset: 100, len: 200 },
-    { op: 'drain', pipe: 'p' },
-  ],
-})
-
-/**
- * A first op that reports at once, then a loop the kernel takes seconds over (a fork per
- * iteration) while the model predicts it in well under a second: long enough to be killed in.
- */
-const longLoop = scenario({
-  name: 'long-loop',
-  files: [{ id: 'data', size: '4p' }],
-  buffers: [{ id: 'b', size: '1p' }],
-  pipes: [{ id: 'p' }],
-  ops: [
-    { op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
-    { op: 'repeat', times: 20_000, body: [{ op: 'fork', store: 'child', buffer: 'b', offset: 0, len: 1 }] },
-    { op: 'drain', pipe: 'p' },
-  ],
-})
-
 describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let lab: Lab
-  let recordsDir: string
-  beforeAll(async () => {
-    recordsDir = mkdtempSync(join(tmpdir(), 'splice-lab-records-'))
-    lab = await Lab.open(await connectTarget('local'), { records: new RunRecords(recordsDir), scratchId: `failures-${process.pid}` })
-  })
-  afterAll(async () => {
-    await lab?.dispose()
-    rmSync(recordsDir, { recursive: true, force: true })
-    expect(leftovers()).toEqual([])
-  })
+  const local = useLocalLab('failures', { records: true })
 
   it('a probe killed mid-run: clear error, the ops it had done are kept, the target is clean', async () => {
     const runId = testRunId('killed')
     let killed = false
     let killError = ''
     let runDir: string | null = null
-    const record = await lab.run(longLoop, {
+    const record = await local.lab.run(longLoop, {
       fs: 'tmpfs',
       runId,
       onEvent: (e) => {
@@ -115,7 +69,7 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
     const ro = mkdtempSync(join(tmpdir(), 'splice-lab-ro-'))
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'splice-lab-ro', ro])
     try {
-      const record = await lab.run(writeAfterSplice, { dir: ro })
+      const record = await local.lab.run(writeAfterSplice, { dir: ro })
       expect(record.error?.code).toBe('scratch')
       expect(record.error?.message).toMatch(new RegExp(`scratch directory ${ro} is not writable`))
       expect(record.fs).toBe('tmpfs')
@@ -143,7 +97,7 @@ describe.skipIf(skip !== null)(`failed runs${skip ? ` (skipped: ${skip})` : ''}`
 
   it('cancelling through the AbortSignal stops the probe and leaves the target clean', async () => {
     const ac = new AbortController()
-    const record = await lab.run(longLoop, {
+    const record = await local.lab.run(longLoop, {
       fs: 'tmpfs',
       signal: ac.signal,
       runId: testRunId('cancel'),
@@ -171,7 +125,7 @@ describe.skipIf(skip !== null || (!sshdAvailable() && process.env.CI !== 'true')
   })
 
   it('runs a scenario through ssh://root@127.0.0.1:PORT with the host key checked, and stock agrees', async () => {
-    const t = await Lab.open(await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts }), { records: null })
+    const t = await Lab.open(await connectTarget(sshd.spec), { records: null })
     try {
       const record = await t.run(writeAfterSplice, { fs: 'tmpfs', runId: testRunId('ssh') })
       expect(record.error, record.error?.message).toBeUndefined()
@@ -185,7 +139,7 @@ describe.skipIf(skip !== null || (!sshdAvailable() && process.env.CI !== 'true')
 
   it('a connection lost mid-run: clear error, the ops done are kept, the next connect removes the scratch', async () => {
     const runId = testRunId('dropped')
-    const t = await Lab.open(await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts }), { records: null, scratchId: runId })
+    const t = await Lab.open(await connectTarget(sshd.spec), { records: null, scratchId: runId })
     let dropped = false
     let told: string | null = null
     t.onDisconnect((reason) => (told = reason))
@@ -212,7 +166,7 @@ describe.skipIf(skip !== null || (!sshdAvailable() && process.env.CI !== 'true')
     } finally {
       await t.dispose()
     }
-    const again = await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts })
+    const again = await connectTarget(sshd.spec)
     try {
       const until = Date.now() + 10_000
       let removed: string[] = []

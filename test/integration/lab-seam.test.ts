@@ -5,48 +5,17 @@
  * target adds them: an ext4 disk made outside the session (a loop device set up by the test, as the
  * host makes a virtio disk), a probe built beforehand, and a crash reported by the test.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connectTarget, type Target } from '../../src/main/target'
+import type { Target } from '../../src/main/target'
 import type { BuiltProbe, TargetCrash } from '../../src/main/target/types'
 import { buildProbe } from '../../src/main/lab/probe-build'
-import { Lab } from '../../src/main/lab/lab'
-import { validateScenario, type Scenario } from '../../src/shared/scenario'
-import { leftovers, runSkipReason } from './fixtures/lab'
+import { longLoop, runSkipReason, useLocalLab, writeAfterSplice } from './fixtures/lab'
 
 const skip = runSkipReason()
-
-function scenario(value: unknown): Scenario {
-  const r = validateScenario(value, 'test')
-  if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join('\n'))
-  return r.scenario
-}
-
-const writeAfterSplice = scenario({
-  name: 'write-after-splice',
-  files: [{ id: 'data', size: '4p' }],
-  pipes: [{ id: 'p' }],
-  ops: [
-    { op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
-    { op: 'pwrite', file: 'data', offset: 100, len: 200 },
-    { op: 'drain', pipe: 'p' },
-  ],
-})
-
-const longLoop = scenario({
-  name: 'long-loop',
-  files: [{ id: 'data', size: '4p' }],
-  buffers: [{ id: 'b', size: '1p' }],
-  pipes: [{ id: 'p' }],
-  ops: [
-    { op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
-    { op: 'repeat', times: 20_000, body: [{ op: 'fork', store: 'child', buffer: 'b', offset: 0, len: 1 }] },
-    { op: 'drain', pipe: 'p' },
-  ],
-})
 
 /** A target as a VM presents itself: the real session, plus what the VM supplies. */
 interface SeamTarget extends Target {
@@ -86,32 +55,29 @@ function seamTarget(real: Target, disk: string, probe: BuiltProbe): SeamTarget {
 }
 
 describe.skipIf(skip !== null)(`a target that supplies disks, probe and crash reports${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let real: Target
-  let work: string
-  let device: string
-  let lab: Lab
-  let target: SeamTarget
-
-  beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), `splice-lab-seam-${process.pid}-`))
-    const img = join(work, 'ext4.img')
-    execFileSync('truncate', ['-s', '64M', img])
-    execFileSync('mkfs.ext4', ['-q', '-F', img])
-    device = execFileSync('losetup', ['-f', '--show', img], { encoding: 'utf8' }).trim()
-    real = await connectTarget('local')
-    target = seamTarget(real, device, await buildProbe(real))
-    lab = await Lab.open(target, { records: null, scratchId: `seam-${process.pid}`, disposeTarget: false })
-  })
-  afterAll(async () => {
-    await lab?.dispose()
-    await real?.dispose()
+  // The ext4 disk the target supplies: made outside the lab's session, as the host makes a VM's.
+  // Detached after the lab (after-hooks run in reverse), which unmounts it first.
+  let work = ''
+  let device = ''
+  afterAll(() => {
     if (device) execFileSync('losetup', ['-d', device])
-    rmSync(work, { recursive: true, force: true })
-    expect(leftovers()).toEqual([])
+    if (work) rmSync(work, { recursive: true, force: true })
+  })
+  let target: SeamTarget
+  const local = useLocalLab('seam', {
+    wrap: async (real) => {
+      work = mkdtempSync(join(tmpdir(), `splice-lab-seam-${process.pid}-`))
+      const img = join(work, 'ext4.img')
+      execFileSync('truncate', ['-s', '64M', img])
+      execFileSync('mkfs.ext4', ['-q', '-F', img])
+      device = execFileSync('losetup', ['-f', '--show', img], { encoding: 'utf8' }).trim()
+      target = seamTarget(real, device, await buildProbe(real))
+      return target
+    },
   })
 
   it('mounts the ext4 disk it is given (no mkfs, no loop device of its own) and runs the probe it provides', async () => {
-    const record = await lab.run(writeAfterSplice, { fs: 'ext4' })
+    const record = await local.lab.run(writeAfterSplice, { fs: 'ext4' })
     expect(record.error, record.error?.message).toBeUndefined()
     expect(record.comparison.verdict.behavesLike).toBe('stock')
     expect(target.probeCalls).toBe(1)
@@ -122,7 +88,7 @@ describe.skipIf(skip !== null)(`a target that supplies disks, probe and crash re
   })
 
   it('a crash ends the run in flight with the console text; the next run waits until the target is back', async () => {
-    const record = await lab.run(longLoop, {
+    const record = await local.lab.run(longLoop, {
       fs: 'tmpfs',
       onEvent: (e) => {
         if (e.type === 'op') target.crash({ reason: 'kernel panic', console: 'Kernel panic - not syncing: test' })
@@ -134,7 +100,7 @@ describe.skipIf(skip !== null)(`a target that supplies disks, probe and crash re
     expect(record.observation.incomplete).toBeDefined()
 
     let started = false
-    const next = lab.run(writeAfterSplice, { fs: 'tmpfs', onEvent: (e) => (started ||= e.type === 'prediction') })
+    const next = local.lab.run(writeAfterSplice, { fs: 'tmpfs', onEvent: (e) => (started ||= e.type === 'prediction') })
     await new Promise((r) => setTimeout(r, 300))
     expect(started).toBe(false)
     expect(target.readyWaits).toBe(1)

@@ -12,11 +12,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { listPresets, loadPreset } from '../../src/main/presets'
-import { patternByte, validateScenario, type Scenario, type ScenarioInput } from '../../src/shared/scenario'
+import { patternByte, type Scenario } from '../../src/shared/scenario'
 import { compileProgram, probeArgs } from '../../src/shared/probe/program'
 import { ObservationBuilder, parseCalibrationOutput, PROBE_EXIT } from '../../src/shared/probe/output'
 import type { Observation, OpObservation } from '../../src/shared/results'
 import { probeSources } from './fixtures/probe-source'
+import { scenario } from './fixtures/lab'
 
 const CI = process.env.CI === 'true'
 const isRoot = process.getuid?.() === 0
@@ -50,12 +51,6 @@ interface ProbeRun {
   stderr: string
   builder: ObservationBuilder
   obs: Observation
-}
-
-function scenario(input: ScenarioInput): Scenario {
-  const r = validateScenario(input, '<test>')
-  if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join('\n'))
-  return r.scenario
 }
 
 let programCounter = 0

@@ -14,19 +14,12 @@ import { connectTarget, type Target } from '../../src/main/target'
 import { Lab } from '../../src/main/lab/lab'
 import { RunRecords } from '../../src/main/lab/records'
 import { loadPreset } from '../../src/main/presets'
-import { validateScenario, type Scenario, type ScenarioInput } from '../../src/shared/scenario'
 import type { OpOutcome } from '../../src/shared/results'
 import { sameOutcome } from '../../src/shared/compare/compare'
-import { leftovers, runSkipReason } from './fixtures/lab'
+import { leftovers, runSkipReason, scenario } from './fixtures/lab'
 
 const skip = runSkipReason()
 const PAGE = 4096
-
-function scenario(input: ScenarioInput): Scenario {
-  const r = validateScenario(input, '<test>')
-  if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join('\n'))
-  return r.scenario
-}
 
 const zeroedPages = (o: OpOutcome): number => (o.drain?.changed ?? []).filter((r) => r.holds === 'zero').reduce((n, r) => n + (r.end - r.start), 0) / PAGE
 

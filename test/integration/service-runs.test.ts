@@ -4,16 +4,14 @@
  * connect, and a target whose sshd dies mid-run shown as disconnected with the run's partial record
  * kept.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { LabService } from '../../src/main/api/service'
 import type { EventName, EventPayloads, TargetState } from '../../src/shared/api'
 import type { RunEvent, RunRecord } from '../../src/shared/run/types'
 import { SCRATCH_PREFIX } from '../../src/main/lab/scratch'
-import { leftovers, runSkipReason } from './fixtures/lab'
+import { LONG_LOOP_TEXT, leftovers, runSkipReason, useLabHome } from './fixtures/lab'
 import { startSshd, sshdAvailable, type SshdFixture } from './fixtures/sshd'
 
 const skip = runSkipReason()
@@ -51,29 +49,7 @@ const mountsUnder = (base: string): string[] =>
     .map((l) => l.split(' ')[1] ?? '')
     .filter((m) => m.startsWith(`${base}/`))
 
-/** A scenario that reports its first op at once, then takes the kernel seconds (a fork per iteration). */
-const LONG_LOOP = JSON.stringify({
-  name: 'long-loop',
-  files: [{ id: 'data', size: '4p' }],
-  buffers: [{ id: 'b', size: '1p' }],
-  pipes: [{ id: 'p' }],
-  ops: [
-    { op: 'splice', from: { file: 'data', offset: 0 }, to: { pipe: 'p' }, len: '1p' },
-    { op: 'repeat', times: 20_000, body: [{ op: 'fork', store: 'child', buffer: 'b', offset: 0, len: 1 }] },
-    { op: 'drain', pipe: 'p' },
-  ],
-})
-
-let home: string
-const savedHome = process.env.SPLICE_LAB_HOME
-beforeEach(() => {
-  home = mkdtempSync(join(tmpdir(), 'splice-lab-service-runs-'))
-  process.env.SPLICE_LAB_HOME = home
-})
-afterEach(() => {
-  process.env.SPLICE_LAB_HOME = savedHome
-  rmSync(home, { recursive: true, force: true })
-})
+useLabHome()
 
 describe.skipIf(skip !== null)(`the app's runs on this machine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   afterAll(() => expect(leftovers()).toEqual([]))
@@ -134,7 +110,7 @@ describe.skipIf(skip !== null || (!sshdAvailable() && process.env.CI !== 'true')
       const t = await service.handlers.saveTarget({ kind: 'ssh', name: 'test sshd', host: '127.0.0.1', user: 'root', port: sshd.port, identityFile: sshd.identity })
       const id = t.config.id
       expect((await service.handlers.connectTarget({ id })).status).toBe('connected')
-      const { runId } = await service.handlers.startRun({ targetId: id, scenarioText: LONG_LOOP, source: 'long-loop', fs: 'tmpfs' })
+      const { runId } = await service.handlers.startRun({ targetId: id, scenarioText: LONG_LOOP_TEXT, source: 'long-loop', fs: 'tmpfs' })
       await until('the first op', () => seen.runEvents.find((e) => e.type === 'op' && e.runId === runId))
       // Kill the sshd processes serving this connection (children of the fixture's listening sshd).
       execFileSync('sh', ['-c', `pkill -KILL -P ${sshd.pid}; true`])
@@ -155,7 +131,7 @@ describe.skipIf(skip !== null || (!sshdAvailable() && process.env.CI !== 'true')
       expect(listed).toMatchObject({ status: 'disconnected', message: reason })
       // The partial record was saved where the app reads its history.
       expect((await service.handlers.getRun({ id: runId })).observation.ops.length).toBe(record.observation.ops.length)
-      await expect(service.handlers.startRun({ targetId: id, scenarioText: LONG_LOOP, source: 'long-loop' })).rejects.toThrow(`connect "test sshd" first`)
+      await expect(service.handlers.startRun({ targetId: id, scenarioText: LONG_LOOP_TEXT, source: 'long-loop' })).rejects.toThrow(`connect "test sshd" first`)
 
       // Connecting again removes the scratch the dropped session left, once its shell has gone.
       const left = record.dir.replace(/\/tmpfs\/splice-lab-run-[^/]+$/, '')

@@ -46,7 +46,7 @@ describe.skipIf(skip)('ssh target (real sshd on 127.0.0.1)', () => {
   })
 
   it('runs framed commands, uploads and streams over ssh with the host key checked', async () => {
-    const t: Target = await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts })
+    const t: Target = await connectTarget(sshd.spec)
     try {
       expect(t.label).toBe(`ssh://root@127.0.0.1:${sshd.port}`)
       const r = await t.exec('echo "$SSH_CONNECTION" | cut -d" " -f4; exit_with() { return $1; }; exit_with 3')
@@ -141,7 +141,7 @@ describe.skipIf(skip)('ssh target (real sshd on 127.0.0.1)', () => {
   })
 
   it('says the session is dead, with the output so far, when the connection drops mid-command', async () => {
-    const t = await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts })
+    const t = await connectTarget(sshd.spec)
     try {
       // The remote shell's parent is sshd's process for this connection: killing it drops the link.
       const sshdPid = Number((await t.exec('echo $PPID')).output.trim())

@@ -146,7 +146,7 @@ describe.skipIf(skip !== null)(`tracer on the real kernel${skip ? ` (skipped: ${
     let remote: Target | null = null
     try {
       sshd = await startSshd()
-      remote = await connectTarget({ kind: 'ssh', host: '127.0.0.1', user: 'root', port: sshd.port, identity: sshd.identity, knownHosts: sshd.knownHosts })
+      remote = await connectTarget(sshd.spec)
       const tracer = await openTracer(remote)
       made.add(tracer.instance)
       try {

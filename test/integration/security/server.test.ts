@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { startLabServer, type LabServer } from '../../../src/main/server/server'
-import { runSkipReason } from '../fixtures/lab'
+import { runSkipReason, useLabHome } from '../fixtures/lab'
 import { BAD_FRAMES, apiClient, httpGet, sendRawFrame, type ApiClient } from './wire'
 
 const skip = runSkipReason()
@@ -29,19 +29,16 @@ ops:
 `
 
 let dir: string
-let home: string
 let server: LabServer
 const logged: string[] = []
 /** Errors thrown out of the server's handlers: in `splice-lab serve` each would end the process. */
 const uncaught: unknown[] = []
 const onUncaught = (e: unknown): void => void uncaught.push(e)
-const savedHome = process.env.SPLICE_LAB_HOME
+useLabHome({ each: false })
 
 beforeAll(async () => {
   process.prependListener('uncaughtException', onUncaught)
   dir = await mkdtemp(join(tmpdir(), 'splice-lab-renderer-'))
-  home = await mkdtemp(join(tmpdir(), 'splice-lab-home-'))
-  process.env.SPLICE_LAB_HOME = home
   await writeFile(join(dir, 'index.html'), '<!doctype html><title>lab</title>')
   await mkdir(join(dir, 'assets'))
   server = await startLabServer({ port: 0, rendererDir: dir, log: (l) => logged.push(l) })
@@ -49,9 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   process.off('uncaughtException', onUncaught)
   await server?.close()
-  process.env.SPLICE_LAB_HOME = savedHome
   await rm(dir, { recursive: true, force: true })
-  await rm(home, { recursive: true, force: true })
 })
 
 describe('URLs that are not files', () => {

@@ -574,14 +574,22 @@ describe('the kernel and the mount options are inputs', () => {
     expect(parseKernel('v6.1.192')).toEqual({ major: 6, minor: 1 })
     expect(parseKernel('banana')).toBeNull()
   })
-  it('has evidence for 6.18; another kernel gets the nearest evidence and is told so', () => {
+  it('has evidence for 6.18 and 6.1; another kernel gets the nearest evidence and is told so', () => {
     expect(resolveRules('6.18.44-fc-v657').notes).toEqual([])
-    const old = resolveRules('6.1.192')
-    expect(old.rules).toEqual(resolveRules('6.18').rules)
-    expect(old.notes).toEqual([`kernel 6.1: no evidence for this kernel; rules extrapolated from 6.18 (${Object.keys(KERNEL_RULES).join(', ')})`])
-    for (const rule of Object.values(KERNEL_RULES)) for (const entry of Object.values(rule)) expect(entry.evidence).toMatch(/docs\/stock-rules/)
+    expect(resolveRules('6.1.192').notes).toEqual([])
+    for (const rule of Object.values(KERNEL_RULES)) {
+      expect(Object.keys(rule).sort()).toEqual(['6.1', '6.18'])
+      for (const entry of Object.values(rule)) expect(entry.evidence).toMatch(/docs\/stock-rules/)
+    }
+    const names = Object.keys(KERNEL_RULES).join(', ')
+    // 6.6 is nearer 6.1, 6.12 nearer 6.18
+    expect(resolveRules('6.6.30').rules).toEqual(resolveRules('6.1').rules)
+    expect(resolveRules('6.6.30').notes).toEqual([`kernel 6.6: no evidence for this kernel; rules extrapolated from 6.1 (${names})`])
+    expect(resolveRules('6.12').rules).toEqual(resolveRules('6.18').rules)
+    expect(resolveRules('6.12').notes).toEqual([`kernel 6.12: no evidence for this kernel; rules extrapolated from 6.18 (${names})`])
     const s = writeAfterSplice()
-    expect(predict(s, 'stock', defaultEnv('ext4', 4096, undefined, { kernel: '6.1' })).notes).toEqual(old.notes)
+    expect(predict(s, 'stock', defaultEnv('ext4', 4096, undefined, { kernel: '6.6' })).notes).toEqual(resolveRules('6.6').notes)
+    expect(predict(s, 'stock', defaultEnv('ext4', 4096, undefined, { kernel: '6.1' })).notes).toBeUndefined()
     expect(predict(s, 'stock', defaultEnv('ext4')).notes).toBeUndefined()
   })
 
@@ -610,6 +618,50 @@ describe('the kernel and the mount options are inputs', () => {
     // the environment's mount options win over the scenario's
     const env = { ...defaultEnv('btrfs'), mount: { btrfs: { nodatasum: false } } }
     expect(predict(odirect({ btrfs: { nodatasum: true } }, '1p'), 'stock', env).ops[2]!.outcomes[0]!.drain!.changedBytes).toBe(4080)
+  })
+  it('6.1: tmpfs has no O_DIRECT (EINVAL, nothing written); checksummed btrfs writes an aligned range directly (docs/stock-rules.md section 4)', () => {
+    const env61 = (fs: Filesystem) => defaultEnv(fs, 4096, undefined, { kernel: '6.1.192' })
+    const tmpfs = predict(odirect({}, '1p'), 'stock', env61('tmpfs'))
+    expect(tmpfs.ops[1]!.outcomes).toEqual([{ ret: -1, errno: 'EINVAL' }])
+    expect(tmpfs.ops[2]!.outcomes[0]!.drain!.changedBytes).toBe(0)
+    const at = (s: Scenario, fs: Filesystem) => {
+      const p = predict(s, 'stock', env61(fs))
+      return [p.ops[2]!.outcomes[0]!.drain!.changedBytes, p.ops[3]!.tracepoints['filemap:mm_filemap_add_to_page_cache']!.max]
+    }
+    expect(at(odirect({}, '1p'), 'btrfs')).toEqual([0, 1])
+    expect(at(odirect({}, 512), 'btrfs')).toEqual([510, 0])
+    expect(at(odirect({ btrfs: { nodatasum: true } }, '1p'), 'btrfs')).toEqual([0, 1])
+    // 6.18 keeps its own rules
+    expect(predict(odirect({}, '1p'), 'stock', defaultEnv('tmpfs')).ops[1]!.outcomes).toEqual([{ ret: 4096, errno: null }])
+  })
+  it('6.1: one write() makes order-0 folios on ext4 and xfs, so a whole-page punch removes the page the pipe holds (docs/stock-rules.md section 1)', () => {
+    const s = scenario({
+      files: [{ id: 'f', size: '16p', layout: 'one_write' }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'splice', from: { file: 'f', offset: '4p' }, to: { pipe: 'p' }, len: '4p' },
+        { op: 'punch_hole', file: 'f', offset: '5p', len: '1p' },
+        { op: 'drain', pipe: 'p' },
+      ],
+    })
+    for (const fs of ['ext4', 'xfs'] as const) {
+      expect(predict(s, 'stock', defaultEnv(fs, 4096, undefined, { kernel: '6.1' })).ops[2]!.outcomes[0]!.drain!.changedBytes, `${fs} 6.1`).toBe(0)
+      expect(predict(s, 'stock', defaultEnv(fs)).ops[2]!.outcomes[0]!.drain!.changedBytes, `${fs} 6.18`).toBe(4096)
+    }
+  })
+  it('6.1: xfs readahead may read an uncached file of 4 pages or more in 4-page folios, never past the end of file (docs/stock-rules.md section 1)', () => {
+    const s = (size: string) =>
+      scenario({
+        files: [{ id: 'f', size, cached: false }],
+        pipes: [{ id: 'p' }],
+        ops: [{ op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: '2p' }],
+      })
+    const adds = (size: string, fs: Filesystem, kernel = '6.1') => predict(s(size), 'stock', defaultEnv(fs, 4096, undefined, { kernel })).ops[0]!.tracepoints['filemap:mm_filemap_add_to_page_cache']
+    // one 4-page folio (the kernel's choice when the read starts a readahead window) or two order-0 pages and readahead
+    expect(adds('8p', 'xfs')).toEqual({ min: 1, max: 8 })
+    expect(adds('3p', 'xfs')).toEqual({ min: 2, max: 3 })
+    expect(adds('8p', 'ext4')).toEqual({ min: 2, max: 8 })
+    expect(adds('8p', 'xfs', '6.18')).toEqual({ min: 2, max: 8 })
   })
   it('ext4 zeroes a partial edge through the page cache only off a block boundary (1 KiB blocks: an edge at 1024 reads nothing in)', () => {
     const punch = (blockSize: 1024 | 4096, offset: number) =>

@@ -124,9 +124,7 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
     return pwrite(sim, acc, op)
   },
   odirect_write(sim, acc, op) {
-    const len = size(sim, op.len)
-    odirectWrite(sim.world, acc, fileOf(sim, op.file), size(sim, op.offset), len, op.pattern)
-    return { ret: len, errno: null }
+    return odirectWrite(sim.world, acc, fileOf(sim, op.file), size(sim, op.offset), size(sim, op.len), op.pattern)
   },
   mmap(sim, acc, op) {
     const f = fileOf(sim, op.file)

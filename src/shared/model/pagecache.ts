@@ -5,6 +5,7 @@
  * keeps the old bytes; a change in place gives the page a new content, which a pipe slot sees.
  */
 import type { Pattern } from '../scenario/pattern'
+import type { OpOutcome } from '../results'
 import { overlay, overwrite, fresh, type Seg } from './content'
 import type { OpAcc } from './acc'
 import { Page, type FileState, type World } from './state'
@@ -34,11 +35,13 @@ export function load(w: World, acc: OpAcc, f: FileState, i: number, needData: bo
   const cached = f.cache[i]
   if (cached) return cached
   const group = w.readaheadFolioPages
-  if (group > 1 && needData && f.onDisk[i] && w.rules.largeFolioWrites.includes(w.fs) && f.size > w.rules.readaheadOrder0Pages * P) {
-    // the other world: readahead reads an aligned group of pages into one folio
+  if (group > 1 && needData && f.onDisk[i] && w.rules.largeFolioReadahead.includes(w.fs) && f.size > w.rules.readaheadOrder0Pages * P) {
+    // the other world: readahead reads an aligned group of pages into one folio, never one that
+    // reaches past the end of file (page_cache_ra_order, mm/readahead.c: the order shrinks, and
+    // 6.1 skips order 1, so a tail shorter than a group is read in order 0)
     const start = i - (i % group)
-    const end = Math.min(start + group, Math.ceil(f.size / P))
-    if (f.cache.slice(start, end).every((c) => c === null)) {
+    const end = start + group
+    if (end <= Math.ceil(f.size / P) && f.cache.slice(start, end).every((c) => c === null)) {
       for (let j = start; j < end; j++) {
         logicalOf(f, j, P)
         f.cache[j] = new Page(f.logical[j]!)
@@ -354,15 +357,21 @@ export function fadviseDontneed(acc: OpAcc, f: FileState, P: number, s: number, 
 /**
  * O_DIRECT write of `pat` over [s, s + len) (docs/stock-rules.md sections 4 and 12). ext4 and xfs go
  * around the page cache: kiocb_invalidate_pages → invalidate_inode_pages2_range makes cached folios
- * leave, the data goes to disk. tmpfs has no direct I/O (a buffered write). btrfs goes direct only
- * for a file without checksums (nodatasum) and a range aligned to its sector (check_direct_IO);
- * otherwise it falls back to a buffered write, then writes back and invalidates
- * (btrfsDirectFallbackInvalidate).
+ * leave, the data goes to disk. tmpfs has no direct I/O: a buffered write on 6.6 and later, an open
+ * that fails before (EINVAL). btrfs goes direct for a range aligned to its sector (check_direct_IO),
+ * on 6.18 only for a file without checksums (nodatasum); otherwise it falls back to a buffered write,
+ * then writes back and invalidates (btrfsDirectFallbackInvalidate).
  */
-export function odirectWrite(w: World, acc: OpAcc, f: FileState, s: number, len: number, pat: Pattern): void {
+export function odirectWrite(w: World, acc: OpAcc, f: FileState, s: number, len: number, pat: Pattern): OpOutcome {
   const P = w.pageSize
   const mode = w.rules.directIo[w.fs]
-  const direct = mode === 'direct' || (mode === 'direct-if-nodatasum' && w.nodatasum && s % P === 0 && len % P === 0)
+  if (mode === 'einval') {
+    // do_dentry_open (fs/open.c): no a_ops->direct_IO, no FMODE_CAN_ODIRECT, open(O_DIRECT) is EINVAL
+    acc.note(`${w.fs} has no direct I/O on this kernel: open(O_DIRECT) fails with EINVAL, nothing is written`)
+    return { ret: -1, errno: 'EINVAL' }
+  }
+  const aligned = s % P === 0 && len % P === 0
+  const direct = mode === 'direct' || (mode === 'direct-if-aligned' && aligned) || (mode === 'direct-if-nodatasum' && w.nodatasum && aligned)
   if (direct) {
     for (let i = Math.floor(s / P); i * P < s + len && i < f.cache.length; i++) {
       if (f.cache[i]) {
@@ -377,16 +386,17 @@ export function odirectWrite(w: World, acc: OpAcc, f: FileState, s: number, len:
       forgetReadahead(f, i)
     }
     if (s + len > f.size) f.size = s + len
-    return
+    return { ret: len, errno: null }
   }
   if (mode === 'buffered') {
     acc.note(`O_DIRECT on ${w.fs} is a buffered write`)
     writeFile(w, acc, f, s, s + len, patternPatch(s, s + len, pat), false)
-    return
+    return { ret: len, errno: null }
   }
-  acc.note(w.nodatasum ? 'btrfs (nodatasum) falls back to a buffered write for a range not aligned to its sector' : 'btrfs falls back to buffered writes for checksummed files')
+  acc.note(mode === 'direct-if-aligned' || w.nodatasum ? `btrfs${w.nodatasum ? ' (nodatasum)' : ''} falls back to a buffered write for a range not aligned to its sector` : 'btrfs falls back to buffered writes for checksummed files')
   writeFile(w, acc, f, s, s + len, patternPatch(s, s + len, pat), false)
   btrfsDirectFallbackInvalidate(acc, f, P, s, s + len)
+  return { ret: len, errno: null }
 }
 
 /**

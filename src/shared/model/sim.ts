@@ -84,7 +84,7 @@ function mayCopyStatsRange(a: OpAcc): Record<keyof SpliceStats, CountRange> {
 
 /** Whether an uncached file is big enough for readahead to choose large folios on this filesystem. */
 function readaheadMayGiveLargeFolios(scenario: Scenario, rules: KernelRules, env: ModelEnv): boolean {
-  if (!rules.largeFolioWrites.includes(env.fs)) return false
+  if (!rules.largeFolioReadahead.includes(env.fs)) return false
   return scenario.files.some((f) => !f.cached && resolveSize(f.size, env.pageSize) > rules.readaheadOrder0Pages * env.pageSize)
 }
 

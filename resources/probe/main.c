@@ -6,6 +6,7 @@
  *
  * USAGE
  *   probe --program FILE [--marker TRACE_MARKER] [--timeout-ms N] [--op-timeout-ms N] [--stats-file F] [--] DIR
+ *   probe --batch FILE [--hold-ms N] [same options] [--] DIR    (many programs: BATCH below)
  *   probe --calibrate DIR
  *   probe --pattern fill:N|seq:N POS COUNT      (prints COUNT pattern bytes from POS, for the C/TS check)
  * DIR is the scratch directory: the probe creates its files there and removes them on every exit it
@@ -51,6 +52,18 @@
  * then the files are removed, an error line {"code":"signal"} says after how many op lines, and the
  * done line carries "signal":"SIGTERM" and exit 128+N (143 for SIGTERM, 130 for SIGINT).
  *
+ * BATCH: FILE holds programs one after another, each ending at its `end` line. They run in order,
+ * each in a process forked for it that does exactly what `--program` would (hello … done; its own
+ * perf counters, files, buffers, pipes and children, all released when it ends) in DIR/s<I>, made for
+ * it and removed after it with whatever it left. Each program's lines are bracketed by
+ *   {"type":"begin","index":I}   …   {"type":"end","index":I,"exit":N}
+ * where N is its exit status as a shell reports it (128+S when killed by signal S: a crash loses only
+ * that program). --timeout-ms applies to each program; one still alive 5 s after it is killed. A stop
+ * signal is passed on to the program under way, no program starts after it, and the batch exits
+ * 128+S after that program's end line; otherwise it exits 0 (2: unreadable FILE). The batch holds one
+ * perf counter per tracepoint while it runs, and with --hold-ms a detached process of its own keeps
+ * them N ms after it exits (run_batch says why).
+ *
  * TRACEFS: tracepoint ids come from <tracefs>/events/<sys>/<name>/id. When tracefs is not mounted
  * and the probe runs as root, it mounts it at /sys/kernel/tracing and says so in hello's notes
  * ("tracefs: was not mounted; …"); it stays mounted (its standard place, as the target facts do).
@@ -81,35 +94,44 @@
  */
 #include "probe.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct options {
-	const char *program, *marker, *calibrate, *stats, *dir;
-	uint64_t timeout_ms;
+	const char *program, *batch, *marker, *calibrate, *stats, *dir;
+	uint64_t timeout_ms, hold_ms;
 	const char *pattern[3];	/* --pattern SPEC POS COUNT */
 };
 
 static void usage(const char *why)
 {
-	emit_error("usage", NULL, "%s; usage: probe --program FILE [--marker PATH] [--timeout-ms N] [--op-timeout-ms N] [--] DIR | probe --calibrate DIR | probe --pattern fill:N|seq:N POS COUNT", why);
+	emit_error("usage", NULL, "%s; usage: probe --program FILE|--batch FILE [--hold-ms N] [--marker PATH] [--timeout-ms N] [--op-timeout-ms N] [--] DIR | probe --calibrate DIR | probe --pattern fill:N|seq:N POS COUNT", why);
 }
 
-/* --timeout-ms or --op-timeout-ms N: 0, or -1 after a usage line. */
+/* --timeout-ms, --op-timeout-ms or --hold-ms N: 0, or -1 after a usage line. */
 static int time_option(const char *name, const char *val, struct options *o)
 {
 	int64_t v;
 	if (parse_int(val, &v) || v < 1) {
-		usage("--timeout-ms needs a positive number of milliseconds");
+		char why[128];
+		snprintf(why, sizeof why, "%s needs a positive number of milliseconds", name);
+		usage(why);
 		return -1;
 	}
 	if (!strcmp(name, "--timeout-ms"))
 		o->timeout_ms = (uint64_t)v;
+	else if (!strcmp(name, "--hold-ms"))
+		o->hold_ms = (uint64_t)v;
 	else
 		op_limit_ns = (uint64_t)v * 1000000ull;
 	return 0;
@@ -120,13 +142,15 @@ static int option(const char *name, const char *val, struct options *o)
 {
 	if (!strcmp(name, "--program"))
 		o->program = val;
+	else if (!strcmp(name, "--batch"))
+		o->batch = val;
 	else if (!strcmp(name, "--marker"))
 		o->marker = val;
 	else if (!strcmp(name, "--stats-file"))
 		o->stats = val;
 	else if (!strcmp(name, "--calibrate"))
 		o->calibrate = val;
-	else if (!strcmp(name, "--timeout-ms") || !strcmp(name, "--op-timeout-ms"))
+	else if (!strcmp(name, "--timeout-ms") || !strcmp(name, "--op-timeout-ms") || !strcmp(name, "--hold-ms"))
 		return time_option(name, val, o);
 	else
 		return 1;
@@ -162,8 +186,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (o->calibrate)
 		return 0;
-	if (i != argc - 1 || !o->program) {
-		usage(!o->program ? "--program FILE is required" : "exactly one scratch directory expected");
+	if (i != argc - 1 || !o->program == !o->batch) {
+		usage(!o->program == !o->batch ? "one of --program FILE and --batch FILE is required" : "exactly one scratch directory expected");
 		return -1;
 	}
 	o->dir = argv[i];
@@ -215,18 +239,11 @@ static char *read_file(const char *path)
 	return s;
 }
 
-/* Reads and parses the program; 0, or the exit code after an error line. */
-static int load_program(const char *path)
+/* Parses the program text `text` read from `from`; 0, or the exit code after an error line. */
+static int load_program(char *text, const char *from)
 {
-	char *text = read_file(path);
-	if (!text) {
-		emit_error("program", NULL, "cannot read the program %s: %s", path, strerror(errno));
-		return EXIT_USAGE;
-	}
-	int bad = parse_program(text);
-	free(text);
-	if (bad) {
-		emit_error("program", NULL, "bad program %s: %s", path, parse_error());
+	if (parse_program(text)) {
+		emit_error("program", NULL, "bad program %s: %s", from, parse_error());
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -288,6 +305,248 @@ static void ensure_std_fds(void)
 			(void)open("/dev/null", fd ? O_WRONLY : O_RDONLY); /* lowest free number: this very fd */
 }
 
+/*
+ * One program, start to end, as its own probe would: facts, hello, the runs on fresh files in `dir`,
+ * done. `text` is the program (parsed in place); `from` names it in errors. Returns the exit code.
+ */
+static int run_scenario(const struct options *o, char *text, const char *from, const char *dir)
+{
+	int code = load_program(text, from);
+	if (code)
+		return code;
+	scratch_dir = dir;
+	setup_perf();
+	setup_stats(o->stats);
+	setup_marker(o->marker);
+	print_hello();
+	struct stat st;
+	if (stat(scratch_dir, &st) || !S_ISDIR(st.st_mode)) {
+		emit_error("scratch", NULL, "the scratch directory %s is not a directory: %s", scratch_dir, errno ? strerror(errno) : "not a directory");
+		print_done(EXIT_SETUP);
+		return EXIT_SETUP;
+	}
+	if (alloc_aggs()) {
+		emit_error("internal", NULL, "out of memory");
+		return EXIT_INTERNAL;
+	}
+	if (o->timeout_ms)
+		deadline_ns = now_ns() + o->timeout_ms * 1000000ull;
+	code = run_program();
+	print_done(code);
+	free_aggs();
+	bounce_free();
+	return code;
+}
+
+/* ---- batches: many programs, one probe ---- */
+
+/* How long past --timeout-ms a program's process may take before the batch kills it. */
+#define BATCH_GRACE_MS 5000
+
+/*
+ * The next program of a batch, from *pos up to its `end` line (cut off after it, in place; the next
+ * program starts on the following line), or all that is left when no `end` line comes (the
+ * program's parser then refuses it as truncated). NULL when only blank lines are left.
+ */
+static char *next_program(char **pos)
+{
+	char *s = *pos + strspn(*pos, "\r\n");
+	if (!*s)
+		return NULL;
+	for (char *line = s;;) {
+		char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		if (len && line[len - 1] == '\r')
+			len--;
+		if (len == 3 && !memcmp(line, "end", 3)) {
+			*pos = nl ? nl + 1 : line + 3;
+			if (nl)
+				*nl = 0;
+			return s;
+		}
+		if (!nl) {
+			*pos = line + strlen(line);
+			return s;
+		}
+		line = nl + 1;
+	}
+}
+
+/* Removes what a program left in its directory (nothing, unless its process was killed), then the directory. */
+static void remove_program_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+/*
+ * Waits for a program's process. A stop signal reaches it from on_stop (stop_forward); at the time
+ * limit plus a grace (a process stuck where its own timers cannot end it) it is killed. Returns
+ * the wait status, or -1.
+ */
+static int wait_program(pid_t pid, uint64_t timeout_ms)
+{
+	if (timeout_ms) {
+		uint64_t ms = timeout_ms + BATCH_GRACE_MS;
+		struct itimerval it = {{0, 0}, {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000}};
+		setitimer(ITIMER_REAL, &it, NULL);
+	}
+	int st = -1;
+	for (;;) {
+		pid_t r = waitpid(pid, &st, 0);
+		if (r == pid)
+			break;
+		if (r < 0 && errno == EINTR) {
+			if (timed_out) {
+				emit_error("timeout", NULL, "the program's process did not end within its time limit (+%d ms); killed", BATCH_GRACE_MS);
+				kill(pid, SIGKILL);
+				timed_out = 0;
+			}
+			continue;
+		}
+		st = -1;
+		break;
+	}
+	struct itimerval off = {{0, 0}, {0, 0}};
+	setitimer(ITIMER_REAL, &off, NULL);
+	timed_out = 0;
+	return st;
+}
+
+static void print_begin(int index)
+{
+	struct sbuf b = {0};
+	sb_printf(&b, "{\"type\":\"begin\",\"index\":%d}", index);
+	emit(&b);
+	free(b.s);
+}
+
+/* The program's end: its exit status as a shell gives it (128+N for a process killed by signal N). */
+static void print_end(int index, int st)
+{
+	struct sbuf b = {0};
+	int exit = st < 0 ? EXIT_INTERNAL : WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : EXIT_INTERNAL;
+	sb_printf(&b, "{\"type\":\"end\",\"index\":%d,\"exit\":%d}", index, exit);
+	emit(&b);
+	free(b.s);
+}
+
+/* A perf event's fd (perf_pin's), by what /proc says it is. */
+static int is_perf_fd(int fd)
+{
+	char p[64], target[64];
+	snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(p, target, sizeof target - 1);
+	if (n < 0)
+		return 0;
+	target[n] = 0;
+	return !strcmp(target, "anon_inode:[perf_event]");
+}
+
+/*
+ * --hold-ms: the batch's tracepoint counters outlive it by `ms` in a process of their own, so that
+ * the next batch (explore runs them one after another, and a shrink many small ones) opens its own
+ * while these are still held, and neither waits for the kernel's unregistering (perf_pin). The
+ * holder keeps nothing else: stdio on /dev/null (the caller sees our end when we exit), its own
+ * session (a stop of our process group is not its), no directory of a scratch mount, default
+ * signals; it ends by itself.
+ */
+static void hold_counters(uint64_t ms)
+{
+	fflush(stdout);
+	if (fork() != 0)
+		return;
+	setsid();
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	if (chdir("/")) {
+		/* "/" is always there */
+	}
+	int null = open("/dev/null", O_RDWR);
+	for (int fd = 0; fd < 3; fd++)
+		dup2(null, fd);
+	DIR *d = opendir("/proc/self/fd");
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			int fd = atoi(e->d_name);
+			if (fd > 2 && fd != dirfd(d) && !is_perf_fd(fd))
+				close(fd);
+		}
+		closedir(d);
+	}
+	struct timespec t = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&t, &t) && errno == EINTR) {
+	}
+	_exit(0);
+}
+
+/*
+ * The programs of a batch file, in order, each in a process forked for it: the process is the
+ * probe a `--program` run would be (its own counters, files, buffers, pipes and children, all gone
+ * with it), in DIR/s<I>; a program that crashes takes only itself down. What makes this faster
+ * than a probe per program is perf_pin: a tracepoint's last perf counter, when it closes, makes the
+ * kernel wait for RCU (~300 ms here, most of a small program's life); held open here, the
+ * programs' counters open and close without that wait. Exit: 0, or 128+N after a stop signal (no
+ * program starts after it), 2 for an unreadable batch file, 5 when no process can be forked.
+ */
+static int run_batch(const struct options *o)
+{
+	char *text = read_file(o->batch);
+	if (!text) {
+		emit_error("program", NULL, "cannot read the batch %s: %s", o->batch, strerror(errno));
+		return EXIT_USAGE;
+	}
+	char *pos = text, *program, from[4200], dir[4200];
+	int code = 0;
+	for (int i = 0; !stop_signal && (program = next_program(&pos)); i++) {
+		snprintf(from, sizeof from, "%s (program %d)", o->batch, i);
+		snprintf(dir, sizeof dir, "%s/s%d", o->dir, i);
+		if (mkdir(dir, 0700) && errno != EEXIST) {
+			/* The program's own setup says why it cannot use the directory. */
+		}
+		perf_pin();
+		print_begin(i);
+		fflush(stdout);
+		pid_t parent = getpid(), pid = fork();
+		if (pid == 0) {
+			probe_pid = getpid();
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(EXIT_INTERNAL);
+			int c = run_scenario(o, program, from, dir);
+			free(text);
+			fflush(stdout);
+			exit(c);
+		}
+		if (pid < 0) {
+			emit_error("internal", NULL, "fork for program %d: %s", i, strerror(errno));
+			print_end(i, -1);
+			code = EXIT_INTERNAL;
+			break;
+		}
+		stop_forward = pid;
+		if (stop_signal)
+			kill(pid, stop_signal); /* came before stop_forward was set */
+		int st = wait_program(pid, o->timeout_ms);
+		stop_forward = 0;
+		print_end(i, st);
+		remove_program_dir(dir);
+	}
+	free(text);
+	if (o->hold_ms && !stop_signal)
+		hold_counters(o->hold_ms);
+	return stop_signal ? 128 + stop_signal : code;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {.stats = "/proc/fs/splice"};
@@ -301,29 +560,14 @@ int main(int argc, char **argv)
 	install_signals();
 	if (o.calibrate)
 		return calibrate(o.calibrate);
-	int code = load_program(o.program);
-	if (code)
-		return code;
-	scratch_dir = o.dir;
-	setup_perf();
-	setup_stats(o.stats);
-	setup_marker(o.marker);
-	print_hello();
-	struct stat st;
-	if (stat(scratch_dir, &st) || !S_ISDIR(st.st_mode)) {
-		emit_error("scratch", NULL, "the scratch directory %s is not a directory: %s", scratch_dir, errno ? strerror(errno) : "not a directory");
-		print_done(EXIT_SETUP);
-		return EXIT_SETUP;
+	if (o.batch)
+		return run_batch(&o);
+	char *text = read_file(o.program);
+	if (!text) {
+		emit_error("program", NULL, "cannot read the program %s: %s", o.program, strerror(errno));
+		return EXIT_USAGE;
 	}
-	if (alloc_aggs()) {
-		emit_error("internal", NULL, "out of memory");
-		return EXIT_INTERNAL;
-	}
-	if (o.timeout_ms)
-		deadline_ns = now_ns() + o.timeout_ms * 1000000ull;
-	code = run_program();
-	print_done(code);
-	free_aggs();
-	bounce_free();
+	int code = run_scenario(&o, text, o.program, o.dir);
+	free(text);
 	return code;
 }

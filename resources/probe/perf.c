@@ -218,6 +218,30 @@ void setup_perf(void)
 	open_hw_counters();
 }
 
+/*
+ * A batch (main.c) holds one counter per tracepoint for as long as it runs, never enabled: when a
+ * tracepoint's last perf counter closes the kernel unregisters it and waits for RCU (~300 ms here,
+ * most of a small program's life), and with these held its programs' own counters open and close
+ * without that wait. Silent and best effort: each program's setup_perf says what is missing.
+ */
+void perf_pin(void)
+{
+	static int held[NALL_TRACEPOINTS];
+	const char *root = access(TRACEFS "/events", R_OK | X_OK) == 0 ? TRACEFS
+			   : access("/sys/kernel/debug/tracing/events", R_OK | X_OK) == 0 ? "/sys/kernel/debug/tracing"
+											  : NULL;
+	for (int i = 0; root && i < NALL_TRACEPOINTS; i++) {
+		unsigned long long id;
+		int keep = nnotes;
+		int skip = held[i] || read_tracepoint_id(root, tracepoint_name(i), &id, 1);
+		nnotes = keep;
+		if (skip)
+			continue;
+		struct perf_event_attr a = {.type = PERF_TYPE_TRACEPOINT, .size = sizeof a, .config = id, .disabled = 1};
+		held[i] = perf_open(&a) >= 0;
+	}
+}
+
 static uint64_t counter_read(int fd)
 {
 	uint64_t v = 0;

@@ -2,7 +2,7 @@
  * Splice Lab probe: the declarations its files share. The protocol (command line, program, output,
  * exit codes, semantics) is documented at the top of main.c.
  *
- *   main.c       command line, the hello and done lines, the runs
+ *   main.c       command line, the hello and done lines, the runs, batches of programs
  *   program.c    parsing the program text into struct program
  *   ops.c        the op table {name, needs, run} and one function per op kind
  *   run.c        setup and teardown of one run, executing ops (timers, signals, guarded stores)
@@ -268,6 +268,7 @@ extern long page_size;
 extern pid_t probe_pid;
 extern int run_index;
 extern volatile sig_atomic_t stop_signal;
+extern volatile sig_atomic_t stop_forward;	/* a batch's program process: stop signals are passed on to it */
 extern volatile sig_atomic_t timed_out;
 extern uint64_t op_ns;
 extern uint64_t deadline_ns;
@@ -298,6 +299,7 @@ int tracepoint_counted(int i);
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sb_notes(struct sbuf *b);
 void setup_perf(void);
+void perf_pin(void);
 void setup_stats(const char *path);
 void setup_marker(const char *path);
 void perf_start(void);

@@ -25,6 +25,7 @@ long page_size;
 pid_t probe_pid;
 int run_index;
 volatile sig_atomic_t stop_signal;
+volatile sig_atomic_t stop_forward;
 volatile sig_atomic_t timed_out;
 uint64_t op_ns;
 uint64_t deadline_ns;					  /* whole run (--timeout-ms), 0 none */
@@ -49,6 +50,8 @@ uint64_t now_ns(void)
 static void on_stop(int sig)
 {
 	stop_signal = sig;
+	if (stop_forward > 0)
+		kill((pid_t)stop_forward, sig);
 }
 
 static void on_alarm(int sig)

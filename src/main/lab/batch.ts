@@ -1,20 +1,27 @@
 /**
  * Many scenarios in one probe session: `explore` runs hundreds of small scenarios, and a compile,
- * an upload and a channel per scenario would cost more than the scenarios themselves. A batch
- * uploads every program in one bundle, splits it on the target, and runs one shell loop on one
- * channel that gives each scenario a fresh directory and brackets its output with begin/end lines
- * (taken out here: no framing goes up). Each scenario is then read and compared by its own plan,
- * as a single run is.
+ * an upload, a channel and a process per scenario would cost more than the scenarios themselves.
+ * A batch uploads every program in one file and runs one probe with `--batch`: it runs each
+ * program, in order, in a process forked for it (the probe a single run would be, in a directory of
+ * its own) and brackets its output with begin/end lines (taken out here). Each scenario is then
+ * read and compared by its own plan, as a single run is.
+ *
+ * Where a batch's time went before it was one probe (measured here, 6.18, tmpfs): a probe per
+ * scenario spent ~250 ms of its ~260 ms in its exit, where the kernel unregisters the perf
+ * tracepoint counters of a tracepoint nobody else counts and waits for RCU; six side by side hid
+ * part of it (~15 scenarios/s). The batch probe holds a counter per tracepoint for as long as it
+ * runs, and a few seconds after (HOLD_COUNTERS_MS), so its programs' counters, and the next
+ * batch's, open and close without that wait (resources/probe/main.c).
  */
 import type { Target, TargetFacts } from '../target/types'
 import { shellQuote, shellCommand } from '../target/quote'
 import { errorMessage } from '../target/errors'
-import type { Observation } from '../../shared/results'
 import type { Scenario } from '../../shared/scenario/schema'
 import type { Filesystem } from '../../shared/vocabulary'
 import { describeProbeExit } from '../../shared/vocabulary'
 import { planRun, type RunPlan } from '../../shared/run/plan'
-import type { Comparison, UnitCosts } from '../../shared/results'
+import { batchProbeArgs, parseBatchLine } from '../../shared/probe'
+import type { Comparison, Observation, UnitCosts } from '../../shared/results'
 import type { ScratchPool } from './scratch'
 import { checkWritable } from './scratch'
 import { buildProbe } from './probe-build'
@@ -29,51 +36,21 @@ export interface BatchRequest {
   signal?: AbortSignal
   /** Each scenario's own time limit inside the probe. Default 20 s. */
   scenarioTimeoutMs?: number
-  /** Probes running at once (DEFAULT_PARALLEL). */
-  parallel?: number
 }
 
 /**
- * Probes a batch runs at once. A probe spends most of its life waiting, not computing: ~300 ms of
- * a tiny scenario's ~320 ms here is its exit, where the kernel unregisters the perf tracepoint
- * counters and waits for RCU; one at a time capped a batch at ~3 scenarios/s. Scenarios touch only
- * their own files and count only their own process's events, so running a few side by side does
- * not change what each observes (test/integration/explore.test.ts checks against single runs) —
- * except on a kernel with /proc/fs/splice, whose counters are global: there a batch runs one at a time.
+ * How long a batch's tracepoint counters outlive it (probe --hold-ms). Without a holder, each probe
+ * that closes the last counters waits ~300 ms for the kernel (RCU), and the next one's first open
+ * waits for that; explore starts its next batch, or a shrink's next six candidates, well within
+ * this, and a holder ends by itself after it.
  */
-export const DEFAULT_PARALLEL = 6
+export const HOLD_COUNTERS_MS = 3000
 
 export interface BatchOutcome {
   scenario: Scenario
   plan: RunPlan
   observation: Observation
   comparison: Comparison
-}
-
-const BEGIN = 'SPLAB_BATCH_BEGIN'
-const END = 'SPLAB_BATCH_END'
-const BUNDLE_MARK = 'SPLAB_PROGRAM'
-
-/**
- * The batch's shell script: waves of `parallel` probes, each writing its output and exit status to
- * files of its own; after a wave, the outputs in order between begin/end lines. A SIGTERM (cancel)
- * is passed on to the probes running, which report what they have.
- */
-function batchScript(dir: string, commands: string[], parallel: number): string {
-  const lines = [
-    `cd ${shellQuote(dir)} || exit 1`,
-    `pids=''`,
-    // The subshells die of a TERM without passing it on: the probes are found by their batch dir.
-    `trap 'kill -TERM $pids 2>/dev/null; pkill -TERM -f -- ${shellQuote(`--program ${dir}/p`)} 2>/dev/null; wait; exit 143' TERM`,
-  ]
-  for (let w = 0; w < commands.length; w += parallel) {
-    const wave = commands.slice(w, w + parallel).map((cmd, k) => [w + k, cmd] as const)
-    lines.push(`pids=''`)
-    for (const [i, cmd] of wave) lines.push(`(mkdir -p s${i}; ${cmd} > o${i} 2>&1; echo $? > e${i}; rm -rf s${i}) & pids="$pids $!"`)
-    lines.push('wait')
-    for (const [i] of wave) lines.push(`printf '\n${BEGIN} ${i}\n'; cat o${i}; printf '\n${END} ${i} %s\n' "$(cat e${i} 2>/dev/null || echo 255)"`)
-  }
-  return lines.join('\n') + '\n'
 }
 
 /** Runs `scenarios` (all with the same mount options) on `fs`, in order, in one probe session. */
@@ -94,33 +71,28 @@ export async function runBatch(target: Target, scenarios: readonly Scenario[], r
   try {
     const mk = await target.exec(`mkdir -p -- ${shellQuote(dir)}`)
     if (mk.code !== 0) throw new RunError('scratch', `cannot create ${dir}: ${mk.output.trim()}`)
-    const bundle = plans.map((p, i) => `${BUNDLE_MARK} ${i}\n${p.program.endsWith('\n') ? p.program : `${p.program}\n`}`).join('')
-    await target.upload(`${dir}/bundle`, bundle)
-    const split = await target.exec(
-      `cd ${shellQuote(dir)} && awk '$1 == "${BUNDLE_MARK}" { if (f) close(f); f = "p" $2; next } { print > f }' bundle`,
-    )
-    if (split.code !== 0) throw new RunError('scratch', `cannot unpack the batch's programs in ${dir}: ${split.output.trim()}`)
+    await target.upload(`${dir}/batch`, plans.map((p) => (p.program.endsWith('\n') ? p.program : `${p.program}\n`)).join(''))
 
     const readers = plans.map((p) => p.reader())
     const exits: (number | null)[] = plans.map(() => null)
+    /** What the probe said outside every program (its own errors: an unreadable batch file). */
+    const outside: string[] = []
     let current = -1
-    const probeCmd = (i: number): string =>
-      shellCommand(probe.path, ...plans[i]!.probeArgs({ programPath: `${dir}/p${i}`, dir: `${dir}/s${i}`, timeoutMs }))
-    // /proc/fs/splice counts for the whole kernel: probes side by side would count each other's steals.
-    const parallel = facts.spliceStats ? 1 : (request.parallel ?? DEFAULT_PARALLEL)
-    await target.upload(`${dir}/loop.sh`, batchScript(dir, plans.map((_, i) => probeCmd(i)), parallel))
-    const result = await runProbe(target, `sh ${shellQuote(`${dir}/loop.sh`)}`, `${dir}/probe.pid`, {
+    const command = shellCommand(probe.path, ...batchProbeArgs({ batchPath: `${dir}/batch`, dir, timeoutMs, holdMs: HOLD_COUNTERS_MS }))
+    const result = await runProbe(target, command, `${dir}/probe.pid`, {
       asRoot: privileged,
       overrunMs: plans.length * (timeoutMs + 5000),
       cancelGraceMs: 5000,
       signal,
       onLine: (line) => {
-        if (line.startsWith(BEGIN)) current = Number(line.slice(BEGIN.length + 1))
-        else if (line.startsWith(END)) {
-          const [i, status] = line.slice(END.length + 1).split(' ').map(Number)
-          exits[i!] = status!
+        const bracket = parseBatchLine(line)
+        if (bracket?.type === 'begin') current = bracket.index
+        else if (bracket?.type === 'end') {
+          if (bracket.index < exits.length) exits[bracket.index] = bracket.exit
           current = -1
-        } else if (current >= 0 && line) readers[current]!.pushLine(line)
+        } else if (current >= 0 && current < readers.length) {
+          if (line) readers[current]!.pushLine(line)
+        } else if (line.trim() && outside.length < 20) outside.push(line.trim())
       },
     })
     if (signal.aborted) throw abortError(signal)
@@ -128,7 +100,7 @@ export async function runBatch(target: Target, scenarios: readonly Scenario[], r
       const status = exits[i] ?? null
       const why =
         status === null
-          ? (result.why ?? 'the batch ended before this scenario ran')
+          ? (result.why ?? `the batch ended before this scenario ran${result.status ? ` (the probe exited with ${describeProbeExit(result.status)})` : ''}${outside.length ? `: ${outside.join(' ')}` : ''}`)
           : status !== 0
             ? `the probe exited with ${describeProbeExit(status)}`
             : undefined

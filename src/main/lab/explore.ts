@@ -23,7 +23,7 @@ import { stringify } from 'yaml'
 
 export type FindingKind = 'model' | 'fix'
 
-/** Shrink candidates run per batch: one probe session (and DEFAULT_PARALLEL probes at once) for six. */
+/** Shrink candidates run per batch: one probe session for six. */
 const SHRINK_PARALLEL = 6
 
 export interface ExploreOptions {

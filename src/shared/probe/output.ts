@@ -20,6 +20,10 @@
  *   {"type":"done","ops":12,"exit":0}
  *   {"type":"done","ops":3,"exit":143,"signal":"SIGTERM"}   (stopped by a signal after finishing its op)
  *
+ * A batch (`probe --batch`) brackets each program's lines, hello to done, with these (parseBatchLine):
+ *   {"type":"begin","index":0}
+ *   {"type":"end","index":0,"exit":0}        (the program's exit status as a shell gives it: 128+N killed by signal N)
+ *
  * Exit codes: see PROBE_EXIT.
  */
 import { MAX_RANGES, type ChangedRange, type DrainOutcome, type Observation, type OpObservation, type OpOutcome, type SpliceStats, type UnitCosts } from '../results'
@@ -209,6 +213,23 @@ export function parseUnitCosts(v: unknown): UnitCosts {
     costs[k] = n
   }
   return costs
+}
+
+/** A batch's bracket around one program's lines. */
+export type ProbeBatchLine = { type: 'begin'; index: number } | { type: 'end'; index: number; exit: number }
+
+/** A batch's begin or end line, or null for any other line (the program's own, for its reader). */
+export function parseBatchLine(raw: string): ProbeBatchLine | null {
+  const line = raw.trim()
+  if (!line.startsWith('{"type":"begin"') && !line.startsWith('{"type":"end"')) return null
+  try {
+    const v: unknown = JSON.parse(line)
+    if (!isObj(v)) return null
+    const index = num(v, 'index', String(v.type))
+    return v.type === 'begin' ? { type: 'begin', index } : { type: 'end', index, exit: num(v, 'exit', 'end') }
+  } catch {
+    return null
+  }
 }
 
 /**

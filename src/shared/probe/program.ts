@@ -174,6 +174,20 @@ export function probeArgs(o: ProbeArgsOptions): string[] {
   return args
 }
 
+/**
+ * The command line of a batch after the executable: the programs of `batchPath` (compileProgram's
+ * texts one after another) run in order, each as its own probe would in `<dir>/s<index>`, each
+ * within `timeoutMs`; the batch's tracepoint counters stay open `holdMs` after it (main.c).
+ */
+export function batchProbeArgs(o: { batchPath: string; dir: string; timeoutMs: number; holdMs?: number }): string[] {
+  const ms = (field: string, v: number): string => {
+    if (!Number.isFinite(v) || v <= 0) throw new ProgramError(field, `expected a positive number of ms, got ${v}`)
+    return String(Math.ceil(v))
+  }
+  const hold = o.holdMs ? ['--hold-ms', ms('holdMs', o.holdMs)] : []
+  return ['--batch', o.batchPath, ...hold, '--timeout-ms', ms('timeoutMs', o.timeoutMs), '--', o.dir]
+}
+
 /** The calibration command line after the executable. */
 export function calibrateArgs(dir: string): string[] {
   return ['--calibrate', dir]

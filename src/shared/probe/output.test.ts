@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { ObservationBuilder, mergeObservations, mergeOpRuns, parseCalibrationOutput, parseProbeLine, PROBE_PROTOCOL } from './output'
+import { ObservationBuilder, mergeObservations, mergeOpRuns, parseBatchLine, parseCalibrationOutput, parseProbeLine, PROBE_PROTOCOL } from './output'
 import type { OpObservation } from '../results'
 
 const hello = JSON.stringify({
@@ -41,6 +41,14 @@ describe('parseProbeLine', () => {
   it('reports a truncated JSON line as malformed, not as a crash', () => {
     const cut = parseProbeLine(splice.slice(0, 40))
     expect(cut && 'problem' in cut && cut.problem).toMatch(/not valid JSON/)
+  })
+})
+
+describe('parseBatchLine', () => {
+  it("reads a batch's begin and end lines and leaves every other line to the program's reader", () => {
+    expect(parseBatchLine('{"type":"begin","index":3}')).toEqual({ type: 'begin', index: 3 })
+    expect(parseBatchLine('{"type":"end","index":3,"exit":137}\r')).toEqual({ type: 'end', index: 3, exit: 137 })
+    for (const other of [hello, '{"type":"done","ops":1,"exit":0}', '{"type":"end","index":"x","exit":0}', '{"type":"begin"', 'begin 3', '']) expect(parseBatchLine(other)).toBeNull()
   })
 })
 

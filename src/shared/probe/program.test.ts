@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { validateScenario, type Scenario, type ScenarioInput } from '../scenario'
-import { calibrateArgs, compileProgram, probeArgs, ProgramError } from './program'
+import { batchProbeArgs, calibrateArgs, compileProgram, probeArgs, ProgramError } from './program'
 
 function scenario(input: ScenarioInput): Scenario {
   const r = validateScenario(input, '<test>')
@@ -124,6 +124,15 @@ describe('compileProgram', () => {
 
   it('refuses a page size that is not a power of two', () => {
     expect(() => compileProgram(writeAfterSplice, { pageSize: 3000 })).toThrow(/pageSize/)
+  })
+})
+
+describe('batchProbeArgs', () => {
+  it('gives the batch file, the hold, the time limit of each program and the directory, unquoted', () => {
+    expect(batchProbeArgs({ batchPath: '/t/b', dir: '/mnt/x y', timeoutMs: 20_000, holdMs: 2999.2 })).toEqual(['--batch', '/t/b', '--hold-ms', '3000', '--timeout-ms', '20000', '--', '/mnt/x y'])
+    expect(batchProbeArgs({ batchPath: '/t/b', dir: '/d', timeoutMs: 1 })).toEqual(['--batch', '/t/b', '--timeout-ms', '1', '--', '/d'])
+    expect(() => batchProbeArgs({ batchPath: 'b', dir: 'd', timeoutMs: 0 })).toThrow(/timeoutMs/)
+    expect(() => batchProbeArgs({ batchPath: 'b', dir: 'd', timeoutMs: 1, holdMs: -5 })).toThrow(/holdMs/)
   })
 })
 

@@ -4,7 +4,9 @@
  * the person at the terminal.
  */
 import type { Command } from 'commander'
-import { connectTarget, parseTargetSpec, type Target, type TargetFacts, type TerminalInput } from '../target'
+import { connectTarget, errorMessage, parseTargetSpec, type Target, type TargetFacts, type TerminalInput } from '../target'
+import { Lab, type LabOptions } from '../lab/lab'
+import type { Progress } from './output'
 
 /** What targetOptions() declares, as commander hands it to the action. */
 export interface TargetCliOptions {
@@ -66,4 +68,29 @@ export async function connectInteractive(o: TargetCliOptions): Promise<Target> {
 export function targetLine(label: string, f: TargetFacts): string {
   const vm = f.vm ? `; ${f.vm.accelerator.toUpperCase()}, ${f.vm.memoryMb} MiB${f.vm.bootArgs.length ? `, boot ${f.vm.bootArgs.join(' ')}` : ''}` : ''
   return `target ${label}: Linux ${f.kernel} ${f.arch}, page ${f.pageSize} B${f.root ? ', root' : ''}${vm}`
+}
+
+/**
+ * Connects (saying so on the progress line) and opens the target's Lab; on failure says why, as
+ * `splice-lab <command>: …`, and returns null (the command's exit status is then 1).
+ */
+export async function openLab(command: string, o: TargetCliOptions, p: Progress, options: LabOptions = {}): Promise<Lab | null> {
+  p.say(`connecting to ${o.target}…`)
+  let target: Target
+  try {
+    target = await connectInteractive(o)
+  } catch (e) {
+    p.clear()
+    console.error(`splice-lab ${command}: cannot connect to ${o.target}: ${errorMessage(e)}`)
+    return null
+  }
+  try {
+    // Lab.open ends the session when it fails.
+    return await Lab.open(target, options)
+  } catch (e) {
+    console.error(`splice-lab ${command}: ${target.label}: ${errorMessage(e)}`)
+    return null
+  } finally {
+    p.clear()
+  }
 }

@@ -7,12 +7,11 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { errorMessage } from '../target'
-import { Lab } from '../lab/lab'
 import { explore, findingText, kernelPolicy, type ExploreSummary, type Finding } from '../lab/explore'
 import { parseFsList } from './run'
 import { progress } from './output'
 import { stopSignal } from './stop'
-import { connectInteractive, targetOptions, type TargetCliOptions } from './connect'
+import { openLab, targetOptions, type TargetCliOptions } from './connect'
 import { POLICIES, type Policy } from '../../shared/results'
 import { expectFileName, expectedOutcomes } from '../../shared/run/expect'
 
@@ -75,15 +74,8 @@ async function exploreCommand(o: ExploreCliOptions): Promise<number> {
     return 2
   }
   const p = progress()
-  p.say(`connecting to ${o.target}…`)
-  let lab: Lab
-  try {
-    lab = await Lab.open(await connectInteractive(o))
-  } catch (e) {
-    p.clear()
-    console.error(`splice-lab explore: ${errorMessage(e)}`)
-    return 1
-  }
+  const lab = await openLab('explore', o, p)
+  if (!lab) return 1
   const stop = stopSignal()
   try {
     const facts = await lab.facts()

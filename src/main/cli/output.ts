@@ -32,8 +32,13 @@ export function onOutputGone(listener: () => void): () => void {
   return () => listeners.delete(listener)
 }
 
+export interface Progress {
+  say(text: string): void
+  clear(): void
+}
+
 /** The progress line on stderr: rewritten in place on a terminal, one line per step otherwise. */
-export function progress(): { say(text: string): void; clear(): void } {
+export function progress(): Progress {
   const tty = process.stderr.isTTY
   let shown = false
   return {

@@ -7,12 +7,12 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runsDir } from '../paths'
 import type { Command } from 'commander'
-import { errorMessage, type Target } from '../target'
-import { connectInteractive, targetLine, targetOptions, type TargetCliOptions } from './connect'
+import { errorMessage } from '../target'
+import { openLab, targetLine, targetOptions, type TargetCliOptions } from './connect'
 import { listPresets, loadPreset } from '../presets'
-import { Lab } from '../lab/lab'
+import type { Lab } from '../lab/lab'
 import { formatRun, formatTable, type RunRow } from './run-format'
-import { progress } from './output'
+import { progress, type Progress } from './output'
 import { stopSignal, type Stop } from './stop'
 import { POLICIES } from '../../shared/results'
 import type { Scenario } from '../../shared/scenario/schema'
@@ -68,23 +68,8 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
     return 2
   }
   const p = progress()
-  p.say(`connecting to ${o.target}…`)
-  let target: Target
-  try {
-    target = await connectInteractive(o)
-  } catch (e) {
-    p.clear()
-    console.error(`splice-lab run: ${errorMessage(e)}`)
-    return 1
-  }
-  let lab: Lab
-  try {
-    lab = await Lab.open(target)
-  } catch (e) {
-    p.clear()
-    console.error(`splice-lab run: ${errorMessage(e)}`)
-    return 1
-  }
+  const lab = await openLab('run', o, p)
+  if (!lab) return 1
   const records: (RunRecord & { expect?: ExpectCheck })[] = []
   const rows: RunRow[] = []
   const stop = stopSignal()
@@ -92,7 +77,7 @@ async function runCommand(which: string, o: RunCliOptions): Promise<number> {
     for (const note of lab.notes) console.error(note)
     const facts = await lab.facts()
     if (!o.json) {
-      console.log(targetLine(target.label, facts))
+      console.log(targetLine(lab.target.label, facts))
       for (const n of facts.notes) console.log(`  note: ${n}`)
     }
     for (const scenario of scenarios) {
@@ -136,7 +121,7 @@ function formatExpect(e: ExpectCheck): string {
   return [`expect ${e.file}: ${e.differences.length} difference(s)`, ...e.differences.map((d) => `  ${d}`)].join('\n')
 }
 
-async function runOne(lab: Lab, scenario: Scenario, fsWanted: Filesystem | undefined, o: RunCliOptions, stop: Stop, p: ReturnType<typeof progress>): Promise<RunRecord> {
+async function runOne(lab: Lab, scenario: Scenario, fsWanted: Filesystem | undefined, o: RunCliOptions, stop: Stop, p: Progress): Promise<RunRecord> {
   const fs = fsWanted ?? (o.dir ? undefined : (scenario.fs ?? 'tmpfs'))
   const tag = `${scenario.name}${fs ? ` on ${fs}` : ''}`
   let done = 0

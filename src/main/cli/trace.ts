@@ -8,10 +8,9 @@
 import { createWriteStream } from 'node:fs'
 import type { Command } from 'commander'
 import { errorMessage } from '../target'
-import { connectInteractive, targetLine, targetOptions, type TargetCliOptions } from './connect'
+import { openLab, targetLine, targetOptions, type TargetCliOptions } from './connect'
 import { progress } from './output'
 import { stopSignal } from './stop'
-import { Lab } from '../lab/lab'
 import { DEFAULT_BUFFER_KB, DEFAULT_EVENTS } from '../lab/tracer'
 import type { TraceRecord } from '../../shared/trace/parser'
 
@@ -74,17 +73,8 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
     return 2
   }
 
-  const p = progress()
-  p.say(`connecting to ${o.target}…`)
-  let lab: Lab
-  try {
-    lab = await Lab.open(await connectInteractive(o), { records: null })
-    p.clear()
-  } catch (e) {
-    p.clear()
-    console.error(`splice-lab trace: cannot connect to ${o.target}: ${errorMessage(e)}`)
-    return 1
-  }
+  const lab = await openLab('trace', o, progress(), { records: null })
+  if (!lab) return 1
 
   const out = createWriteStream(o.out)
   const counts = new Map<string, number>()

@@ -48,7 +48,7 @@ describe('splice-lab export', () => {
     expect(await runExport(await savedRun(), { format: 'series-csv', out })).toBe(0)
     const [about, ...rows] = readFileSync(out, 'utf8').trim().split('\n')
     expect(about).toMatch(/^# splice-lab run traced \(\S+\): target \S+, kernel \S+ \S+, fs \w+$/)
-    expect(rows[0]).toBe('t_ms,shared,stolen,copied,reloads,bytes')
+    expect(rows[0]).toBe('t_ms,shared,stolen,copied,reloads,bytes,bytesCopied')
     expect(rows.slice(1).reduce((n, r) => n + Number(r.split(',')[5]), 0)).toBe(8192)
   })
 

@@ -306,14 +306,11 @@ static void ensure_std_fds(void)
 }
 
 /*
- * One program, start to end, as its own probe would: facts, hello, the runs on fresh files in `dir`,
- * done. `text` is the program (parsed in place); `from` names it in errors. Returns the exit code.
+ * The program parsed into `prog`, run as its own probe would: facts, hello, the runs on fresh files
+ * in `dir`, done. Returns the exit code.
  */
-static int run_scenario(const struct options *o, char *text, const char *from, const char *dir)
+static int run_loaded(const struct options *o, const char *dir)
 {
-	int code = load_program(text, from);
-	if (code)
-		return code;
 	scratch_dir = dir;
 	setup_perf();
 	setup_stats(o->stats);
@@ -331,7 +328,7 @@ static int run_scenario(const struct options *o, char *text, const char *from, c
 	}
 	if (o->timeout_ms)
 		deadline_ns = now_ns() + o->timeout_ms * 1000000ull;
-	code = run_program();
+	int code = run_program();
 	print_done(code);
 	free_aggs();
 	bounce_free();
@@ -429,10 +426,9 @@ static void print_begin(int index)
 }
 
 /* The program's end: its exit status as a shell gives it (128+N for a process killed by signal N). */
-static void print_end(int index, int st)
+static void print_end(int index, int exit)
 {
 	struct sbuf b = {0};
-	int exit = st < 0 ? EXIT_INTERNAL : WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : EXIT_INTERNAL;
 	sb_printf(&b, "{\"type\":\"end\",\"index\":%d,\"exit\":%d}", index, exit);
 	emit(&b);
 	free(b.s);
@@ -515,6 +511,13 @@ static int run_batch(const struct options *o)
 		}
 		perf_pin();
 		print_begin(i);
+		/* Parsed here, so that its process reads `prog` from pages it shares with us, not copies. */
+		int bad = load_program(program, from);
+		if (bad) {
+			print_end(i, bad);
+			remove_program_dir(dir);
+			continue;
+		}
 		fflush(stdout);
 		pid_t parent = getpid(), pid = fork();
 		if (pid == 0) {
@@ -522,14 +525,14 @@ static int run_batch(const struct options *o)
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			if (getppid() != parent)
 				_exit(EXIT_INTERNAL);
-			int c = run_scenario(o, program, from, dir);
+			int c = run_loaded(o, dir);
 			free(text);
 			fflush(stdout);
 			exit(c);
 		}
 		if (pid < 0) {
 			emit_error("internal", NULL, "fork for program %d: %s", i, strerror(errno));
-			print_end(i, -1);
+			print_end(i, EXIT_INTERNAL);
 			code = EXIT_INTERNAL;
 			break;
 		}
@@ -538,7 +541,7 @@ static int run_batch(const struct options *o)
 			kill(pid, stop_signal); /* came before stop_forward was set */
 		int st = wait_program(pid, o->timeout_ms);
 		stop_forward = 0;
-		print_end(i, st);
+		print_end(i, st < 0 ? EXIT_INTERNAL : WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : EXIT_INTERNAL);
 		remove_program_dir(dir);
 	}
 	free(text);
@@ -567,7 +570,7 @@ int main(int argc, char **argv)
 		emit_error("program", NULL, "cannot read the program %s: %s", o.program, strerror(errno));
 		return EXIT_USAGE;
 	}
-	int code = run_scenario(&o, text, o.program, o.dir);
+	int code = load_program(text, o.program);
 	free(text);
-	return code;
+	return code ? code : run_loaded(&o, o.dir);
 }

@@ -8,6 +8,8 @@ import { connectTarget } from '../../src/main/target'
 import { Lab } from '../../src/main/lab/lab'
 import { explore, findingReasons } from '../../src/main/lab/explore'
 import { loadPreset } from '../../src/main/presets'
+import { generateScenario } from '../../src/shared/explore/generate'
+import { compileProgram } from '../../src/shared/probe'
 
 const root = process.getuid?.() === 0
 const d = root ? describe : describe.skip
@@ -37,6 +39,16 @@ d('explore on this kernel (root: scratch mounts)', () => {
     // The question the lab asks, answered in the batch too: the drained page changed on this kernel.
     const drain = batch[0]!.observation.ops.find((o) => o.op === 'drain')!
     expect(drain.outcome.drain!.changedBytes).toBeGreaterThan(0)
+  }, 180_000)
+
+  it('uploads a batch too large to go inside the probe command, and observes it in full', async () => {
+    const scenarios = Array.from({ length: 90 }, (_, i) => ({ ...generateScenario(i, { seed: 13, filesystems: ['tmpfs'] }), mount: {} }))
+    expect(scenarios.map((s) => compileProgram(s, { pageSize: 4096 })).join('').length).toBeGreaterThan(32 * 1024)
+    const batch = await lab.batch(scenarios, { fs: 'tmpfs' })
+    for (const [i, o] of batch.entries()) {
+      expect(o.observation.incomplete, `scenario ${i}`).toBeUndefined()
+      expect(o.observation.ops.map((op) => op.path)).toEqual(o.plan.expectedOps.map((op) => op.path))
+    }
   }, 180_000)
 
   it('runs a few hundred generated scenarios and ends with its summary', async () => {

@@ -139,8 +139,6 @@ export interface Prediction {
   env: ModelEnv
   ops: OpPrediction[]
   totals: { pages: PageCounts; bytesCopied: number; reloads: number; costNs: number; changedBytes: number }
-  /** Page-events simulated (for the benchmark). */
-  pageEvents: number
   /** About the prediction as a whole, when there is something to say (a kernel the rules are extrapolated to). */
   notes?: string[]
 }

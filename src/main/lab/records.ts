@@ -45,7 +45,6 @@ const Prediction = z.object({
   env: Env,
   ops: z.array(OpPrediction),
   totals: z.object({ pages: Pages, bytesCopied: z.number(), reloads: z.number(), costNs: z.number(), changedBytes: z.number() }),
-  pageEvents: z.number(),
 })
 const OpObservation = z.object({
   path: z.string(),

@@ -9,7 +9,7 @@ function predOp(path: string, op: OpPrediction['op'], outcomes: OpOutcome[], ext
   return { path, op, iterations: 1, outcomes, pages: { shared: 0, stolen: 0, copied: 0 }, bytesCopied: 0, reloads: 0, stats: ZERO_STATS, tracepoints: {}, costNs: 0, notes: [], ...extra }
 }
 function prediction(policy: Policy, ops: OpPrediction[]): Prediction {
-  return { policy, env, ops, totals: { pages: { shared: 0, stolen: 0, copied: 0 }, bytesCopied: 0, reloads: 0, costNs: 0, changedBytes: 0 }, pageEvents: 0 }
+  return { policy, env, ops, totals: { pages: { shared: 0, stolen: 0, copied: 0 }, bytesCopied: 0, reloads: 0, costNs: 0, changedBytes: 0 } }
 }
 function obsOp(path: string, op: OpObservation['op'], outcome: OpOutcome, extra: Partial<OpObservation> = {}): OpObservation {
   return { path, op, iterations: 1, outcome, ns: 1000, stats: null, hw: null, ...extra }

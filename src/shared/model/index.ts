@@ -11,6 +11,8 @@ import type { Filesystem, MountOptions, Scenario } from '../scenario/schema'
 import { DEFAULT_COSTS, POLICIES, type ModelEnv, type Policy, type Prediction, type UnitCosts } from '../results'
 import { simulate, type SimulateOptions } from './sim'
 
+export { simulatedPageEvents } from './sim'
+
 export { oneWriteFolios } from './folios'
 
 export { KERNEL_RULES, parseKernel, resolveRules, type KernelRules } from './kernels'

@@ -27,6 +27,17 @@ export interface SimulateOptions {
   repeats?: 'closed-form' | 'iterate'
 }
 
+/**
+ * Page-granular steps each prediction took to simulate, the model benchmark's unit of work: kept
+ * beside the prediction, not in it, so the product type carries no benchmark field. Only for
+ * predictions simulate() made in this thread (one that crossed a worker's boundary has none).
+ */
+const simulated = new WeakMap<Prediction, number>()
+
+export function simulatedPageEvents(p: Prediction): number | undefined {
+  return simulated.get(p)
+}
+
 export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv, options: SimulateOptions = {}): Prediction {
   const { rules, notes } = resolveRules(env.kernel)
   // the run applies the scenario's mkfs/mount options unless the environment names others
@@ -54,7 +65,7 @@ function allowBoth(main: Prediction, other: Prediction): void {
     const range = unionStats(statsRangeOf(op.stats, op.statsRange), statsRangeOf(other.ops[i]!.stats, other.ops[i]!.statsRange))
     if (Object.values(range).some((r) => r.min !== r.max)) op.statsRange = range
   })
-  main.pageEvents += other.pageEvents
+  simulated.set(main, simulated.get(main)! + simulated.get(other)!)
 }
 
 /** The range of each /proc/fs/splice counter an op allows: its range, else exactly its stats. */
@@ -143,7 +154,9 @@ function prediction(accs: OpAcc[], policy: Policy, env: ModelEnv, raced: Readonl
     totals.changedBytes += accs[i]!.changedBytes
     pageEvents += accs[i]!.pageEvents
   })
-  return { policy, env, ops, totals, pageEvents }
+  const p: Prediction = { policy, env, ops, totals }
+  simulated.set(p, pageEvents)
+  return p
 }
 
 /**

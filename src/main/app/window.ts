@@ -7,22 +7,13 @@ import { app, BrowserWindow, net, protocol, session, shell } from 'electron'
 import { join, normalize, sep } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { unwireIpc, wireIpc } from './ipc'
+import { rendererCsp } from '../csp'
 
 /** The build output, from the app's root (the project in development, app.asar when packaged): not
  * from this file's URL, which moves when the bundler splits chunks. */
 const outDir = (): string => join(app.getAppPath(), 'out')
 
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "worker-src 'self' blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join('; ')
+const CSP = rendererCsp()
 
 /**
  * The renderer is served from app://lab/ rather than file://: a standard, secure origin of its own,

@@ -72,6 +72,9 @@ describe('lab server guard', () => {
     expect(page.status).toBe(200)
     expect(page.body).toContain('<title>lab</title>')
     expect(String(page.headers['content-security-policy'])).toContain("default-src 'self'")
+    // The Electron window's policy, plus the WebSocket back to this server.
+    expect(String(page.headers['content-security-policy'])).toMatch(/object-src 'none'.*frame-ancestors 'none'/)
+    expect(String(page.headers['content-security-policy'])).toContain(`connect-src 'self' ws://127.0.0.1:${server.port} ws://localhost:${server.port};`)
   })
 
   it('refuses another Host (DNS rebinding) even with the token', async () => {

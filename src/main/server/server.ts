@@ -11,6 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { dispatch, isMethod, WireRequest, type EventName, type EventPayloads, type WireMessage } from '../../shared/api'
 import { LabService } from '../api/service'
 import { checkRequest, COOKIE, type GuardInput } from './guard'
+import { rendererCsp } from '../csp'
 
 export interface LabServerOptions {
   /** 0 picks a free port. */
@@ -41,19 +42,8 @@ const MIME: Record<string, string> = {
   '.json': 'application/json',
 }
 
-/** No remote content, no inline script, WebSocket back to ourselves only. */
-const csp = (port: number): string =>
-  [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "worker-src 'self' blob:",
-    `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}`,
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-  ].join('; ')
+/** The renderer's policy, its WebSocket back to this server only. */
+const csp = (port: number): string => rendererCsp([`ws://127.0.0.1:${port}`, `ws://localhost:${port}`])
 
 /** Larger WebSocket messages are refused: the biggest input (a scenario) is 1 MB. */
 const MAX_MESSAGE = 2 * 1024 * 1024

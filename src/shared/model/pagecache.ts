@@ -126,6 +126,7 @@ export function writeFile(w: World, acc: OpAcc, f: FileState, s: number, e: numb
     const ps = i * P
     const pe = ps + P
     const partial = s > ps || (e < pe && e < f.size)
+    if (viaMapping && !f.cache[i]) faultReadAround(w, f, i)
     const page = load(w, acc, f, i, partial)
     const old = f.logical[i]!
     const next = overlay(old, patch)
@@ -138,6 +139,21 @@ export function writeFile(w: World, acc: OpAcc, f: FileState, s: number, e: numb
   if (e > f.size) f.size = e
 }
 
+/**
+ * A fault on a page of a file mapping that is not cached reads around it first (filemap_fault →
+ * do_sync_mmap_readahead, "mmap read-around": ra_pages pages from pgoff - ra_pages / 2, holes too).
+ * How far is the device's read-ahead size (read_ahead_kb: 2560 KiB, 640 pages, on this machine's
+ * loop devices) and the file's mmap_miss count, which the scenario does not give the model; so the
+ * file's other uncached pages may be cached now, and a later read of one adds 0 or 1 (maybeCached).
+ * Seen on 6.18 (ext4, xfs, btrfs): a store through the mapping into page 0 or 1 of an uncached
+ * 2-page file added both pages, and the next splice of the other page added none. shmem's fault
+ * reads nothing around (and tmpfs adds no counted pages).
+ */
+function faultReadAround(w: World, f: FileState, i: number): void {
+  if (w.fs === 'tmpfs') return
+  for (let j = 0; j * w.pageSize < f.size && j < f.cache.length; j++) if (j !== i && !f.cache[j]) (f.maybeCached ??= new Set()).add(j)
+}
+
 /** The bytes of `pat` over [s, e), as a patch for writeFile. */
 export function patternPatch(s: number, e: number, pat: Pattern): Seg[] {
   return [{ s, e, pat, shift: 0 }]
@@ -148,38 +164,25 @@ export function patternPatch(s: number, e: number, pat: Pattern): Seg[] {
  * removal range leave the page cache (pipe copies stay intact); the rest of the range is zeroed in
  * place. ext4/btrfs/tmpfs remove whole blocks inside the range (truncate_pagecache_range on the
  * block-aligned inner range) and zero partial blocks in place; xfs (xfs_flush_unmap_range) rounds
- * the range OUT to pages and removes/zeroes that. `toEofPage`: a range reaching past the end of file
- * ends at the end of the page holding it instead (ext4_punch_hole), else at the end of file.
+ * the range OUT to pages and removes/zeroes that. `hole`: a punch hole (else a zero range); where a
+ * range past the end of file ends in the page cache: cacheEnd.
  */
-export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, oldSize = f.size, toEofPage = false): void {
+export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, oldSize = f.size, hole = false): void {
   const P = w.pageSize
-  const end = b <= f.size ? b : toEofPage ? Math.ceil(f.size / P) * P : f.size
-  if (end <= a) return
+  if (!hole) btrfsZeroEofBlock(w, acc, f, b, oldSize)
+  if (Math.min(b, f.size) <= a) {
+    // nothing of the file is in the range; a zero range still zeroes its edge blocks
+    if (!hole) zeroEdgesThroughCache(w, acc, f, a, b, b, false)
+    return
+  }
+  const end = cacheEnd(w, f, b, hole)
   const outward = w.rules.punchRoundsOut.includes(w.fs)
   const rs = outward ? Math.floor(a / P) * P : Math.ceil(a / P) * P
   const re = outward ? Math.ceil(end / P) * P : Math.floor(end / P) * P
   // xfs_flush_unmap_range writes the rounded range back before it truncates the page cache
   if (outward) cleanFolios(f, P, rs, re)
   removeOrZeroFolios(acc, f, P, a, end, outward ? rs : a, outward ? re : end, rs, re)
-  if (!outward && w.rules.zeroesEdgesThroughCache.includes(w.fs)) {
-    // ext4 (ext4_zero_partial_blocks) and btrfs (btrfs_truncate_block) zero a partial edge block
-    // through the page cache, reading it in when it is not cached (seen on 6.18: one page-cache
-    // add during a 1-byte punch of an uncached file, none on the next splice of that page). An edge
-    // on a block boundary needs no zeroing: with 1 KiB ext4 blocks, an edge at 1024 reads nothing in
-    // (docs/stock-rules.md section 12). An edge in a block a zero range has just allocated past the
-    // old end of file is zeroed through the page cache too where the filesystem allocates first
-    // (ext4_zero_range: ext4_alloc_file_blocks, then ext4_zero_partial_blocks). This comes after the
-    // page cache was truncated (ext4_truncate_page_cache_block_range first): an edge page of a large
-    // folio that left whole is read back in (seen on 6.18: 3 additions, not 4, when all 4 pages of
-    // such a folio were spliced again; 0, not 1, for an edge page spliced again).
-    const allocated = (x: number): boolean => x >= oldSize && w.rules.zeroRangeAllocatesEdges.includes(w.fs)
-    for (const x of [a, end]) {
-      const i = Math.floor(x / P)
-      // an allocated edge may sit at the new end of file ([0, 1) of an empty file: its block is partial)
-      if (x % w.blockSize !== 0 && !f.cache[i] && ((x < f.size && f.onDisk[i]) || (allocated(x) && x <= f.size))) load(w, acc, f, i, true)
-      if (x % w.blockSize !== 0 && f.cache[i] && (x < f.size || allocated(x))) dirtyEdge(acc, f, i)
-    }
-  }
+  if (!outward) zeroEdgesThroughCache(w, acc, f, a, b, end, hole)
   for (let i = Math.floor(a / P); i * P < end; i++) {
     const old = logicalOf(f, i, P)
     const next = overwrite(old, a, end, null, 0)
@@ -204,6 +207,74 @@ function dirtyEdge(acc: OpAcc, f: FileState, i: number): void {
   const start = f.folioStart[i]!
   for (let j = start; j < start + f.folioPages[i]!; j++) f.dirty[j] = true
   acc.note('the partial edge block is zeroed through the page cache: its folio is dirty')
+}
+
+/**
+ * ext4 (ext4_zero_partial_blocks) and btrfs (btrfs_truncate_block) zero a partial edge block of a
+ * punch or zero range through the page cache, reading it in when it is not cached (seen on 6.18: one
+ * page-cache add during a 1-byte punch of an uncached file, none on the next splice of that page).
+ * An edge on a block boundary needs no zeroing: with 1 KiB ext4 blocks, an edge at 1024 reads
+ * nothing in (docs/stock-rules.md section 12). This comes after the page cache was truncated
+ * (ext4_truncate_page_cache_block_range first): an edge page of a large folio that left whole is read
+ * back in (seen on 6.18: 3 additions, not 4, when all 4 pages of such a folio were spliced again; 0,
+ * not 1, for an edge page spliced again).
+ *
+ * A zero range that allocates its edge blocks first (ext4_zero_range: ext4_alloc_file_blocks over
+ * the range rounded out to blocks, then ext4_zero_partial_blocks over the range as given) reads each
+ * partial edge in wherever it is: in a hole, past the end of file, with or without KEEP_SIZE. Seen
+ * on 6.18 (ext4): [2, 20) of a 1-byte file with KEEP_SIZE, [4200, 4300) in a punched page, [8000,
+ * 8100) past the end of a 5000-byte file and [1, 2) of an empty file each read the edge page in;
+ * [0, 4096) of a 1-byte file, whose edges are block boundaries, read nothing.
+ */
+function zeroEdgesThroughCache(w: World, acc: OpAcc, f: FileState, a: number, b: number, end: number, hole: boolean): void {
+  if (!w.rules.zeroesEdgesThroughCache.includes(w.fs)) return
+  const allocates = !hole && w.rules.zeroRangeAllocatesEdges.includes(w.fs)
+  for (const x of [a, allocates ? b : end]) {
+    const i = Math.floor(x / w.pageSize)
+    if (x % w.blockSize !== 0 && !f.cache[i] && (allocates || (x < f.size && f.onDisk[i]))) load(w, acc, f, i, true)
+    if (x % w.blockSize !== 0 && f.cache[i] && (x < f.size || allocates)) dirtyEdge(acc, f, i)
+  }
+}
+
+/**
+ * Where a punch hole or zero range ends in the page cache when its range reaches past the end of
+ * file. It is not cut at the end of file: tmpfs (shmem_fallocate → shmem_truncate_range(offset,
+ * offset + len - 1)), btrfs (btrfs_punch_hole and btrfs_zero_range: truncate_pagecache_range over the
+ * range's whole sectors) and ext4's zero range take the range as given, and ext4's punch hole
+ * (ext4_punch_hole: "If the hole extends beyond i_size, set the hole to end after the page that
+ * contains i_size", end = round_up(i_size, PAGE_SIZE)) even stretches it to the end of the last
+ * page. So the last, partial page leaves the page cache whole (and is a hole from then on) when the
+ * range covers it to its end — for an ext4 punch whenever the range passes the end of file. Seen on
+ * 6.18: punching [0, 4096) of a 256-byte file deletes the page on all four filesystems, and the next
+ * splice adds it again (ext4/xfs/btrfs) or splices the zero page (tmpfs: a later write is not seen);
+ * an ext4 punch of [0, 2) of a 1-byte file and a zero range of [0, 4096) with KEEP_SIZE of a cached
+ * 1-byte file (ext4, xfs, btrfs) delete the page too. xfs rounds out to pages anyway
+ * (xfs_flush_unmap_range). Pages past the last one hold nothing.
+ */
+function cacheEnd(w: World, f: FileState, b: number, hole: boolean): number {
+  if (b <= f.size) return b
+  const lastPageEnd = Math.ceil(f.size / w.pageSize) * w.pageSize
+  return hole && w.fs === 'ext4' ? lastPageEnd : Math.min(b, lastPageEnd)
+}
+
+/**
+ * btrfs, a fallocate other than punch hole whose range passes the end of file: before the zero range
+ * itself, btrfs_fallocate (fs/btrfs/file.c) zeroes the rest of the block holding i_size so that no
+ * stale bytes show past it — btrfs_truncate_block(inode, i_size, 0, 0), or btrfs_cont_expand, which
+ * starts with the same call, when the range starts past that block. That goes through the page
+ * cache and reads the page in even when it is a hole. Seen on 6.18: a zero range reaching past the
+ * end of a 1-byte file (uncached, or punched) adds the page during the fallocate, none on the next
+ * splice; likewise [8000, 8100) with KEEP_SIZE past the end of a 5000-byte file.
+ */
+function btrfsZeroEofBlock(w: World, acc: OpAcc, f: FileState, b: number, oldSize: number): void {
+  const P = w.pageSize
+  if (w.fs !== 'btrfs' || b <= oldSize || oldSize % P === 0) return
+  const i = Math.floor(oldSize / P)
+  if (!f.cache[i]) {
+    load(w, acc, f, i, true)
+    acc.note('btrfs zeroes the rest of the end-of-file block through the page cache first: its page is read in')
+  }
+  dirtyEdge(acc, f, i)
 }
 
 /** Writeback of the folios over [s, e): they are clean after it. */
@@ -428,15 +499,15 @@ export function truncate(w: World, acc: OpAcc, f: FileState, size: number): void
   // "even if i_size didn't change" (size <= oldsize), and xfs_setattr_size calls
   // xfs_truncate_page for any size not above the old one (seen on 6.18: no page-cache addition on
   // the next splice of a 1-byte file truncated to 1 byte).
-  if (size <= f.size) {
-    const i = Math.floor(size / P)
-    if (w.rules.truncateZeroesEdgeThroughCache.includes(w.fs) && size % w.blockSize !== 0 && !f.cache[i] && f.onDisk[i]) load(w, acc, f, i, true)
+  const edge = Math.floor(size / P)
+  const zeroesEdge = size <= f.size && w.rules.truncateZeroesEdgeThroughCache.includes(w.fs) && size % w.blockSize !== 0
+  const edgeFirst = w.rules.truncateDirtiesEdgeFirst.includes(w.fs)
+  if (zeroesEdge && edgeFirst) {
+    if (!f.cache[edge] && f.onDisk[edge]) load(w, acc, f, edge, true)
     // xfs_setattr_size zeroes the block's tail (xfs_truncate_page) before truncate_setsize: a write
     // that dirties the folio, so a large one the pipe holds stays cached (dropUnsplittableFolio)
-    if (w.rules.truncateDirtiesEdgeFirst.includes(w.fs) && size % w.blockSize !== 0 && f.cache[i]) {
-      const start = f.folioStart[i]!
-      for (let j = start; j < start + f.folioPages[i]!; j++) f.dirty[j] = true
-    }
+    const start = f.folioStart[edge]!
+    for (let j = start; j < start + f.folioPages[edge]!; j++) f.dirty[j] = true
   }
   if (size < f.size) {
     let straddling: number | null = null
@@ -468,5 +539,11 @@ export function truncate(w: World, acc: OpAcc, f: FileState, size: number): void
       f.logical[i] = next
     }
   }
+  // ext4_setattr truncates the page cache (truncate_pagecache) before ext4_truncate zeroes the new
+  // last block's tail (ext4_block_truncate_page), so a page that just left — a clean large folio the
+  // pipe holds, which cannot be split — is read back in. Seen on 6.18: a 3-page one_write file
+  // truncated to 1098 bytes while a pipe holds its first page: +1 -2 during the truncate, and the
+  // next splice of [0, 1098) adds nothing.
+  if (zeroesEdge && !edgeFirst && !f.cache[edge] && f.onDisk[edge]) load(w, acc, f, edge, true)
   f.size = size
 }

@@ -92,8 +92,10 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
   // pages it stole are uncached now but were not candidates). Counted only when this splice
   // loaded something, so the common all-cached splice pays nothing.
   if (w.fs !== 'tmpfs' && loaded > 0) {
+    // a dirty page fadvise may have evicted (maybeGone) is a candidate too: seen on 6.18 (ext4), a
+    // splice of an evicted page after fadvise over a file with a dirty page added both pages
     let uncachedNow = 0
-    for (let i = 0; i * P < f.size && i < f.cache.length; i++) if (f.cache[i] === null) uncachedNow++
+    for (let i = 0; i * P < f.size && i < f.cache.length; i++) if (f.cache[i] === null || f.maybeGone?.has(i)) uncachedNow++
     acc.pcAddExtra += Math.max(0, uncachedNow - (acc.pages.stolen - stolenBefore))
     // readahead reads forward from the pages it was asked for: the uncached pages after them may be cached now
     for (let i = Math.max(firstLoaded, Math.floor((x - 1) / P)) + 1; i * P < f.size && i < f.cache.length; i++) if (f.cache[i] === null) (f.maybeCached ??= new Set()).add(i)
@@ -181,8 +183,20 @@ export function spliceToFile(w: World, acc: OpAcc, p: PipeState, f: FileState, o
   while (done < len && usedSlots(p) > 0) {
     const slot = p.slots[p.head]!
     const n = Math.min(len - done, slot.e - slot.s)
-    const patch = slice(slot.page ? slot.page.content : slot.snap, slot.s, slot.s + n, off + done - slot.s)
-    writeFile(w, acc, f, off + done, off + done + n, patch, false)
+    const shift = off + done - slot.s
+    // The copy runs forward (generic_perform_write → copy_folio_from_iter_atomic, a memcpy that is
+    // rep movsb here). When the slot holds the very page-cache page it writes into, at a distance
+    // 0 < shift < n ahead of where it reads, it reads bytes it has already written: in steps of at
+    // most `shift` bytes each step reads what the step before wrote, and the first `shift` source
+    // bytes repeat. Seen on 6.18: a 239-byte slot written back 51 bytes further on (btrfs, tmpfs,
+    // ext4; explore seed 29) and an 80-byte distance (explore seed 41).
+    const overlaps = slot.page !== null && slot.file === f && f.cache[slot.idx] === slot.page && shift > 0 && shift < n
+    for (let c = 0; c < n; ) {
+      const step = overlaps ? Math.min(shift, n - c) : n - c
+      const patch = slice(slot.page ? slot.page.content : slot.snap, slot.s + c, slot.s + c + step, shift)
+      writeFile(w, acc, f, off + done + c, off + done + c + step, patch, false)
+      c += step
+    }
     acc.bytesCopied += n
     done += n
     slot.s += n

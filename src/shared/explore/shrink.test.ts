@@ -3,6 +3,7 @@ import type { Scenario } from '../scenario/schema'
 import { defaultEnv, predict } from '../model'
 import { generateScenario } from './generate'
 import { shrinkScenario, shrinkScenarioBatched } from './shrink'
+import { validateScenario } from '../scenario/validate'
 
 const env = defaultEnv('tmpfs')
 
@@ -49,6 +50,28 @@ describe('shrinker', () => {
       expect(many.minimal).toBe(true)
     }
     expect(checked).toBe(3)
+  })
+
+  it('replaces a race by the sequential order that still disagrees', async () => {
+    // The stock model lets each raced page go either way; its totals are those of the world where the
+    // splice read first, so "the drain saw a change" holds for the race and for splice-then-write only.
+    const s = {
+      name: 'raced',
+      files: [{ id: 'f', size: 8192 }],
+      pipes: [{ id: 'p' }],
+      ops: [
+        { op: 'pwrite', file: 'f', offset: 4096, len: 10 },
+        { op: 'race', ops: [{ op: 'splice', from: { file: 'f', offset: 0 }, to: { pipe: 'p' }, len: 4096 }, { op: 'pwrite', file: 'f', offset: 100, len: 200 }] },
+        { op: 'drain', pipe: 'p' },
+      ],
+    }
+    const checked = validateScenario(s, 'raced', 4096)
+    if (!checked.ok) throw new Error(checked.problems.map((p) => p.message).join('; '))
+    const sawChange = async (c: Scenario): Promise<boolean> => changedBytes(c) > 0
+    expect(await sawChange(checked.scenario)).toBe(true)
+    const r = await shrinkScenario(checked.scenario, sawChange)
+    expect(r.minimal).toBe(true)
+    expect(r.scenario.ops.map((o) => o.op)).toEqual(['splice', 'pwrite', 'drain'])
   })
 
   it('stops at its attempt budget and says the result is not minimal', async () => {

@@ -1,6 +1,7 @@
 /**
  * Shrinking a disagreement to a minimal scenario that still disagrees, as delta debugging does:
- * first whole ops (halves, quarters, … single ops; a repeat by its body), then the declarations no
+ * first whole ops (halves, quarters, … single ops; a repeat by its body; a race by its two ops in
+ * either order), then the declarations no
  * op uses, then every number towards page boundaries and small values, then every choice towards
  * its default. A candidate is kept only if the validator accepts it and `stillFails` says it still
  * disagrees; every kept step makes the scenario strictly smaller, so shrinking ends.
@@ -108,6 +109,7 @@ function normalise(s: Scenario, P: number): Scenario {
 
 function* candidates(s: Scenario, P: number): Generator<unknown> {
   yield* fewerOps(s)
+  yield* racesInOrder(s)
   yield* fewerDeclarations(s)
   yield* shiftedFiles(s, P)
   yield* smallerNumbers(s, P)
@@ -142,6 +144,24 @@ function* fewerOps(s: Scenario): Generator<unknown> {
     for (let j = 0; j < op.body.length && op.body.length > 1; j++) {
       const c = clone(s)
       ;(c.ops[i] as typeof op).body.splice(j, 1)
+      yield c
+    }
+  }
+}
+
+/**
+ * A race replaced by its two ops one after the other, in each order: a disagreement that one order
+ * shows is a rule, not a race, and a run of it shows it every time. No move adds a race, so this
+ * one cannot be undone and shrinking still ends.
+ */
+function* racesInOrder(s: Scenario): Generator<unknown> {
+  for (let i = 0; i < s.ops.length; i++) {
+    const op = s.ops[i]!
+    if (op.op !== 'race') continue
+    const [first, second] = op.ops
+    for (const order of [[first, second], [second, first]]) {
+      const c = clone(s)
+      c.ops.splice(i, 1, ...clone(order))
       yield c
     }
   }

@@ -466,9 +466,13 @@ static void hold_counters(uint64_t ms)
 	if (chdir("/")) {
 		/* "/" is always there */
 	}
-	int null = open("/dev/null", O_RDWR);
+	/* Closed first: without /dev/null they stay closed, never our caller's pipe (its end would wait for us). */
 	for (int fd = 0; fd < 3; fd++)
-		dup2(null, fd);
+		close(fd);
+	if (open("/dev/null", O_RDWR) == 0) {
+		dup2(0, 1);
+		dup2(0, 2);
+	}
 	DIR *d = opendir("/proc/self/fd");
 	if (d) {
 		struct dirent *e;
@@ -506,7 +510,7 @@ static int run_batch(const struct options *o)
 	for (int i = 0; !stop_signal && (program = next_program(&pos)); i++) {
 		snprintf(from, sizeof from, "%s (program %d)", o->batch, i);
 		snprintf(dir, sizeof dir, "%s/s%d", o->dir, i);
-		if (mkdir(dir, 0700) && errno != EEXIST) {
+		if (mkdir(dir, 0755) && errno != EEXIST) {
 			/* The program's own setup says why it cannot use the directory. */
 		}
 		perf_pin();

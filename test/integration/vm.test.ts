@@ -131,6 +131,13 @@ describe.skipIf(skip !== null)(`VM target${skip ? ` (skipped: ${skip})` : ''}`, 
         expect(w).toEqual({ code: 0, output: 'data\n' })
       }
       expect(seen).toEqual({ tmpfs: 'tmpfs', ext4: 'ext4', xfs: 'xfs', btrfs: 'btrfs' })
+      // A scenario's mkfs and mount options get a disk of their own: an ext4 made with 1 KiB blocks,
+      // a btrfs mounted nodatasum beside the plain one (a second mount of one btrfs shares its options).
+      const small = await scratch.ensure('ext4', { ext4: { block_size: 1024 } })
+      expect((await vm.exec(`stat -f -c %S ${small}`)).output.trim()).toBe('1024')
+      const nodatasum = await scratch.ensure('btrfs', { btrfs: { nodatasum: true } })
+      expect((await vm.exec(`awk -v d=${nodatasum} '$2 == d { print $4 }' /proc/mounts`)).output).toMatch(/nodatasum/)
+      expect((await vm.exec(`awk -v d=${await scratch.ensure('btrfs')} '$2 == d { print $4 }' /proc/mounts`)).output).not.toMatch(/nodatasum/)
     } finally {
       expect(await scratch.dispose()).toBeNull()
     }

@@ -138,8 +138,9 @@ export class ScratchPool {
   private async mount(fs: Filesystem, setup: ScratchSetup): Promise<string> {
     const facts = await this.target.facts()
     if (!facts.root && !facts.sudo) throw new ScratchError(`making a ${fs} scratch mount needs root or passwordless sudo on ${this.target.label}; give a directory with --dir instead`)
-    const device = fs === 'tmpfs' ? undefined : (await this.target.scratchDevices?.())?.[fs]
-    if (device && setup.mkfsArgs.length) throw new ScratchError(`the ${fs} scratch disk of ${this.target.label} was made beforehand: it cannot be made with ${setup.describe}`)
+    const devices = fs === 'tmpfs' ? undefined : await this.target.scratchDevices?.()
+    const device = devices?.[setup.variant]
+    if (devices && !device) throw new ScratchError(`${this.target.label} has no ${setup.variant} scratch disk (its disks: ${Object.keys(devices).join(', ') || 'none'})`)
     if (fs !== 'tmpfs' && !device && !facts.mkfs[fs]) throw new ScratchError(`cannot make a ${fs} scratch filesystem on ${this.target.label}: losetup or mkfs.${fs} is missing (install ${fs === 'ext4' ? 'e2fsprogs' : fs === 'xfs' ? 'xfsprogs' : 'btrfs-progs'})`)
     this.created ??= this.createBase()
     await this.created

@@ -28,7 +28,6 @@ export interface StreamHandle {
 // Facts cross to the renderer through the API contract, so they are declared in the pure core.
 export type { Filesystem, TargetFacts, TargetKind } from '../../shared/target'
 import type { TargetFacts, TargetKind } from '../../shared/target'
-import type { BlockFilesystem } from '../../shared/vocabulary'
 
 /** A probe executable ready to run on a target. */
 export interface BuiltProbe {
@@ -90,10 +89,12 @@ export interface Target {
   /** Ends the session and everything it started. Idempotent. */
   dispose(): Promise<void>
   /**
-   * Block devices that already hold a fresh filesystem of a kind, made outside the target (a VM's
-   * virtio disks): scratch mounts these instead of making loop devices (no mkfs or losetup here).
+   * Block devices that already hold a fresh filesystem, made outside the target (a VM's virtio
+   * disks), by scratch variant (scenario/mount.ts: "ext4", "ext4-b1024", "btrfs-nodatasum"):
+   * scratch mounts these instead of making loop devices (no mkfs or losetup here). A target that
+   * has them has no other way to make a block filesystem.
    */
-  scratchDevices?(): Promise<Partial<Record<BlockFilesystem, string>>>
+  scratchDevices?(): Promise<Readonly<Record<string, string>>>
   /** The probe, ready to run (a VM: a static binary built on the host and uploaded); default: compiled on the target. */
   provideProbe?(): Promise<BuiltProbe>
   /**

@@ -1,10 +1,14 @@
 /**
  * Scratch disks for a guest: ext4, xfs and btrfs images made on the host (the guest has no mkfs)
  * and attached as virtio-blk disks, each with a serial the guest finds it by (guest.ts).
+ * One disk per scratch variant (scenario/mount.ts): an ext4 block size is chosen at mkfs time, and
+ * a second mount of a mounted btrfs shares the first one's options, so nodatasum needs its own.
  */
 import { execFile } from 'node:child_process'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
+import { scratchSetup } from '../../../shared/scenario/mount'
+import type { MountOptions } from '../../../shared/scenario/schema'
 
 export const DISK_FILESYSTEMS = ['ext4', 'xfs', 'btrfs'] as const
 export type DiskFilesystem = (typeof DISK_FILESYSTEMS)[number]
@@ -21,14 +25,38 @@ const MKFS: Record<DiskFilesystem, [string, ...string[]]> = {
 
 const PACKAGE: Record<DiskFilesystem, string> = { ext4: 'e2fsprogs', xfs: 'xfsprogs', btrfs: 'btrfs-progs' }
 
-export interface Disk {
+/** The mkfs/mount options each filesystem's disks are made for: one disk each (the schema's choices). */
+const VARIANT_OPTIONS: Record<DiskFilesystem, MountOptions[]> = {
+  ext4: [{}, { ext4: { block_size: 1024 } }, { ext4: { block_size: 2048 } }],
+  xfs: [{}],
+  btrfs: [{}, { btrfs: { nodatasum: true } }],
+}
+
+export interface DiskVariant {
   fs: DiskFilesystem
+  /** scratchSetup's variant name ("ext4-b1024"): the scratch pool asks for a device by it. */
+  variant: string
+  mkfsArgs: string[]
+}
+
+/** Every disk a guest gets for the filesystems `kinds`. */
+export function diskVariants(kinds: readonly DiskFilesystem[]): DiskVariant[] {
+  return kinds.flatMap((fs) =>
+    VARIANT_OPTIONS[fs].map((options) => {
+      const setup = scratchSetup(fs, options)
+      return { fs, variant: setup.variant, mkfsArgs: setup.mkfsArgs }
+    }),
+  )
+}
+
+export interface Disk extends DiskVariant {
   path: string
 }
 
-/** Makes a fresh image of `fs` in `dir`. */
-export async function makeDisk(dir: string, fs: DiskFilesystem): Promise<Disk> {
-  const path = join(dir, `${fs}.img`)
+/** Makes a fresh image of a variant in `dir`. */
+export async function makeDisk(dir: string, v: DiskVariant): Promise<Disk> {
+  const { fs } = v
+  const path = join(dir, `${v.variant}.img`)
   const f = await open(path, 'w')
   try {
     await f.truncate(DISK_BYTES)
@@ -37,11 +65,11 @@ export async function makeDisk(dir: string, fs: DiskFilesystem): Promise<Disk> {
   }
   const [cmd, ...args] = MKFS[fs]
   await new Promise<void>((resolve, reject) => {
-    execFile(cmd, [...args, path], { timeout: 120_000, env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } }, (err, _out, stderr) => {
+    execFile(cmd, [...args, ...v.mkfsArgs, path], { timeout: 120_000, env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } }, (err, _out, stderr) => {
       if (!err) return resolve()
       const missing = (err as NodeJS.ErrnoException).code === 'ENOENT'
       reject(new Error(missing ? `cannot make the guest's ${fs} disk: no ${cmd} on this machine (apt install ${PACKAGE[fs]})` : `${cmd} failed: ${stderr.trim() || err.message}`))
     })
   })
-  return { fs, path }
+  return { ...v, path }
 }

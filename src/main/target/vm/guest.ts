@@ -13,8 +13,12 @@ export const PORTS_PARAM = 'splab.ports'
 const PORT_PREFIX = 'splab.stream.'
 /** The name of stream port `i` (qemu's virtserialport name=, the guest's /sys/class/virtio-ports/*\/name). */
 export const portName = (i: number): string => `${PORT_PREFIX}${i}`
-/** The serial of a scratch disk (qemu's virtio-blk serial=, the guest's /sys/block/vdX/serial). */
-export const diskSerial = (fs: string): string => `splab-${fs}`
+/** The serial of a scratch disk by its variant (qemu's virtio-blk serial=, the guest's /sys/block/vdX/serial: at most 20 bytes). */
+export const diskSerial = (variant: string): string => {
+  const serial = `sl-${variant}`
+  if (serial.length > 20 || !/^[a-z0-9-]+$/.test(serial)) throw new Error(`disk serial ${JSON.stringify(serial)} is not a virtio-blk serial (20 bytes of [a-z0-9-])`)
+  return serial
+}
 
 export const GUEST_HOME = '/root'
 /** Where the stream daemon lives in the guest. */

@@ -10,7 +10,7 @@ const config: QemuConfig = {
   cpus: 2,
   ready: 'abc123',
   ports: ['/d/port0.sock', '/d/port1.sock'],
-  disks: [{ fs: 'ext4', path: '/d/ext4.img' }],
+  disks: [{ fs: 'ext4', variant: 'ext4-b1024', mkfsArgs: ['-b', '1024'], path: '/d/ext4-b1024.img' }],
   bootArgs: ['splice_policy=copy'],
 }
 
@@ -27,7 +27,7 @@ describe('qemu command line', () => {
     const a = qemuArgs(config)
     expect(a).toContain('socket,id=port1,path=/d/port1.sock,server=on,wait=off')
     expect(a).toContain('virtserialport,bus=ports.0,chardev=port1,name=splab.stream.1')
-    expect(a).toContain('virtio-blk-pci,drive=disk-ext4,serial=splab-ext4')
+    expect(a).toContain('virtio-blk-pci,drive=disk-ext4-b1024,serial=sl-ext4-b1024')
   })
 
   it('appends the person’s boot arguments after the lab’s own words', () => {

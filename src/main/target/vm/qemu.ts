@@ -70,8 +70,8 @@ export function qemuArgs(c: QemuConfig): string[] {
   for (const d of c.disks) {
     // cache=unsafe: scratch images thrown away with the guest; the guest's own page cache and
     // fsync behave as on any disk, only the host skips flushing the image file.
-    args.push('-drive', `file=${d.path},format=raw,if=none,id=disk-${d.fs},cache=unsafe`)
-    args.push('-device', `virtio-blk-pci,drive=disk-${d.fs},serial=${diskSerial(d.fs)}`)
+    args.push('-drive', `file=${d.path},format=raw,if=none,id=disk-${d.variant},cache=unsafe`)
+    args.push('-device', `virtio-blk-pci,drive=disk-${d.variant},serial=${diskSerial(d.variant)}`)
   }
   return args
 }

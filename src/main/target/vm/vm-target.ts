@@ -22,7 +22,7 @@ import { newNonce } from '../framing'
 import { uploadThroughShell } from '../upload'
 import { cacheDir } from '../../paths'
 import { ConsoleWatcher, type ConsoleAlarm } from './console-watch'
-import { DISK_FILESYSTEMS, makeDisk, type Disk, type DiskFilesystem } from './disks'
+import { DISK_FILESYSTEMS, diskVariants, makeDisk, type Disk, type DiskFilesystem } from './disks'
 import { ensureInitramfs, type Initramfs, type InitramfsOptions } from './initramfs'
 import { StreamPort, type PortRun } from './ports'
 import { checkBootArgs, kernelCommandLine, supervisedQemu, type Accelerator, type QemuConfig } from './qemu'
@@ -288,7 +288,7 @@ export class VmTarget implements Target {
 
   /** Fresh scratch images for every boot: a crashed guest may have left them inconsistent. */
   private async freshDisks(): Promise<Disk[]> {
-    return Promise.all(this.diskKinds.map((fs) => makeDisk(this.dir, fs)))
+    return Promise.all(diskVariants(this.diskKinds).map((v) => makeDisk(this.dir, v)))
   }
 
   private async readFacts(g: Guest): Promise<TargetFacts> {
@@ -302,7 +302,7 @@ export class VmTarget implements Target {
     const seenDisks = new Set([...r.output.matchAll(/^disk=(\S+) (\S+)$/gm)].map((m) => m[1]!))
     const mkfs: TargetFacts['mkfs'] = {}
     for (const fs of this.diskKinds) mkfs[fs] = seenDisks.has(diskSerial(fs))
-    const missing = this.diskKinds.filter((fs) => !mkfs[fs])
+    const missing = diskVariants(this.diskKinds).filter((v) => !seenDisks.has(diskSerial(v.variant))).map((v) => v.variant)
     const notes = f.notes.filter((n) => !/C compiler/.test(n) && !/passwordless sudo/.test(n))
     notes.unshift(`guest booted under ${this.accel.toUpperCase()} in ${(this.firstBootMs / 1000).toFixed(1)} s (${this.accelWhy})`)
     if (missing.length) notes.push(`the guest did not see its ${missing.join(', ')} disk(s) (kernel without CONFIG_VIRTIO_BLK?)`)
@@ -542,13 +542,13 @@ export class VmTarget implements Target {
     return this.initramfs.tracepipePath
   }
 
-  /** The guest's scratch disks as block devices holding fresh filesystems (found by their serials). */
-  async scratchDevices(): Promise<Partial<Record<DiskFilesystem, string>>> {
+  /** The guest's scratch disks as block devices holding fresh filesystems, by scratch variant (found by their serials). */
+  async scratchDevices(): Promise<Record<string, string>> {
     const r = await this.exec('for d in /sys/block/vd*; do [ -e "$d/serial" ] && echo "$(cat "$d/serial") /dev/${d##*/}"; done; true')
-    const out: Partial<Record<DiskFilesystem, string>> = {}
-    for (const fs of this.diskKinds) {
-      const m = new RegExp(`^${diskSerial(fs)} (/dev/vd[a-z]+)$`, 'm').exec(r.output)
-      if (m) out[fs] = m[1]!
+    const out: Record<string, string> = {}
+    for (const { variant } of diskVariants(this.diskKinds)) {
+      const m = new RegExp(`^${diskSerial(variant)} (/dev/vd[a-z]+)$`, 'm').exec(r.output)
+      if (m) out[variant] = m[1]!
     }
     return out
   }

@@ -65,6 +65,7 @@ d('explore on this kernel (root: scratch mounts)', () => {
     })
     expect(summary.tried).toBe(240)
     expect(summary.stoppedBy).toBe('count')
+    expect(summary.unfinished).toEqual([])
     expect(summary.failed).toBe(0)
     expect(summary.rate).toBeGreaterThan(0)
     expect(progress.at(-1)).toBe(240)

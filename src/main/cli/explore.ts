@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { errorMessage } from '../target'
-import { explore, findingText, kernelPolicy, type ExploreSummary, type Finding } from '../lab/explore'
+import { explore, findingText, kernelPolicy, unfinishedText, type ExploreSummary, type Finding } from '../lab/explore'
 import { parseFsList } from './run'
 import { progress } from './output'
 import { stopSignal } from './stop'
@@ -118,9 +118,12 @@ function formatFinding(f: Finding): string {
 function formatSummary(s: ExploreSummary, out?: string): string {
   const lines = [
     `${s.tried} scenarios in ${(s.elapsedMs / 1000).toFixed(1)} s (${s.rate.toFixed(1)}/s while running), seed ${s.seed}, ${s.filesystems.join(', ')}, against ${s.policy}; stopped by ${s.stoppedBy}`,
-    `${s.findings.length} minimal cases (${s.duplicates} more disagreements shrank to one of them); ${s.failed} scenarios the probe could not finish`,
+    `${s.findings.length} minimal cases (${s.duplicates} more disagreements shrank to one of them); ${s.failed} scenarios without a verdict`,
   ]
-  if (out && s.findings.length) lines.push(`written to ${out}`)
+  const reasons = new Map<string, string[]>()
+  for (const u of s.unfinished) reasons.set(u.reason, [...(reasons.get(u.reason) ?? []), `${u.scenario.name} (${u.fs})`])
+  for (const [reason, names] of reasons) lines.push(`  ${names.length} × ${reason}: ${names.slice(0, 6).join(', ')}${names.length > 6 ? ', …' : ''}`)
+  if (out && (s.findings.length || s.unfinished.length)) lines.push(`written to ${out}${s.unfinished.length ? ` (scenarios without a verdict in ${join(out, 'unfinished')})` : ''}`)
   return lines.join('\n')
 }
 
@@ -132,5 +135,7 @@ async function writeFindings(dir: string, s: ExploreSummary, kernel: string): Pr
     const expected = expectedOutcomes(f.minimal, f.fs, kernel, f.outcome.observation)
     await writeFile(join(dir, `${f.minimal.name}.expect`, expectFileName(kernel, f.fs)), JSON.stringify(expected, null, 1) + '\n')
   }
+  if (s.unfinished.length) await mkdir(join(dir, 'unfinished'), { recursive: true })
+  for (const u of s.unfinished) await writeFile(join(dir, 'unfinished', `${u.scenario.name}.${u.fs}.yaml`), unfinishedText(u, s.seed))
   await writeFile(join(dir, 'summary.json'), JSON.stringify(s, null, 1) + '\n')
 }

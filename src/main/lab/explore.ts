@@ -68,12 +68,21 @@ export interface Finding {
   reruns: number
 }
 
+/** A generated scenario that gave no verdict, kept so that it can be run again on its own. */
+export interface Unfinished {
+  scenario: Scenario
+  fs: Filesystem
+  reason: string
+}
+
 export interface ExploreSummary {
   seed: number
   policy: Policy
   filesystems: Filesystem[]
   tried: number
   failed: number
+  /** Each scenario counted in `failed`, with why: the probe did not finish it, or the target cannot make its scratch mount. */
+  unfinished: Unfinished[]
   elapsedMs: number
   rate: number
   findings: Finding[]
@@ -123,13 +132,13 @@ export async function explore(lab: Lab, o: ExploreOptions): Promise<ExploreSumma
   const findings: Finding[] = []
   const known = new Set<string>()
   let tried = 0
-  let failed = 0
+  const unfinished: Unfinished[] = []
   let duplicates = 0
   let runMs = 0
   let next = 0
   let stoppedBy: ExploreSummary['stoppedBy'] = 'count'
   const progress = (phase: ExploreProgress['phase']): void =>
-    o.onProgress?.({ tried, elapsedMs: Date.now() - started, rate: runMs ? (tried * 1000) / runMs : 0, found: findings.length + duplicates, shrunk: findings.length, failed, phase })
+    o.onProgress?.({ tried, elapsedMs: Date.now() - started, rate: runMs ? (tried * 1000) / runMs : 0, found: findings.length + duplicates, shrunk: findings.length, failed: unfinished.length, phase })
   const outOfTime = (): boolean => o.budgetMs !== undefined && Date.now() - started >= o.budgetMs
 
   while (!o.signal?.aborted) {
@@ -150,14 +159,14 @@ export async function explore(lab: Lab, o: ExploreOptions): Promise<ExploreSumma
         // mkfs options): those scenarios cannot run here; count them and go on with the rest.
         if (!(e instanceof ScratchError)) throw e
         tried += group.scenarios.length
-        failed += group.scenarios.length
+        for (const scenario of group.scenarios) unfinished.push({ scenario, fs: group.fs, reason: `the target cannot make its scratch mount: ${e.message}` })
         continue
       }
       runMs += Date.now() - t0
       tried += outcomes.length
       for (const outcome of outcomes) {
         if (outcome.observation.incomplete) {
-          failed++
+          unfinished.push({ scenario: outcome.scenario, fs: group.fs, reason: `the probe did not finish it: ${outcome.observation.incomplete.reason}` })
           continue
         }
         const kind = kinds.find((k) => findingReasons(outcome, k, o.policy).length > 0)
@@ -180,7 +189,7 @@ export async function explore(lab: Lab, o: ExploreOptions): Promise<ExploreSumma
   }
   if (o.signal?.aborted) stoppedBy = 'cancelled'
   const elapsedMs = Date.now() - started
-  return { seed: o.seed, policy: o.policy, filesystems: o.filesystems, tried, failed, elapsedMs, rate: runMs ? (tried * 1000) / runMs : 0, findings, duplicates, stoppedBy }
+  return { seed: o.seed, policy: o.policy, filesystems: o.filesystems, tried, failed: unfinished.length, unfinished, elapsedMs, rate: runMs ? (tried * 1000) / runMs : 0, findings, duplicates, stoppedBy }
 }
 
 /** Scenarios grouped by the scratch mount they need (filesystem and its mkfs/mount options). */
@@ -253,6 +262,11 @@ export async function kernelPolicy(target: Target): Promise<Policy> {
 export function findingText(f: Finding, seed: number): string {
   const header = [f.minimal.title, ...f.reasons, `seed ${seed}, ${f.reproduced}/${f.reruns} re-runs showed it; ${f.fs}`].map((l) => `# ${l}`).join('\n')
   return `${header}\n${stringify(f.minimal)}`
+}
+
+/** An unfinished scenario as YAML, with why it gave no verdict, to run again on its own. */
+export function unfinishedText(u: Unfinished, seed: number): string {
+  return `# ${u.scenario.title}: no verdict on ${u.fs} — ${u.reason}\n# seed ${seed}\n${stringify(u.scenario)}`
 }
 
 export function findingCase(f: Finding, seed: number): ExploreCase {

@@ -11,7 +11,7 @@ import { errorMessage } from '../target'
 import { openLab, targetLine, targetOptions, type TargetCliOptions } from './connect'
 import { progress } from './output'
 import { stopSignal } from './stop'
-import { DEFAULT_BUFFER_KB, DEFAULT_EVENTS } from '../lab/tracer'
+import { DEFAULT_BUFFER_KB, DEFAULT_EVENTS, FLUSH_MARKER } from '../lab/tracer'
 import type { TraceRecord } from '../../shared/trace/parser'
 
 interface TraceCliOptions extends TargetCliOptions {
@@ -50,6 +50,32 @@ export function parseEventList(text: string): string[] {
   return out
 }
 
+/**
+ * Passes trace_pipe text on whole lines, without the tracer's own flush mark (written at stop so it
+ * knows it has read everything before it): the file holds the events asked for, as many as counted.
+ */
+export function withoutFlushMark(write: (text: string) => void): { push(chunk: string): void; end(): void } {
+  const mark = `: tracing_mark_write: ${FLUSH_MARKER} `
+  let partial = ''
+  const pass = (text: string): void => {
+    const kept = text.split('\n').filter((line) => !line.includes(mark)).join('\n')
+    if (kept) write(kept)
+  }
+  return {
+    push(chunk) {
+      const text = partial + chunk
+      const cut = text.lastIndexOf('\n') + 1
+      partial = text.slice(cut)
+      // Each whole line keeps its newline: the last element of the split is the empty string after it.
+      if (cut) pass(text.slice(0, cut))
+    },
+    end() {
+      if (partial) pass(partial)
+      partial = ''
+    },
+  }
+}
+
 /** The longest --duration (24 days): Node's timers overflow past 2^31-1 ms. */
 const MAX_DURATION_S = 24 * 24 * 3600
 
@@ -77,6 +103,7 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
   if (!lab) return 1
 
   const out = createWriteStream(o.out)
+  const raw = withoutFlushMark((text) => out.write(text))
   const counts = new Map<string, number>()
   let lostLines = 0
   const onRecord = (r: TraceRecord): void => {
@@ -89,7 +116,7 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
     const facts = await lab.facts()
     console.error(targetLine(target.label, facts))
     for (const note of [...lab.notes, ...facts.notes]) console.error(`note: ${note}`)
-    const tracer = await lab.tracer({ keepRawChars: 0, events, bufferKb, pids: pid ?? 'all', onRaw: (chunk) => out.write(chunk), onRecord, text: o.text })
+    const tracer = await lab.tracer({ keepRawChars: 0, events, bufferKb, pids: pid ?? 'all', onRaw: (chunk) => raw.push(chunk), onRecord, text: o.text })
     try {
       if (!tracer.markerPath) {
         const summary = await tracer.stop()
@@ -122,6 +149,7 @@ async function traceCommand(o: TraceCliOptions): Promise<number> {
     return 1
   } finally {
     stop.release()
+    raw.end()
     await new Promise<void>((r) => out.end(() => r()))
     await lab.dispose()
   }

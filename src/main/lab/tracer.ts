@@ -44,7 +44,7 @@ export const MAX_KEPT_BUCKETS = 36_000
  */
 const DRAIN_QUIET_MS = 300
 const DRAIN_MAX_MS = 5000
-const FLUSH_MARKER = 'splicelab:flush'
+export const FLUSH_MARKER = 'splicelab:flush'
 
 export interface TracerOptions {
   bufferKb?: number

@@ -18,6 +18,10 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { findKernel } from '../../src/main/lab/kernels'
 import { resourcePath } from '../../src/main/lab/resources'
+import { connectVm } from '../../src/main/target/vm/vm-target'
+import { Lab } from '../../src/main/lab/lab'
+import { loadPreset } from '../../src/main/presets'
+import type { RunEvent } from '../../src/shared/run/types'
 
 const run = promisify(execFile)
 /** Stress iterations in the guest (the race gets a fifth of them): enough for ~8,000 steals. */
@@ -51,6 +55,51 @@ describe.skipIf(skip !== null)(`the fix kernel under qemu${skip ? ` (skipped: ${
       expect(r).not.toHaveProperty('failed')
     } finally {
       rmSync(out, { recursive: true, force: true })
+    }
+  }, 420_000)
+})
+
+describe.skipIf(skip !== null)(`a traced run on the fix kernel${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('counts the steal line from splice:splice_steal (measured, not flat), the probe\'s per-op counts and /proc/fs/splice agreeing', async () => {
+    const image = (await findKernel('fix-6.1'))!.bzImage.path
+    const vm = await connectVm({ kernel: 'fix-6.1', image, bootArgs: ['splice_policy=steal-or-copy'] })
+    const lab = await Lab.open(vm, { records: null })
+    try {
+      // 64 passes of a clean 1 MiB file (256 pages) through a pipe on ext4: every page stolen, every
+      // later pass reloading what the one before stole.
+      const live: RunEvent[] = []
+      const r = await lab.run(loadPreset('streaming-readonly'), { fs: 'ext4', trace: true, onEvent: (e) => live.push(e) })
+      expect(r.error).toBeUndefined()
+      expect(r.comparison.verdict.behavesLike).toBe('steal-or-copy')
+      const splice = r.observation.ops.find((o) => o.op === 'splice')!
+      expect(splice.tracepoints?.['splice:splice_steal']).toBe(64 * 256)
+      expect(splice.tracepoints?.['splice:splice_copy']).toBe(0)
+      expect(splice.stats?.filemapMoved).toBe(64 * 256)
+      expect(r.comparison.ops.find((o) => o.path === splice.path)!.byPolicy['steal-or-copy'].agreement).toBe('agree')
+
+      // The live series: counted from the tracepoints, the same total, spread over the run's buckets.
+      expect(r.trace?.counting).toBe('measured')
+      const buckets = r.trace!.buckets!
+      const stolen = buckets.reduce((n, b) => n + b.counts.stolen, 0)
+      expect(stolen).toBe(64 * 256)
+      expect(buckets.reduce((n, b) => n + b.counts.copied, 0)).toBe(0)
+      expect(buckets.filter((b) => b.counts.stolen > 0).length, 'steals in more than one 100 ms bucket').toBeGreaterThan(1)
+      // Every pass but the first reads back the 256 pages the one before stole.
+      expect(buckets.reduce((n, b) => n + b.counts.reloads, 0)).toBe(63 * 256)
+      const streamed = live.flatMap((e) => (e.type === 'trace' ? [e] : []))
+      expect(streamed.length).toBeGreaterThan(0)
+      expect(streamed.every((e) => e.counting === 'measured')).toBe(true)
+      console.log(`fix-6.1 steal-or-copy, streaming-readonly on ext4 (${r.target.vm?.accelerator}): ${stolen} pages stolen over ${buckets.filter((b) => b.counts.stolen > 0).length} of ${buckets.length} buckets, ${buckets.reduce((n, b) => n + b.counts.reloads, 0)} reloads`)
+
+      // tmpfs has no backing store: every page is copied, and the bytes copied come from bytes=.
+      const t = await lab.run(loadPreset('streaming-readonly'), { fs: 'tmpfs', trace: true })
+      const tb = t.trace!.buckets!
+      expect(tb.reduce((n, b) => n + b.counts.copied, 0)).toBe(64 * 256)
+      expect(tb.reduce((n, b) => n + b.counts.bytesCopied, 0)).toBe(64 * 1024 * 1024)
+      expect(tb.reduce((n, b) => n + b.counts.stolen, 0)).toBe(0)
+    } finally {
+      await lab.dispose()
+      await vm.dispose()
     }
   }, 420_000)
 })

@@ -77,12 +77,14 @@ const Trace = z.object({
   events: z.number(),
   lost: z.number(),
   perOp: z.record(z.string(), z.record(z.string(), z.number())),
+  seriesPerOp: z.record(z.string(), z.record(z.string(), z.number())).optional(),
   unavailable: z.string().optional(),
   buckets: z.array(z.object({ t: z.number(), counts: z.record(z.string(), z.number()) })).optional(),
   t0: z.number().optional(),
   bucketsDropped: z.number().optional(),
   raw: z.object({ chars: z.number(), droppedChars: z.number() }).optional(),
   reader: z.object({ kind: z.enum(['binary', 'text']), why: z.string().optional() }).optional(),
+  counting: z.enum(['measured', 'inferred']).optional(),
 })
 
 export const RunRecordSchema = z.object({

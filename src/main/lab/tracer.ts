@@ -259,6 +259,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
         events: aggregator.events,
         lost: Math.max(aggregator.lost, ring) + parser.oversized,
         perOp: aggregator.perOp,
+        seriesPerOp: aggregator.seriesPerOp,
         buckets: keptBuckets,
         counting,
         ...(aggregator.start !== null ? { t0: aggregator.start } : {}),

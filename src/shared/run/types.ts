@@ -32,6 +32,11 @@ export interface TraceSummary {
   lost: number
   /** Counts per op path, then per "system:event". */
   perOp: Record<string, Record<string, number>>
+  /**
+   * The live series summed per op path, attributed by the probe's markers in stream order (exact even
+   * where the trace clock is too coarse to order a marker and its events; absent in older records).
+   */
+  seriesPerOp?: Record<string, LiveCounts>
   /** Why there is no trace, when there is none. */
   unavailable?: string
   /** The live series of the whole run (absent in records made before they were kept). */

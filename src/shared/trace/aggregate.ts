@@ -45,6 +45,9 @@ export class TraceAggregator {
   private readonly countsByOp = new Map<string, Map<string, { n: number }>>()
   private countsOp: string | null = null
   private counts: Map<string, { n: number }> | null = null
+  /** Per op, the live series (seriesPerOp); opSeries is the current op's. */
+  private readonly seriesByOp = new Map<string, LiveCounts>()
+  private opSeries: LiveCounts | null = null
   events = 0
   lost = 0
   private readonly pids = new Set<number>()
@@ -107,11 +110,12 @@ export class TraceAggregator {
     }
     this.lastPid = r.pid
     this.events++
-    if (this.currentOp !== this.countsOp) {
+    if (this.currentOp !== this.countsOp || this.counts === null) {
       this.countsOp = this.currentOp
       this.counts = this.countsFor(this.currentOp ?? BETWEEN_OPS)
+      this.opSeries = this.seriesFor(this.currentOp ?? BETWEEN_OPS)
     }
-    const counts = this.counts ?? (this.counts = this.countsFor(BETWEEN_OPS))
+    const counts = this.counts
     const count = counts.get(r.name)
     if (count === undefined) counts.set(r.name, { n: 1 })
     else count.n++
@@ -131,6 +135,7 @@ export class TraceAggregator {
       this.lastBucketIndex = bucket
     }
     const b = this.lastBucket!
+    const o = this.opSeries!
     switch (name) {
       case 'syscalls:sys_enter_splice':
       case 'syscalls:sys_enter_vmsplice':
@@ -150,8 +155,11 @@ export class TraceAggregator {
         const ret = (r.num && r.num('ret')) ?? syscallReturn(r.body)
         if (ret > 0) {
           b.bytes! += ret
+          o.bytes += ret
           const pages = Math.ceil(ret / this.pageSize)
-          b.shared! += Math.max(0, pages - call.copied - call.stolen)
+          const shared = Math.max(0, pages - call.copied - call.stolen)
+          b.shared! += shared
+          o.shared += shared
         }
         break
       }
@@ -162,6 +170,7 @@ export class TraceAggregator {
         const pages = 2 ** ((r.num && r.num('order')) ?? fieldOf(r.body, ' order='))
         call.copied += pages
         b.copied! += pages
+        o.copied += pages
         break
       }
       case 'filemap:mm_filemap_delete_from_page_cache': {
@@ -173,6 +182,7 @@ export class TraceAggregator {
         if (call.active) {
           call.stolen++
           b.stolen!++
+          o.stolen++
         }
         break
       }
@@ -181,18 +191,25 @@ export class TraceAggregator {
         const call = this.callOf(pid)
         if (call.active) call.stolen++
         b.stolen!++
+        o.stolen++
         break
       }
       case 'splice:splice_copy': {
         if (!this.measured) break
         const call = this.callOf(pid)
         if (call.active) call.copied++
+        const bytes = (r.num && r.num('bytes')) ?? fieldOf(r.body, ' bytes=')
         b.copied!++
-        b.bytesCopied! += (r.num && r.num('bytes')) ?? fieldOf(r.body, ' bytes=')
+        b.bytesCopied! += bytes
+        o.copied++
+        o.bytesCopied += bytes
         break
       }
       case 'filemap:mm_filemap_add_to_page_cache':
-        if (this.removed.delete(this.pageKeys.ofEvent(r, this.pageSize))) b.reloads!++
+        if (this.removed.delete(this.pageKeys.ofEvent(r, this.pageSize))) {
+          b.reloads!++
+          o.reloads++
+        }
         break
     }
   }
@@ -210,6 +227,21 @@ export class TraceAggregator {
       this.calls.set(pid, (call = { pid, active: false, copied: 0, stolen: 0 }))
     }
     return (this.lastCall = call)
+  }
+
+  private seriesFor(op: string): LiveCounts {
+    let c = this.seriesByOp.get(op)
+    if (!c) this.seriesByOp.set(op, (c = emptyLiveCounts()))
+    return c
+  }
+
+  /**
+   * The live series summed per op path, attributed as the per-op counts are (by the probe's markers
+   * in the stream's order, not by time: a guest's coarse trace clock can stamp a marker and the
+   * events around it alike). Events outside any op go under BETWEEN_OPS.
+   */
+  get seriesPerOp(): Record<string, LiveCounts> {
+    return Object.fromEntries([...this.seriesByOp].map(([op, c]) => [op, { ...c }]))
   }
 
   private countsFor(op: string): Map<string, { n: number }> {

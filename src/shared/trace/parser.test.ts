@@ -287,6 +287,17 @@ describe('series measured from the fix kernel\'s splice_steal and splice_copy tr
     expect(sums('measured')).toEqual({ shared: 1, stolen: 1, copied: 2, reloads: 1, bytes: 0x3064, bytesCopied: 4196 })
   })
 
+  it('sums the series per op by the markers in the stream, even when the clock stamps marker and events alike', () => {
+    // A guest under TCG: a coarse trace clock gives a marker and the events on both sides one time.
+    const at = (l: string) => l.replace(/\d+\.\d+:/, '13.616000:')
+    const marker = (m: string) => `           <...>-125     [000] .....    13.616000: tracing_mark_write: splicelab:${m}`
+    const agg = new TraceAggregator(4096, 125, 'measured')
+    const text = [marker('begin ops[0]'), ...lines.slice(0, 7).map(at), marker('end ops[0]'), marker('begin ops[1]'), at(lines[7]!), marker('end ops[1]')]
+    for (const r of parseAll([text.join('\n')])) agg.push(r)
+    expect(agg.seriesPerOp['ops[0]']).toEqual({ shared: 1, stolen: 1, copied: 2, reloads: 0, bytes: 0x3064, bytesCopied: 4196 })
+    expect(agg.seriesPerOp['ops[1]']).toEqual({ ...emptyLiveCounts(), reloads: 1 })
+  })
+
   it('infers them from deletions and allocations on a kernel without them, and knows no bytes copied', () => {
     expect(sums('inferred')).toEqual({ shared: 2, stolen: 1, copied: 1, reloads: 1, bytes: 0x3064, bytesCopied: 0 })
   })

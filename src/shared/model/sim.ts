@@ -47,7 +47,7 @@ export function simulate(scenario: Scenario, policy: Policy, env: ModelEnv, opti
   const main = simulateWorld(scenario, policy, env, world, 1, options, 0)
   for (let mask = 1; mask < 2 ** racePages; mask++) allowBoth(main, simulateWorld(scenario, policy, env, world, 1, options, mask))
   if (notes.length) main.notes = notes
-  if (!readaheadMayGiveLargeFolios(scenario, world.rules, env)) return main
+  if (!readaheadMayGiveLargeFolios(scenario, world.rules, env, policy)) return main
   // The folio size readahead picks is the kernel's choice: allow the outcomes of both worlds.
   for (let mask = 0; mask < 2 ** racePages; mask++) allowBoth(main, simulateWorld(scenario, policy, env, world, rules.readaheadLargeFolioPages, options, mask))
   return main
@@ -93,10 +93,12 @@ function mayCopyStatsRange(a: OpAcc): Record<keyof SpliceStats, CountRange> {
   return range
 }
 
-/** Whether an uncached file is big enough for readahead to choose large folios on this filesystem. */
-function readaheadMayGiveLargeFolios(scenario: Scenario, rules: KernelRules, env: ModelEnv): boolean {
+/** Whether a file read from disk (uncached, or stolen from under steal-or-copy) is big enough for readahead to choose large folios on this filesystem. */
+function readaheadMayGiveLargeFolios(scenario: Scenario, rules: KernelRules, env: ModelEnv, policy: Policy): boolean {
   if (!rules.largeFolioReadahead.includes(env.fs)) return false
-  return scenario.files.some((f) => !f.cached && resolveSize(f.size, env.pageSize) > rules.readaheadOrder0Pages * env.pageSize)
+  // under steal-or-copy a cached file's stolen pages are read back too (fix-6.1, xfs: streaming-readonly
+  // stole the 256 pages it found cached and copied the 16,128 it read back, large_folio)
+  return scenario.files.some((f) => (!f.cached || policy === 'steal-or-copy') && resolveSize(f.size, env.pageSize) > rules.readaheadOrder0Pages * env.pageSize)
 }
 
 function simulateWorld(scenario: Scenario, policy: Policy, env: ModelEnv, world: WorldEnv, readaheadFolioPages: number, options: SimulateOptions, raceMask: number): Prediction {

@@ -49,6 +49,7 @@ export function load(w: World, acc: OpAcc, f: FileState, i: number, needData: bo
         f.folioPages[j] = end - start
         if (f.onDisk[j]) acc.reloads++
         f.onDisk[j] = false
+        f.dirty[j] = false
       }
       countAdd(acc, f, start, end)
       acc.note('readahead may give a large folio here (the kernel chooses; both worlds allowed)')
@@ -59,6 +60,10 @@ export function load(w: World, acc: OpAcc, f: FileState, i: number, needData: bo
   f.cache[i] = p
   f.folioStart[i] = i
   f.folioPages[i] = 1
+  // read in, it is clean: whatever was dirty left with the folio before (written back and
+  // invalidated by O_DIRECT, or thrown away; fix-6.1, explore seed 1129: an O_DIRECT write over a
+  // dirty page, then a splice of it, stole the page the model thought still dirty)
+  f.dirty[i] = false
   acc.pageEvents++
   // shmem adds its pages without the filemap tracepoint (docs/stock-rules.md section 8)
   if (w.fs !== 'tmpfs') countAdd(acc, f, i, i + 1)

@@ -532,6 +532,7 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'vmsplice-shared-buffer': [199, 199, 199, 199],
   'vmsplice-then-store': [199, 199, 199, 199],
   'vmsplice-unaligned': [10, 10, 10, 10],
+  'whitlock-punch-after-splice': [6192, 6192, 0, 6192],
   'whitlock-punch-race': [0, 0, 0, 0],
   'write-after-splice': [200, 200, 200, 200],
   'write-other-process': [199, 199, 199, 199],

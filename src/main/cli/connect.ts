@@ -86,11 +86,12 @@ export async function openLab(command: string, o: TargetCliOptions, p: Progress,
   }
   try {
     // Lab.open ends the session when it fails.
-    return await Lab.open(target, options)
+    const lab = await Lab.open(target, options)
+    p.clear()
+    return lab
   } catch (e) {
+    p.clear()
     console.error(`splice-lab ${command}: ${target.label}: ${errorMessage(e)}`)
     return null
-  } finally {
-    p.clear()
   }
 }

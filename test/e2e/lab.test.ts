@@ -242,7 +242,7 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     expect(head).toBe('op,kind,tracepoint,count')
     const series = (await download(/as Series$/)).trim().split('\n')
     expect(series[0]).toMatch(/^# splice-lab run /)
-    expect(series[1]).toBe('t_ms,shared,stolen,copied,reloads,bytes')
+    expect(series[1]).toBe('t_ms,shared,stolen,copied,reloads,bytes,bytesCopied')
     expect(series.length).toBeGreaterThan(2)
     // Op slices from the markers, the kernel's splice calls as instants, the series as counters; what ran in the metadata.
     const perfetto = JSON.parse(await download(/as Perfetto$/)) as { traceEvents: { ph: string; name: string; args?: Record<string, unknown> }[]; metadata: Record<string, unknown> }

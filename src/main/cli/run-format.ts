@@ -1,5 +1,6 @@
 /** Text output of `splice-lab run`: per op the comparison, per run the verdict, and a final table. */
-import type { RunRecord } from '../../shared/run/types'
+import type { RunRecord, TraceBucket } from '../../shared/run/types'
+import type { SeriesCounting } from '../../shared/vocabulary'
 import type { Policy } from '../../shared/results'
 import { SGR, formatTable as table, paint, type Sgr } from './table'
 
@@ -25,9 +26,18 @@ export function formatRun(r: RunRecord): string {
   }
   if (r.observation.incomplete) lines.push(`  incomplete: ${r.observation.incomplete.reason}`)
   if (r.trace) lines.push(r.trace.unavailable ? `  trace: none (${r.trace.unavailable})` : `  trace: ${r.trace.events} events, ${r.trace.lost} lost (instance ${r.trace.instance}${r.trace.reader ? `; ${r.trace.reader.kind}${r.trace.reader.why ? `: ${r.trace.reader.why}` : ''}` : ''})`)
+  if (r.trace?.buckets?.length) lines.push(`  series: ${seriesLine(r.trace.buckets, r.trace.counting)}`)
   if (r.error) lines.push(`  ERROR (${r.error.code}): ${r.error.message}`)
   lines.push(`  verdict: ${paint(r.comparison.verdict.summary, verdictSgr(r.comparison.verdict.behavesLike))}`)
   return lines.join('\n')
+}
+
+/** The run's live series as totals, and how steals and copies were counted. */
+function seriesLine(buckets: TraceBucket[], counting: SeriesCounting = 'inferred'): string {
+  const sum = (k: keyof TraceBucket['counts']): number => buckets.reduce((n, b) => n + (b.counts[k] ?? 0), 0)
+  const how = counting === 'measured' ? 'measured from splice:splice_steal/splice_copy' : 'inferred from stock tracepoints'
+  const copied = counting === 'measured' ? `, ${sum('bytesCopied')} bytes copied` : ''
+  return `${sum('stolen')} pages stolen, ${sum('copied')} copied${copied} (${how}), ${sum('reloads')} reloads, ${sum('shared')} shared`
 }
 
 export function formatTable(rows: RunRow[], policies: readonly Policy[]): string {

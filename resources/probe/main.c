@@ -506,8 +506,8 @@ static int run_batch(const struct options *o)
 		return EXIT_USAGE;
 	}
 	char *pos = text, *program, from[4200], dir[4200];
-	int code = 0;
-	for (int i = 0; !stop_signal && (program = next_program(&pos)); i++) {
+	int code = 0, i;
+	for (i = 0; !stop_signal && (program = next_program(&pos)); i++) {
 		snprintf(from, sizeof from, "%s (program %d)", o->batch, i);
 		snprintf(dir, sizeof dir, "%s/s%d", o->dir, i);
 		if (mkdir(dir, 0755) && errno != EEXIST) {
@@ -549,7 +549,7 @@ static int run_batch(const struct options *o)
 		remove_program_dir(dir);
 	}
 	free(text);
-	if (o->hold_ms && !stop_signal)
+	if (o->hold_ms && i > 0 && !stop_signal)
 		hold_counters(o->hold_ms);
 	return stop_signal ? 128 + stop_signal : code;
 }

@@ -1,7 +1,8 @@
 /**
  * `splice-lab trace` takes the same target options as `run` and `explore`: a VM target boots with
  * the boot arguments and memory given, its trace arrives over the guest's stream port, and qemu is
- * gone when the command ends. Options that only a VM takes are refused for other targets.
+ * gone when the command ends. Options that only a VM takes are refused for other targets. A trace
+ * of every task leaves out the lab's own reader.
  */
 import { describe, it, expect, afterAll } from 'vitest'
 import { execFile } from 'node:child_process'
@@ -9,15 +10,16 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TEST_KERNEL, vmSkipReason, waitUntil } from './fixtures/vm'
+import { CI, isRoot } from './fixtures/lab'
 
 const skip = await vmSkipReason()
 const work = mkdtempSync(join(tmpdir(), 'splice-lab-trace-cli-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string; pid: number }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', new URL('../../src/main/cli/index.ts', import.meta.url).pathname, ...args], { timeout: 300_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    const child = execFile(process.execPath, ['--import', 'tsx', new URL('../../src/main/cli/index.ts', import.meta.url).pathname, ...args], { timeout: 300_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, pid: child.pid! }),
     )
   })
 }
@@ -42,6 +44,16 @@ describe('splice-lab trace --target', () => {
     expect(r.stderr).toContain('--boot-arg and --memory are for vm: targets')
   })
 
+  it.skipIf(!isRoot && !CI)("traces every task on this machine but the lab's own reader", async () => {
+    const out = join(work, 'local.txt')
+    const r = await cli('trace', '--duration', '1', '--events', 'kmem:mm_page_alloc', '--out', out)
+    expect(r.code, r.stderr).toBe(0)
+    const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean)
+    expect(lines.length).toBeGreaterThan(0)
+    // The lab reads the ring from this process: tens of thousands of its own allocations a second otherwise.
+    expect(lines.filter((l) => new RegExp(`-${r.pid}\\s+\\[`).test(l))).toEqual([])
+  })
+
   it.skipIf(skip !== null)(`records a VM's events with its boot arguments and memory, and leaves no qemu${skip ? ` (skipped: ${skip})` : ''}`, async () => {
     const mark = `splice_lab_trace_cli=${process.pid}`
     const out = join(work, 'vm.txt')
@@ -57,6 +69,8 @@ describe('splice-lab trace --target', () => {
     const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean)
     expect(lines.length).toBe(counts.total)
     expect(lines.every((l) => /: mm_page_(alloc|free): /.test(l))).toBe(true)
+    // Every task but the lab's own reader in the guest (it allocates pages as it reads the ring).
+    expect(lines.filter((l) => /^\s*tracepipe-\d+ /.test(l))).toEqual([])
     // qemu dies with the lab (dispose, and the parent-death signal as a backstop).
     expect(await waitUntil(() => processesWith(mark).length === 0, 5000)).toBe(true)
   })

@@ -254,6 +254,25 @@ export interface OpenRawOptions {
   onError: (e: Error) => void
   /** Receives the pages as a framed stream, as read (see LocalRawOptions.onFrames). */
   onFrames?: (chunk: Uint8Array) => void
+  /** Leave the reader's own process out of the trace (a trace of every task, which would record the reader reading). */
+  untraced?: boolean
+}
+
+/**
+ * `command` (run on the target, replacing the shell that runs it) with its pid written into the
+ * instance's set_event_notrace_pid first, so a trace of every task leaves out the lab's own reader
+ * and what it forks (options/event-fork): reading the ring allocates pages, and a trace of an idle
+ * VM was mostly the tracepipe helper's mm_page_alloc and mm_page_free. Kernels before 5.8 have no
+ * such file: the command runs as it is.
+ */
+export function untracedCommand(dir: string, command: string): string {
+  return `{ ${notrace(dir, '$$')}; }; ${command}`
+}
+
+/** Shell: `pid` (a number, or $$) added to the instance's set_event_notrace_pid where the kernel has one. */
+function notrace(dir: string, pid: string): string {
+  const file = shellQuote(`${dir}/set_event_notrace_pid`)
+  return `[ ! -e ${file} ] || echo ${pid} >> ${file}`
 }
 
 /**
@@ -269,7 +288,12 @@ export async function openRawReader(o: OpenRawOptions): Promise<RawReader> {
     const decoder = new RawTraceDecoder({ formats, littleEndian: endianness() === 'LE', onRecord: o.onRecord })
     try {
       const local = new LocalRawReader({ dir: o.dir, tracefs: o.tracefs, decoder, onError: o.onError, onFrames: o.onFrames })
-      return { transport: `local per-CPU trace_pipe_raw (${local.cpus} CPUs)`, formats, start: async () => local.start(), stop: () => local.stop() }
+      const start = async (): Promise<void> => {
+        // The reader is this process (see untracedCommand).
+        if (o.untraced) await o.target.exec(notrace(o.dir, String(process.pid)), { root: true })
+        local.start()
+      }
+      return { transport: `local per-CPU trace_pipe_raw (${local.cpus} CPUs)`, formats, start, stop: () => local.stop() }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
       whyNotLocal = `cannot open ${o.dir}/per_cpu/cpuN/trace_pipe_raw from the lab process${code === 'EACCES' || code === 'EPERM' ? ' (it is not root)' : ''}: ${e instanceof Error ? e.message : String(e)}`
@@ -335,7 +359,8 @@ async function openHelperReader(o: OpenRawOptions, formats: TraceFormats): Promi
   let stderr = ''
   let stopping = false
   let handle: StreamHandle | null = null
-  const command = `exec ${[bin, o.dir, String(pageSize), `${o.tracefs}/saved_cmdlines`].map(shellQuote).join(' ')}`
+  const exec = `exec ${[bin, o.dir, String(pageSize), `${o.tracefs}/saved_cmdlines`].map(shellQuote).join(' ')}`
+  const command = o.untraced ? untracedCommand(o.dir, exec) : exec
   return {
     transport: `tracepipe helper on ${o.target.label} (${bin})`,
     formats,

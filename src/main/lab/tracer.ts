@@ -17,7 +17,7 @@ import { TraceStreamParser, type TraceRecord } from '../../shared/trace/parser'
 import { TraceAggregator } from '../../shared/trace/aggregate'
 import { OPTIONAL_TRACED_EVENTS, TRACED_EVENTS, type SeriesCounting } from '../../shared/vocabulary'
 import type { TraceFormats } from '../../shared/trace/raw/format'
-import { openRawReader, RawPageLog, type RawReader } from './trace-raw'
+import { openRawReader, RawPageLog, untracedCommand, type RawReader } from './trace-raw'
 
 export const INSTANCE_PREFIX = 'splice-lab-'
 
@@ -185,7 +185,8 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
     async start(onBuckets: (buckets: TraceBucket[], lost: number) => void): Promise<void> {
       emit = onBuckets
       const startText = async (): Promise<void> => {
-        stream = await target.stream(`exec cat ${q(dir)}/trace_pipe`, (chunk) => {
+        const cat = `exec cat ${q(dir)}/trace_pipe`
+        stream = await target.stream(pids === 'all' ? untracedCommand(dir, cat) : cat, (chunk) => {
           lastData = Date.now()
           parser.push(chunk)
           raw.push(chunk)
@@ -201,6 +202,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
             events,
             onRecord: handle,
             onFrames: pageLog ? (chunk) => pageLog.write(chunk) : undefined,
+            untraced: pids === 'all',
             onError: (e) => {
               // The ring keeps what was not read yet: trace_pipe goes on from there. The pages read
               // so far are printed first, so the kept text stays in order.

@@ -279,7 +279,7 @@ export class Lab {
         probeTimeoutMs: this.options.probeTimeoutMs ?? 120_000,
         cancelGraceMs: this.options.cancelGraceMs ?? 5000,
         gone: () => this.gone(),
-        onBuckets: (buckets, lost) => emit({ type: 'trace', runId, buckets, lost, counting: tracer?.counting ?? 'inferred' }),
+        onBuckets: (buckets, lost, perOp) => emit({ type: 'trace', runId, buckets, lost, counting: tracer?.counting ?? 'inferred', ...(perOp && Object.keys(perOp).length ? { perOp } : {}) }),
         onProbeLine: (line, op) => {
           if (op) emit({ type: 'op', runId, observation: op, index: seen++, total: plan.expectedOps.length })
           else if (!line.startsWith('{') && line.trim()) report.log('warn', `probe: ${line}`)

@@ -9,8 +9,8 @@
 import type { Target, TargetFacts } from '../target/types'
 import { shellQuote, shellCommand } from '../target/quote'
 import { TargetError, errorMessage } from '../target/errors'
-import type { RunTracer } from './types'
-import type { RunPhase, TraceBucket, TraceSummary } from '../../shared/run/types'
+import type { LiveSeriesListener, RunTracer } from './types'
+import type { RunPhase, TraceSummary } from '../../shared/run/types'
 import type { OpObservation } from '../../shared/results'
 import type { ProbeReader, RunPlan } from '../../shared/run/plan'
 import type { Filesystem } from '../../shared/vocabulary'
@@ -118,7 +118,7 @@ export interface ExecutionOptions {
   report: StepReporter
   /** Each line the probe printed, after the reader has had it (op: the observation it completed). */
   onProbeLine: (line: string, op: OpObservation | null) => void
-  onBuckets: (buckets: TraceBucket[], lost: number) => void
+  onBuckets: LiveSeriesListener
 }
 
 /** One run's target-side state, so that cleanup undoes exactly what was done. */

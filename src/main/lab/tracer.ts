@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Target } from '../target/types'
 import { shellQuote } from '../target/quote'
-import type { RunTracer } from './types'
+import type { LiveSeriesListener, RunTracer } from './types'
 import type { TraceBucket, TraceSummary } from '../../shared/run/types'
 import { TraceStreamParser, type TraceRecord } from '../../shared/trace/parser'
 import { TraceAggregator } from '../../shared/trace/aggregate'
@@ -154,7 +154,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
     await target.exec(`echo 0 > ${q(dir)}/events/enable; rmdir ${q(dir)}`, { root }).catch(() => undefined)
   }
 
-  let emit: ((buckets: TraceBucket[], lost: number) => void) | null = null
+  let emit: LiveSeriesListener | null = null
   const pids = options.pids ?? 'wrapped'
   if (typeof pids === 'number' && (!Number.isSafeInteger(pids) || pids < 1)) throw new Error(`not a pid: ${pids}`)
   try {
@@ -182,7 +182,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
     wrap(probeCommand: string): string {
       return `sh -c ${q(`echo $$ > ${q(dir)}/set_event_pid && echo 1 > ${q(dir)}/tracing_on && exec ${probeCommand}`)}`
     },
-    async start(onBuckets: (buckets: TraceBucket[], lost: number) => void): Promise<void> {
+    async start(onBuckets: LiveSeriesListener): Promise<void> {
       emit = onBuckets
       const startText = async (): Promise<void> => {
         const cat = `exec cat ${q(dir)}/trace_pipe`
@@ -224,7 +224,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
       if (pids !== 'wrapped') await run(`echo 1 > ${q(dir)}/tracing_on`, `starting ${name}`)
       timer = setInterval(() => {
         const buckets = keep(aggregator.takeBuckets())
-        if (buckets.length) onBuckets(buckets, aggregator.lost)
+        if (buckets.length) onBuckets(buckets, aggregator.lost, aggregator.takeChangedSeries())
       }, EMIT_MS)
     },
     async stop(): Promise<TraceSummary> {
@@ -251,7 +251,7 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
       }
       // The last (partial) buckets go to the charts too: a run shorter than one bucket has no other.
       const rest = keep(aggregator.takeBuckets(true))
-      if (rest.length) emit?.(rest, aggregator.lost)
+      if (rest.length) emit?.(rest, aggregator.lost, aggregator.takeChangedSeries())
       // trace_pipe's "LOST n EVENTS" lines report the very events the per-CPU overrun counters count
       // (measured: their sums are equal), so the two are not added: the larger is taken, in case
       // the stream was stopped before the last LOST line was read. Oversized lines are ours, added.

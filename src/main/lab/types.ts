@@ -5,7 +5,10 @@
  * start/stop around it.
  */
 import type { TraceBucket, TraceSummary } from '../../shared/run/types'
-import type { SeriesCounting } from '../../shared/vocabulary'
+import type { LiveCounts, SeriesCounting } from '../../shared/vocabulary'
+
+/** Live series as they stream: new buckets, lost events so far, and the per-op series of ops that moved. */
+export type LiveSeriesListener = (buckets: TraceBucket[], lost: number, perOp?: Record<string, LiveCounts>) => void
 
 export interface RunTracer {
   /** The instance name (under tracefs instances/), for logs and records. */
@@ -17,7 +20,7 @@ export interface RunTracer {
   /** Return a shell command that registers its own pid with the instance, then execs `probeCommand`. */
   wrap(probeCommand: string): string
   /** Called before the probe starts: enable events and start streaming trace_pipe. */
-  start(onBuckets: (buckets: TraceBucket[], lost: number) => void): Promise<void>
+  start(onBuckets: LiveSeriesListener): Promise<void>
   /** Called after the probe ends (on every path): drain what is left and summarise. */
   stop(): Promise<TraceSummary>
   /** The raw trace_pipe text kept for the record (TraceSummary.raw says how much did not fit). */

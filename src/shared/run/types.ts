@@ -104,6 +104,7 @@ export type RunEvent =
   | { type: 'phase'; runId: string; phase: RunPhase; message: string }
   | { type: 'prediction'; runId: string; predictions: Record<Policy, Prediction> }
   | { type: 'op'; runId: string; observation: OpObservation; index: number; total: number }
-  | { type: 'trace'; runId: string; buckets: TraceBucket[]; lost: number; counting?: SeriesCounting }
+  /** perOp: the series so far (cumulative) of the ops that moved since the last trace event. */
+  | { type: 'trace'; runId: string; buckets: TraceBucket[]; lost: number; counting?: SeriesCounting; perOp?: Record<string, LiveCounts> }
   | { type: 'log'; runId: string; level: 'info' | 'warn' | 'error'; message: string }
   | { type: 'finished'; runId: string; record: RunRecord }

@@ -48,6 +48,8 @@ export class TraceAggregator {
   /** Per op, the live series (seriesPerOp); opSeries is the current op's. */
   private readonly seriesByOp = new Map<string, LiveCounts>()
   private opSeries: LiveCounts | null = null
+  /** Ops whose series may have moved since takeChangedSeries(). */
+  private readonly changedOps = new Set<string>()
   events = 0
   lost = 0
   private readonly pids = new Set<number>()
@@ -98,8 +100,12 @@ export class TraceAggregator {
       const space = rest.indexOf(' ')
       const phase = rest.slice(0, space)
       const path = rest.slice(space + 1).trim()
-      if (phase === 'begin') this.currentOp = path
-      else if (phase === 'end' && this.currentOp === path) this.currentOp = null
+      if (phase === 'begin') {
+        this.currentOp = path
+        // An op that causes no event still has its (zero) series: a curve over the ops does not stop there.
+        this.seriesFor(path)
+        this.changedOps.add(path)
+      } else if (phase === 'end' && this.currentOp === path) this.currentOp = null
       return
     }
     if (r.pid !== this.lastPid && this.pids.size > 0 && !this.pids.has(r.pid)) {
@@ -114,6 +120,7 @@ export class TraceAggregator {
       this.countsOp = this.currentOp
       this.counts = this.countsFor(this.currentOp ?? BETWEEN_OPS)
       this.opSeries = this.seriesFor(this.currentOp ?? BETWEEN_OPS)
+      this.changedOps.add(this.currentOp ?? BETWEEN_OPS)
     }
     const counts = this.counts
     const count = counts.get(r.name)
@@ -242,6 +249,22 @@ export class TraceAggregator {
    */
   get seriesPerOp(): Record<string, LiveCounts> {
     return Object.fromEntries([...this.seriesByOp].map(([op, c]) => [op, { ...c }]))
+  }
+
+  /**
+   * The series (cumulative, per op) of the ops that had events since the last call: what a live
+   * chart over the ops needs to grow while the run goes, without the whole map each time.
+   */
+  takeChangedSeries(): Record<string, LiveCounts> {
+    const out: Record<string, LiveCounts> = {}
+    for (const op of this.changedOps) {
+      const c = this.seriesByOp.get(op)
+      if (c) out[op] = { ...c }
+    }
+    this.changedOps.clear()
+    // The op under way keeps changing: it is sent again next time.
+    if (this.countsOp !== null) this.changedOps.add(this.countsOp)
+    return out
   }
 
   private countsFor(op: string): Map<string, { n: number }> {

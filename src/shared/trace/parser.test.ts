@@ -296,6 +296,9 @@ describe('series measured from the fix kernel\'s splice_steal and splice_copy tr
     for (const r of parseAll([text.join('\n')])) agg.push(r)
     expect(agg.seriesPerOp['ops[0]']).toEqual({ shared: 1, stolen: 1, copied: 2, reloads: 0, bytes: 0x3064, bytesCopied: 4196 })
     expect(agg.seriesPerOp['ops[1]']).toEqual({ ...emptyLiveCounts(), reloads: 1 })
+    // Streamed: the ops that moved, once; then only the op the stream is in.
+    expect(Object.keys(agg.takeChangedSeries()).sort()).toEqual(['ops[0]', 'ops[1]'])
+    expect(Object.keys(agg.takeChangedSeries())).toEqual(['ops[1]'])
   })
 
   it('infers them from deletions and allocations on a kernel without them, and knows no bytes copied', () => {

@@ -4,6 +4,7 @@ import { createPinia, setActivePinia } from 'pinia'
 import { setBridge } from '../api'
 import { testBridge } from '../testBridge'
 import { useRunsStore } from './runs'
+import { emptyLiveCounts } from '../../../shared/vocabulary'
 
 describe('runs store', () => {
   beforeEach(() => setActivePinia(createPinia()))
@@ -24,6 +25,20 @@ describe('runs store', () => {
     t.emit('onRunEvent', { type: 'log', runId: 'r1', level: 'error', message: 'cc: not found' })
     expect(runs.status).toBe('failed')
     expect(runs.error).toBe('cc: not found')
+  })
+
+  it('keeps how the series are counted and the per-op series the tracer streams, the latest per op', async () => {
+    const t = testBridge({ startRun: () => ({ ok: true, value: { runId: 'r1' } }) })
+    setBridge(t.bridge)
+    const runs = useRunsStore()
+    await runs.start('l1', 'name: x', '<editor>')
+    t.emit('onRunEvent', { type: 'phase', runId: 'r1', phase: 'probe', message: 'running the probe' })
+    const c = (stolen: number) => ({ ...emptyLiveCounts(), stolen })
+    t.emit('onRunEvent', { type: 'trace', runId: 'r1', buckets: [{ t: 0, counts: c(100) }], lost: 0, counting: 'measured', perOp: { 'ops[0]': c(100) } })
+    t.emit('onRunEvent', { type: 'trace', runId: 'r1', buckets: [{ t: 100, counts: c(156) }], lost: 0, counting: 'measured', perOp: { 'ops[0]': c(256), 'ops[1]': c(0) } })
+    expect(runs.series.counting).toBe('measured')
+    expect(runs.series.totals.stolen).toBe(256)
+    expect([...runs.livePerOp.entries()].map(([k, v]) => [k, v.stolen])).toEqual([['ops[0]', 256], ['ops[1]', 0]])
   })
 
   it('reports a refused start as a failure with the core’s message', async () => {

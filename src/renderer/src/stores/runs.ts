@@ -2,7 +2,7 @@ import { defineStore } from 'pinia'
 import { computed, markRaw, ref, shallowRef } from 'vue'
 import type { OpObservation, Policy, Prediction } from '../../../shared/results'
 import type { RunEvent, RunPhase, RunRecord } from '../../../shared/run/types'
-import type { Filesystem } from '../../../shared/vocabulary'
+import type { Filesystem, LiveCounts } from '../../../shared/vocabulary'
 import { call, messageOf, on } from '../api'
 import { LiveSeries } from '../liveSeries'
 
@@ -29,6 +29,8 @@ export const useRunsStore = defineStore('runs', () => {
   const series = shallowRef(markRaw(new LiveSeries()))
   /** Bumped on every trace event; charts redraw on animation frames, not on every bump. */
   const seriesVersion = ref(0)
+  /** Per op path, the kernel's series so far (the tracer sends those of ops that moved), for the chart over the ops while the run goes. */
+  const livePerOp = shallowRef(new Map<string, LiveCounts>())
   let unsubscribe: (() => void) | null = null
 
   const active = computed(() => status.value === 'starting' || status.value === 'running' || status.value === 'cancelling')
@@ -55,6 +57,7 @@ export const useRunsStore = defineStore('runs', () => {
     error.value = null
     series.value = markRaw(new LiveSeries())
     seriesVersion.value = 0
+    livePerOp.value = new Map()
   }
 
   /**
@@ -85,6 +88,7 @@ export const useRunsStore = defineStore('runs', () => {
         break
       case 'trace':
         series.value.push(e.buckets, e.lost, e.counting)
+        if (e.perOp) livePerOp.value = new Map([...livePerOp.value, ...Object.entries(e.perOp)])
         seriesVersion.value = series.value.version
         break
       case 'log':
@@ -146,7 +150,7 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   return {
-    runId, title, startedWith, cancelledIn, status, phase, phaseMessage, log, predictions, observations, progress, record, error, series, seriesVersion, active,
+    runId, title, startedWith, cancelledIn, status, phase, phaseMessage, log, predictions, observations, progress, record, error, series, seriesVersion, livePerOp, active,
     start, follow, cancel, handle, reset, listen,
   }
 })

@@ -34,6 +34,8 @@ export interface KernelEvent {
   tid: number
   task: string
   body: string
+  /** The op whose markers enclose the event in the trace's order (exports that say it). */
+  op?: string
 }
 
 export interface KernelTrace {
@@ -59,7 +61,7 @@ export function readPerfetto(file: TraceFormatFile): KernelTrace {
       lost.push({ ts: e.ts, count: Number(e.args?.count ?? 0), cpu: Number(e.args?.cpu ?? -1) })
     } else if (e.ph === 'i') {
       const task = tasks.get(e.tid) ?? ''
-      events.push({ i: events.length, ts: e.ts, name: `${e.cat}:${e.name}`, cpu: Number(e.args?.cpu ?? -1), pid: e.pid, tid: e.tid, task: task.replace(/-\d+$/, ''), body: String(e.args?.body ?? '') })
+      events.push({ i: events.length, ts: e.ts, name: `${e.cat}:${e.name}`, cpu: Number(e.args?.cpu ?? -1), pid: e.pid, tid: e.tid, task: task.replace(/-\d+$/, ''), body: String(e.args?.body ?? ''), ...(typeof e.args?.op === 'string' ? { op: e.args.op } : {}) })
     }
   }
   events.sort((a, b) => a.ts - b.ts || a.i - b.i)
@@ -68,8 +70,12 @@ export function readPerfetto(file: TraceFormatFile): KernelTrace {
   return { slices, events, lost, eventsLeftOut: Number(file.metadata.kernelEventsLeftOut ?? 0) }
 }
 
-/** Events inside an op's slice(s) (a repeat body has one slice per iteration). */
+/**
+ * Events of an op: those the export tied to it by the markers' order, else (older exports) those
+ * inside its slice(s) in time (a repeat body has one slice per iteration).
+ */
 export function eventsOfOp(trace: KernelTrace, path: string): KernelEvent[] {
+  if (trace.events.some((e) => e.op !== undefined)) return trace.events.filter((e) => e.op === path)
   const spans = trace.slices.filter((s) => s.path === path && s.timing === 'trace markers')
   if (!spans.length) return []
   return trace.events.filter((e) => spans.some((s) => e.ts >= s.start && e.ts <= s.start + s.dur))

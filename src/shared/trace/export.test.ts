@@ -138,3 +138,25 @@ describe('CSV export', () => {
     expect(perOpCsv(record())).toBe('op,kind,tracepoint,count\nops[0],drain,kmem:mm_page_alloc,2\nops[0],drain,syscalls:sys_enter_splice,1\n')
   })
 })
+
+describe('Perfetto export of a coarse trace clock', () => {
+  it('ties each kernel event to the op whose markers enclose it in the trace, though all share one timestamp', () => {
+    const line = (body: string) => `           <...>-125     [000] .....    13.616000: ${body}`
+    const text = [
+      line('tracing_mark_write: splicelab:begin ops[0]'),
+      line('splice_steal: src=filemap dev=254:0 ino=0xf pfn=0x3650 index=0 bytes=4096 reason=stolen'),
+      line('tracing_mark_write: splicelab:end ops[0]'),
+      line('tracing_mark_write: splicelab:begin ops[1]'),
+      line('mm_filemap_add_to_page_cache: dev 254:0 ino f pfn=0x3660 ofs=0 order=0'),
+      line('tracing_mark_write: splicelab:end ops[1]'),
+      line('mm_page_free: page=(ptrval) pfn=0x3660 order=0'),
+    ].join('\n')
+    const file = toPerfetto(record(), { events: eventsOfText(text).events, buckets: [] })
+    const kernel = file.traceEvents.filter((e) => e.ph === 'i' && e.cat !== 'lost')
+    expect(kernel.map((e) => [e.name, e.args?.op])).toEqual([
+      ['splice_steal', 'ops[0]'],
+      ['mm_filemap_add_to_page_cache', 'ops[1]'],
+      ['mm_page_free', undefined],
+    ])
+  })
+})

@@ -139,17 +139,24 @@ export function toPerfetto(record: RunRecord, input: PerfettoInput): TraceFormat
     }
   }
 
-  // Kernel events: one thread track per task, under the traced process's pid (tgid when known).
+  // Kernel events: one thread track per task, under the traced process's pid (tgid when known). Each
+  // carries the op whose markers enclose it in the trace's order (args.op): a guest's coarse trace
+  // clock can give a marker and the events around it one timestamp, so time alone cannot tell.
   const named = new Set<number>()
+  let inOp: string | null = null
   for (const e of events) {
-    if (e.name === 'ftrace:tracing_mark_write') continue
+    if (e.name === 'ftrace:tracing_mark_write') {
+      const m = parseMarker(e.body)
+      if (m) inOp = m.phase === 'begin' ? m.path : inOp === m.path ? null : inOp
+      continue
+    }
     const pid = e.tgid ?? e.pid
     if (!named.has(e.pid)) {
       named.add(e.pid)
       out.push({ name: 'thread_name', ph: 'M', ts: 0, pid, tid: e.pid, args: { name: `${e.task}-${e.pid}` } })
     }
     const colon = e.name.indexOf(':')
-    out.push({ name: e.name.slice(colon + 1), cat: colon > 0 ? e.name.slice(0, colon) : 'kernel', ph: 'i', s: 't', ts: us(e.ts), pid, tid: e.pid, args: { cpu: e.cpu, body: e.body } })
+    out.push({ name: e.name.slice(colon + 1), cat: colon > 0 ? e.name.slice(0, colon) : 'kernel', ph: 'i', s: 't', ts: us(e.ts), pid, tid: e.pid, args: { cpu: e.cpu, body: e.body, ...(inOp !== null ? { op: inOp } : {}) } })
   }
 
   // Lost events: global instants where the kernel said so, so a gap in the events is not mistaken for quiet.

@@ -114,7 +114,7 @@ describe.skipIf(skip !== null)(`every preset on the real kernel${skip ? ` (skipp
       expect(bytes).toBeGreaterThanOrEqual(facts.pageSize)
       const [about, ...csv] = (await store.export(record, 'series-csv')).trim().split('\n')
       expect(about).toContain(`kernel ${facts.kernel}`)
-      expect(csv[0]).toBe('t_ms,shared,stolen,copied,reloads,bytes')
+      expect(csv[0]).toBe('t_ms,shared,stolen,copied,reloads,bytes,bytesCopied')
       expect(csv.length).toBe(trace.buckets!.length + 1)
     } finally {
       rmSync(dir, { recursive: true, force: true })

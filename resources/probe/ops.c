@@ -390,14 +390,19 @@ static void op_store(const struct op *op, struct outcome *o)
 	struct store s;
 	if (store_prepare(op, o, &s))
 		return;
-	int r = TIMED(guarded_copy(s.base + op->offset, s.src, (size_t)op->len));
+	size_t stored = 0;
+	int r = TIMED(guarded_copy(s.base + op->offset, s.src, (size_t)op->len, &stored));
+	/* A fault part-way (a page past the end of a truncated file) leaves the pages before it stored. */
+	shadow_write(s.sh, (uint64_t)op->offset, s.src, stored, 0);
 	if (r) {
 		set_err(o, r);
 		return;
 	}
 	o->ret = 0; /* a store has no return value: 0 = done, like mmap and fork */
-	shadow_write(s.sh, (uint64_t)op->offset, s.src, (size_t)op->len, 0);
 }
+
+/* How the forked child says its store faulted: its exit status. */
+enum { FORK_CHILD_SIGSEGV = 1, FORK_CHILD_SIGBUS = 2 };
 
 /* The forked child: stores (store=child), or holds the COW-shared pages until the parent has stored. */
 __attribute__((noreturn)) static void fork_child(const struct op *op, const struct store *s, int sync_r)
@@ -405,13 +410,13 @@ __attribute__((noreturn)) static void fork_child(const struct op *op, const stru
 	int r = 0;
 	fork_child_init(probe_pid);
 	if (!op->store_parent) {
-		r = guarded_copy(s->base + op->offset, s->src, (size_t)op->len);
+		r = guarded_copy(s->base + op->offset, s->src, (size_t)op->len, NULL);
 	} else {
 		char c;
 		while (read(sync_r, &c, 1) < 0 && errno == EINTR)
 			;
 	}
-	_exit(r ? 1 : 0);
+	_exit(r == ERR_SIGBUS ? FORK_CHILD_SIGBUS : r ? FORK_CHILD_SIGSEGV : 0);
 }
 
 static void op_fork(const struct op *op, struct outcome *o)
@@ -438,16 +443,21 @@ static void op_fork(const struct op *op, struct outcome *o)
 		fork_child(op, &s, sync[0]);
 	}
 	close(sync[0]);
-	int r = op->store_parent ? guarded_copy(s.base + op->offset, s.src, (size_t)op->len) : 0;
+	size_t stored = 0;
+	int r = op->store_parent ? guarded_copy(s.base + op->offset, s.src, (size_t)op->len, &stored) : 0;
 	close(sync[1]);
 	int st = wait_child(pid);
 	op_ns += now_ns() - t0;
 	if (r) {
+		shadow_write(s.sh, (uint64_t)op->offset, s.src, stored, 0);
 		set_err(o, r);
 		return;
 	}
 	if (!op->store_parent && !(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-		set_err(o, st >= 0 && WIFEXITED(st) ? ERR_SIGSEGV : (timed_out ? ETIMEDOUT : ECHILD));
+		if (st >= 0 && WIFEXITED(st))
+			set_err(o, WEXITSTATUS(st) == FORK_CHILD_SIGBUS ? ERR_SIGBUS : ERR_SIGSEGV);
+		else
+			set_err(o, timed_out ? ETIMEDOUT : ECHILD);
 		return;
 	}
 	o->ret = 0;

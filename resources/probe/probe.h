@@ -276,7 +276,7 @@ extern uint64_t op_limit_ns;
 
 uint64_t now_ns(void);
 void install_signals(void);
-int guarded_copy(uint8_t *dst, const uint8_t *src, size_t n);
+int guarded_copy(uint8_t *dst, const uint8_t *src, size_t n, size_t *stored);
 int guarded_touch(const uint8_t *p, size_t n, size_t step);
 int wait_child(pid_t pid);
 void fork_child_init(pid_t parent);

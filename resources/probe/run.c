@@ -93,17 +93,32 @@ void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* Copies into memory that may fault (a truncated mapping, an unmapped buffer): 0, or ERR_SIGBUS/ERR_SIGSEGV. */
-int guarded_copy(uint8_t *dst, const uint8_t *src, size_t n)
+/*
+ * Copies into memory that may fault (a truncated mapping, an unmapped buffer): 0, or
+ * ERR_SIGBUS/ERR_SIGSEGV. One page at a time, forward, so that a fault leaves exactly the pages
+ * before the faulting one stored (memcpy may store a range's tail before its head); *stored says
+ * how many bytes that is, when given.
+ */
+int guarded_copy(uint8_t *dst, const uint8_t *src, size_t n, size_t *stored)
 {
+	volatile size_t done = 0;
 	int sig = sigsetjmp(guard_jmp, 1);
+	if (stored)
+		*stored = done;
 	if (sig) {
 		guard_on = 0;
 		return sig == SIGBUS ? ERR_SIGBUS : ERR_SIGSEGV;
 	}
 	guard_on = 1;
-	memcpy(dst, src, n);
+	while (done < n) {
+		size_t room = (size_t)page_size - ((uintptr_t)(dst + done) & ((uintptr_t)page_size - 1));
+		size_t k = n - done < room ? n - done : room;
+		memcpy(dst + done, src + done, k);
+		done += k;
+	}
 	guard_on = 0;
+	if (stored)
+		*stored = done;
 	return 0;
 }
 

@@ -514,6 +514,7 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'readahead-caches-ahead': [0, 0, 0, 0],
   'splice-pipe-to-file': [0, 0, 0, 0],
   'splice-to-file-overlap': [0, 0, 0, 0],
+  'store-past-truncated-end': [10, 10, 10, 10],
   'streaming-1gib': [4177920, 4177920, 4177920, 4177920],
   'streaming-readonly': [0, 0, 0, 0],
   'tee-full-output': [0, 0, 0, 0],

@@ -3,6 +3,7 @@
  * counts, tracepoints and notes go to the op's accumulator, which every handler gets as an argument.
  */
 import type { LeafOp } from '../scenario/schema'
+import type { Pattern } from '../scenario/pattern'
 import { resolveSize } from '../scenario/size'
 import type { OpOutcome } from '../results'
 import type { Tracepoint } from '../vocabulary'
@@ -98,6 +99,24 @@ function pastMapping(acc: OpAcc): OpOutcome {
   return { ret: -1, errno: 'EFAULT' }
 }
 
+/**
+ * A store of [s, s + len) through the file's shared mapping. The mapping still reaches only the
+ * pages that hold part of the file: a truncate since the mmap unmapped the others
+ * (truncate_pagecache → unmap_mapping_range), and the fault on one of them is SIGBUS
+ * (filemap_fault and shmem_fault refuse an index at or past the end of file). The probe copies page
+ * by page, forward, so the bytes before the first such page are stored and none after it. Bytes of
+ * the last partial page past the end of file are stored in the page but are not part of the file.
+ */
+function storeThroughMapping(sim: Sim, acc: OpAcc, f: FileState, s: number, len: number, pattern: Pattern): OpOutcome {
+  const ps = sim.world.pageSize
+  const reach = Math.ceil(f.size / ps) * ps
+  const e = Math.min(s + len, f.size)
+  if (s < e) writeFile(sim.world, acc, f, s, e, patternPatch(s, e, pattern), true)
+  if (s + len <= reach) return ok()
+  acc.note(`the store reaches page ${Math.floor(Math.max(s, reach) / ps)}, past the end of file (${f.size} bytes): SIGBUS${s < e ? `, after bytes ${s}–${e - 1} were stored` : ', nothing stored'}`)
+  return { ret: -1, errno: 'SIGBUS' }
+}
+
 const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
   splice(sim, acc, op) {
     acc.tpAdd(SYSCALL_ENTRY.splice, 1)
@@ -153,9 +172,7 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
     if (!f.mapped) return notMapped(acc)
     const s = size(sim, op.offset)
     if (s + size(sim, op.len) > f.mapLen) return pastMapping(acc)
-    const e = Math.min(s + size(sim, op.len), f.size)
-    writeFile(sim.world, acc, f, s, e, patternPatch(s, e, op.pattern), true)
-    return ok()
+    return storeThroughMapping(sim, acc, f, s, size(sim, op.len), op.pattern)
   },
   munmap(sim, acc, op) {
     if (op.file !== undefined) {
@@ -236,10 +253,8 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
         else acc.note("the child's store copies its COW page: neither the parent's buffer nor the pipe change")
       } else storeBuffer(acc, b, sim.world.pageSize, s, len, op.pattern)
     } else if (op.file !== undefined) {
-      const f = fileOf(sim, op.file)
-      const e = Math.min(s + len, f.size)
-      writeFile(sim.world, acc, f, s, e, patternPatch(s, e, op.pattern), true)
       acc.note('shared file mappings are not copy-on-write: the store writes the page cache')
+      return storeThroughMapping(sim, acc, fileOf(sim, op.file), s, len, op.pattern)
     }
     return ok()
   },

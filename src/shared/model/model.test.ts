@@ -484,6 +484,7 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'control-write-other-page': [0, 0, 0, 0],
   'dirty-page-write': [200, 200, 200, 200],
   'fadvise-dirty-readahead': [0, 0, 0, 0],
+  'fadvise-dirty-steal': [200, 200, 200, 200],
   'fadvise-dontneed': [200, 200, 200, 200],
   'fallocate-zero-length': [0, 0, 0, 0],
   'fault-read-around': [0, 0, 0, 0],

@@ -64,7 +64,8 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
     const i = Math.floor(x / P)
     const e = Math.min(end, (i + 1) * P)
     let page = f.cache[i]
-    if (page && f.maybeGone?.has(i)) {
+    const writtenBack = page !== null && f.maybeGone?.has(i) === true
+    if (page && writtenBack && f.maybeGone) {
       // fadvise may have evicted it after all (writeback won the race): then this splice reads it
       // back, with readahead for the file's other such pages (seen on btrfs: 0, 4 or 8 additions)
       acc.pcAddExtra += f.maybeGone.size
@@ -83,7 +84,7 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
       if (loaded++ === 0) firstLoaded = i
     }
     const snap = page.content
-    const held = policy.fromPageCache(w, acc, f, i, x, e, page, justRead)
+    const held = policy.fromPageCache(w, acc, f, i, x, e, page, justRead, writtenBack)
     pushSlot(acc, p, { page: held, s: x, e, snap, file: f, buf: null, idx: i })
     x = e
   }

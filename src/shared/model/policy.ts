@@ -26,6 +26,8 @@ export interface FilePageCandidate {
   pageSize: number
   /** This splice read the page from disk (it was not cached). */
   justRead: boolean
+  /** fadvise DONTNEED started the writeback of this dirty page (FileState.maybeGone). */
+  writtenBack: boolean
 }
 
 /** A process page a vmsplice would put into the pipe: bytes [s, e) (buffer page-space) of page k. */
@@ -55,9 +57,15 @@ export function insideFile(c: FilePageCandidate): string | null {
   return c.i * c.pageSize >= c.f.size ? 'truncated (past the end of file)' : null
 }
 
-/** A dirty page cannot leave the page cache without losing data the file has not written yet. */
+/**
+ * A dirty page cannot leave the page cache without losing data the file has not written yet. A page
+ * fadvise DONTNEED found dirty is not dirty any more: generic_fadvise (mm/fadvise.c) started its
+ * writeback (__filemap_fdatawrite_range, WB_SYNC_NONE), which clears the dirty flag as it sets the
+ * writeback one; the page was then evicted (and a splice reads it back clean) or stays clean, under
+ * writeback until its I/O completes (writebackMayRun).
+ */
 export function clean(c: FilePageCandidate): string | null {
-  return c.f.dirty[c.i] ? 'dirty page (its data is not on disk yet)' : null
+  return c.f.dirty[c.i] && !c.writtenBack ? 'dirty page (its data is not on disk yet)' : null
 }
 
 /** RFC patch 1: remove_mapping() fails for a page a process maps (page_mapped). */
@@ -104,8 +112,18 @@ export function readStillInFlight(c: FilePageCandidate): string | null {
   return c.fs === 'btrfs' && c.justRead ? 'btrfs may still hold the read of this page locked (filemap_release_folio fails): copied then' : null
 }
 
+/**
+ * The writeback fadvise DONTNEED started on a dirty page may not have finished when the splice looks
+ * at it: splice_file_page_check() and splice_take_file_folio() copy a folio under writeback
+ * (folio_test_writeback, reason writeback) without waiting. Seen on fix-6.1 (ext4, explore seed
+ * 2911): a page written, fadvised and spliced was stolen in 3 of 5 runs.
+ */
+export function writebackMayRun(c: FilePageCandidate): string | null {
+  return c.writtenBack ? 'the writeback fadvise DONTNEED started may still run (folio_test_writeback): copied then' : null
+}
+
 /** Steal conditions the kernel decides by timing: the steal is predicted and a copy allowed. */
-export const FILE_STEAL_MAY_COPY: readonly StealCondition<FilePageCandidate>[] = [readStillInFlight]
+export const FILE_STEAL_MAY_COPY: readonly StealCondition<FilePageCandidate>[] = [readStillInFlight, writebackMayRun]
 
 /** A page the model stole may still be in the page cache: the kernel may have copied it instead. */
 export function maybeCopied(f: FileState, i: number, acc: OpAcc): void {
@@ -165,8 +183,11 @@ export function whyCopy<C>(conditions: readonly StealCondition<C>[], c: C): stri
 /** What goes into a pipe slot: the page itself (shared or stolen), or null for a copy the pipe owns. */
 export interface PolicyRules {
   readonly name: Policy
-  /** splice file → pipe of bytes [s, e) of page i of f, whose cached page is `page` (read from disk by this splice: `justRead`). */
-  fromPageCache(w: World, acc: OpAcc, f: FileState, i: number, s: number, e: number, page: Page, justRead: boolean): Page | null
+  /**
+   * splice file → pipe of bytes [s, e) of page i of f, whose cached page is `page` (read from disk by
+   * this splice: `justRead`; a dirty page whose writeback fadvise started: `writtenBack`).
+   */
+  fromPageCache(w: World, acc: OpAcc, f: FileState, i: number, s: number, e: number, page: Page, justRead: boolean, writtenBack: boolean): Page | null
   /** vmsplice of bytes [s, e) of page k of b, which the process maps as `page`. */
   fromProcess(w: World, acc: OpAcc, b: BufferState, k: number, s: number, e: number, page: Page, gift: boolean): Page | null
   /** tee of `take` bytes of `src`: the new slot's page and snapshot. */
@@ -234,8 +255,8 @@ const copy: PolicyRules = {
 
 const stealOrCopy: PolicyRules = {
   name: 'steal-or-copy',
-  fromPageCache(w, acc, f, i, s, e, page, justRead) {
-    const candidate = { fs: w.fs, f, i, s, e, pageSize: w.pageSize, justRead }
+  fromPageCache(w, acc, f, i, s, e, page, justRead, writtenBack) {
+    const candidate = { fs: w.fs, f, i, s, e, pageSize: w.pageSize, justRead, writtenBack }
     const why = whyCopy(FILE_STEAL_CONDITIONS, candidate)
     if (why !== null) {
       acc.stats.filemapCopied++
@@ -245,6 +266,7 @@ const stealOrCopy: PolicyRules = {
     const maybe = whyCopy(FILE_STEAL_MAY_COPY, candidate)
     f.cache[i] = null
     f.onDisk[i] = true
+    f.dirty[i] = false
     acc.pages.stolen++
     acc.stats.filemapMoved++
     acc.pcDel++

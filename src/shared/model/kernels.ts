@@ -63,6 +63,11 @@ export interface KernelRules {
   truncateDirtiesEdgeFirst: readonly Filesystem[]
   /** Filesystems without FALLOC_FL_ZERO_RANGE (EOPNOTSUPP). */
   noZeroRange: readonly Filesystem[]
+  /**
+   * A splice of a tmpfs hole packs its zeros into the pipe's last buffer while that one has room
+   * (true), or gives every file page of the hole a buffer of its own (false).
+   */
+  tmpfsHoleZerosPack: boolean
 }
 
 /** One rule's value for each kernel version that has evidence, with that evidence. */
@@ -137,6 +142,16 @@ export const KERNEL_RULES: { readonly [K in keyof KernelRules]: Keyed<KernelRule
   noZeroRange: {
     '6.1': { value: ['tmpfs'], evidence: `${STOCK_RULES_61} section 7 (returns-6.1.txt: fallocate zero range on tmpfs → EOPNOTSUPP): shmem_fallocate (mm/shmem.c) takes only KEEP_SIZE and PUNCH_HOLE` },
     '6.18': { value: ['tmpfs'], evidence: `${STOCK_RULES_618} section 3: shmem_fallocate has no FALLOC_FL_ZERO_RANGE` },
+  },
+  tmpfsHoleZerosPack: {
+    '6.1': {
+      value: true,
+      evidence: `${STOCK_RULES_61} section 14 (preset tmpfs-hole-packs; explore seed 2911 on fix-6.1, and vm:debian-6.1: a splice of 4096 bytes from offset 84 of a punched 8 KiB file into a one-page pipe returned 4096): shmem has no splice_read of its own, generic_file_splice_read gives shmem_file_read_iter an ITER_PIPE iterator, which fills a hole with iov_iter_zero (mm/shmem.c) → pipe_zero → append_pipe (lib/iov_iter.c), which adds to the last buffer while i->last_offset says it has room (a buffer append_pipe made, or under the fix's policies one own_page_to_iter_pipe made) before it needs a free slot`,
+    },
+    '6.18': {
+      value: false,
+      evidence: `${STOCK_RULES_618} section 14 (preset tmpfs-hole-packs: the same splice returned 4012): shmem_file_splice_read (mm/shmem.c) puts one ZERO_PAGE buffer per file page of a hole (splice_zeropage_into_pipe)`,
+    },
   },
 }
 

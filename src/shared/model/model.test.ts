@@ -521,6 +521,7 @@ const STOCK_CHANGED_BYTES: Record<string, [number, number, number, number]> = {
   'tee-full-output': [0, 0, 0, 0],
   'tee-then-write': [400, 400, 400, 400],
   'tmpfs-hole-zero-page': [0, 1, 1, 1],
+  'tmpfs-hole-packs': [0, 0, 0, 0],
   'truncate-folio-reread': [0, 0, 0, 0],
   'truncate-partial': [3096, 3096, 3096, 3096],
   'truncate-same-size': [0, 0, 0, 0],

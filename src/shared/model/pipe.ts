@@ -45,6 +45,29 @@ function zeroPageOfHole(acc: OpAcc, zeros: Slot['snap']): Page {
   return new Page(zeros)
 }
 
+/**
+ * 6.1's tmpfs (KernelRules.tmpfsHoleZerosPack): zeros of a hole at x go into `open`, the buffer this
+ * splice filled last, while it has room and its data ends at x. shmem_file_read_iter fills a hole
+ * with iov_iter_zero, whose append_pipe (lib/iov_iter.c) adds to the last buffer when
+ * i->last_offset is inside the page: a buffer append_pipe made itself, or one the fix's
+ * own_page_to_iter_pipe made for a copy. A page-cache page's buffer (last_offset negative) and a
+ * full one take nothing.
+ */
+function packsInto(w: World, f: FileState, open: Slot | null, x: number): open is Slot {
+  const i = Math.floor(x / w.pageSize)
+  return open !== null && open.e === x && open.e - open.s < w.pageSize && w.fs === 'tmpfs' && !f.cache[i] && !f.onDisk[i]
+}
+
+/** Adds zeros up to `e` to the buffer `open` (its page is the pipe's own: nothing else sees it change). */
+function packTail(acc: OpAcc, open: Slot, e: number): number {
+  const zeros = [...slice(open.snap, open.s, open.e, 0), { s: open.e, e, pat: null, shift: 0 }]
+  if (open.page) open.page.content = zeros
+  open.snap = zeros
+  open.e = e
+  acc.note('a tmpfs hole on 6.1: its zeros go into the pipe buffer this splice filled last, while it has room (append_pipe)')
+  return e
+}
+
 /** splice file → pipe of [off, off + len): one slot per page, until the end of file or a full ring. */
 export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: FileState, off: number, len: number, p: PipeState): OpOutcome {
   const P = w.pageSize
@@ -60,9 +83,15 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
   let x = off
   let loaded = 0
   let firstLoaded = -1
-  while (x < end && usedSlots(p) < p.capacity) {
+  // 6.1's tmpfs: the buffer of this splice zeros of a hole may still be added to (packTail)
+  let open: Slot | null = null
+  while (x < end && (usedSlots(p) < p.capacity || packsInto(w, f, open, x))) {
     const i = Math.floor(x / P)
     const e = Math.min(end, (i + 1) * P)
+    if (open && packsInto(w, f, open, x)) {
+      x = packTail(acc, open, Math.min(e, x + P - (open.e - open.s)))
+      continue
+    }
     let page = f.cache[i]
     const writtenBack = page !== null && f.maybeGone?.has(i) === true
     if (page && writtenBack && f.maybeGone) {
@@ -74,7 +103,9 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
     if (!page && w.fs === 'tmpfs' && !f.onDisk[i]) {
       // a hole in a tmpfs file: shmem_file_splice_read puts ZERO_PAGE into the pipe and caches
       // nothing, so a later write allocates a page the pipe never sees (seen on 6.18 after a punch)
-      pushSlot(acc, p, { page: zeroPageOfHole(acc, logicalOf(f, i, P)), s: x, e, snap: logicalOf(f, i, P), file: f, buf: null, idx: i })
+      const slot: Slot = { page: zeroPageOfHole(acc, logicalOf(f, i, P)), s: x, e, snap: logicalOf(f, i, P), file: f, buf: null, idx: i }
+      pushSlot(acc, p, slot)
+      open = w.rules.tmpfsHoleZerosPack ? slot : null
       x = e
       continue
     }
@@ -85,7 +116,10 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
     }
     const snap = page.content
     const held = policy.fromPageCache(w, acc, f, i, x, e, page, justRead, writtenBack)
-    pushSlot(acc, p, { page: held, s: x, e, snap, file: f, buf: null, idx: i })
+    const slot: Slot = { page: held, s: x, e, snap, file: f, buf: null, idx: i }
+    pushSlot(acc, p, slot)
+    // the fix's own_page_to_iter_pipe leaves a copy's buffer open to a hole's zeros that follow
+    open = w.rules.tmpfsHoleZerosPack && held !== page ? slot : null
     x = e
   }
   // Readahead may bring in more of an uncached file than was spliced (docs/stock-rules.md section 8):

@@ -719,6 +719,25 @@ describe('the kernel and the mount options are inputs', () => {
     })
     for (const fs of ['ext4', 'xfs', 'btrfs'] as const) expect(predict(s, 'stock', defaultEnv(fs)).ops.map((o) => o.outcomes[0]!.ret), fs).toEqual([0, 0, 0, 4096])
   })
+  it('a dirty page fadvise started writing back is stolen or, while its writeback runs, copied — and then fadvise cannot evict it (fix-6.1, explore seed 2911)', () => {
+    const fadvise = { op: 'fadvise_dontneed' as const, file: 'f' }
+    const splice = (off: number, len: string) => ({ op: 'splice' as const, from: { file: 'f', offset: off }, to: { pipe: 'p' }, len })
+    const s = scenario({
+      files: [{ id: 'f', size: '1p', state: 'dirty' }],
+      pipes: [{ id: 'p', size: '4p' }],
+      ops: [splice(0, '1p'), fadvise, splice(0, '1p'), fadvise, splice(0, '1p')],
+    })
+    const ops = predict(s, 'steal-or-copy', defaultEnv('btrfs')).ops
+    // dirty: copied; after fadvise: clean, stolen unless its writeback still runs
+    expect(ops[0]!.stats).toMatchObject({ filemapCopied: 1, filemapMoved: 0 })
+    expect(ops[2]!.statsRange).toMatchObject({ filemapCopied: { min: 0, max: 1 }, filemapMoved: { min: 0, max: 1 } })
+    // a copy leaves it cached under writeback, where fadvise cannot evict it: read back or not
+    expect(ops[4]!.tracepoints['filemap:mm_filemap_add_to_page_cache']).toEqual({ min: 0, max: 1 })
+    expect(ops[4]!.statsRange).toMatchObject({ filemapCopied: { min: 0, max: 1 } })
+    // a write dirties it again: copied
+    const again = scenario({ ...s, ops: [fadvise, { op: 'pwrite', file: 'f', offset: 0, len: 1 }, splice(0, '1p')] })
+    expect(predict(again, 'steal-or-copy', defaultEnv('ext4')).ops[2]!.stats).toMatchObject({ filemapCopied: 1, filemapMoved: 0 })
+  })
   it('an mmap that read-faults caches and maps every page: fadvise cannot evict them and steal-or-copy copies them', () => {
     const s = scenario({
       files: [{ id: 'f', size: '4p', cached: false }],

@@ -212,7 +212,10 @@ const HANDLERS: { [K in LeafOp['op']]: Handler<K> } = {
     return ok()
   },
   fsync(sim, _acc, op) {
-    fileOf(sim, op.file).dirty.fill(false)
+    const f = fileOf(sim, op.file)
+    f.dirty.fill(false)
+    // fsync waits for every writeback of the file (file_write_and_wait_range)
+    f.writebackMayRun = undefined
     return ok()
   },
   madvise_dontneed(sim, acc, op) {

@@ -75,6 +75,12 @@ export function load(w: World, acc: OpAcc, f: FileState, i: number, needData: bo
   return p
 }
 
+/** Page i is dirty (again): a writeback fadvise started on it before no longer makes it clean. */
+function markDirty(f: FileState, i: number): void {
+  f.dirty[i] = true
+  f.writebackMayRun?.delete(i)
+}
+
 /** One page-cache addition for the folio of pages [s, e): certain, unless an earlier readahead may have read it in already. */
 function countAdd(acc: OpAcc, f: FileState, s: number, e: number): void {
   let maybe = false
@@ -144,7 +150,7 @@ export function writeFile(w: World, acc: OpAcc, f: FileState, s: number, e: numb
     const next = overlay(old, patch)
     page.content = page.content === old ? next : overlay(page.content, patch)
     f.logical[i] = next
-    f.dirty[i] = true
+    markDirty(f, i)
     if (viaMapping) f.mappedPage[i] = true
     acc.pageEvents++
   }
@@ -217,7 +223,7 @@ export function punch(w: World, acc: OpAcc, f: FileState, a: number, b: number, 
  */
 function dirtyEdge(acc: OpAcc, f: FileState, i: number): void {
   const start = f.folioStart[i]!
-  for (let j = start; j < start + f.folioPages[i]!; j++) f.dirty[j] = true
+  for (let j = start; j < start + f.folioPages[i]!; j++) markDirty(f, j)
   acc.note('the partial edge block is zeroed through the page cache: its folio is dirty')
 }
 
@@ -408,7 +414,7 @@ function xfsZeroPage(acc: OpAcc, f: FileState, P: number, i: number): void {
   f.cache[i] = new Page(f.logical[i]!)
   f.folioStart[i] = i
   f.folioPages[i] = 1
-  f.dirty[i] = true
+  markDirty(f, i)
   f.onDisk[i] = false
   acc.pageEvents++
   acc.note('xfs zeroes a partial block through the page cache: its page is read back in')
@@ -421,8 +427,9 @@ function xfsZeroPage(acc: OpAcc, f: FileState, P: number, i: number): void {
  */
 export function fadviseDontneed(acc: OpAcc, f: FileState, P: number, s: number, e: number): void {
   for (let i = Math.ceil(s / P); (i + 1) * P <= Math.ceil(e / P) * P && i < f.cache.length; i++) {
-    // a page readahead may have read is clean and unreferenced: evicted if it is there
-    forgetReadahead(f, i)
+    // a page readahead may have read is clean and unreferenced: evicted if it is there; one whose
+    // writeback may still run is not (mapping_evict_folio refuses a folio under writeback)
+    if (!f.writebackMayRun?.has(i)) forgetReadahead(f, i)
     if (!f.cache[i]) continue
     const use = folioUse(f, i)
     if (use === 'free') {
@@ -432,7 +439,10 @@ export function fadviseDontneed(acc: OpAcc, f: FileState, P: number, s: number, 
     acc.note('fadvise DONTNEED cannot evict a page the pipe (or a mapping, or dirt) holds')
     if (use === 'dirty') {
       const start = f.folioStart[i]!
-      for (let j = start; j < start + f.folioPages[i]!; j++) (f.maybeGone ??= new Set()).add(j)
+      for (let j = start; j < start + f.folioPages[i]!; j++) {
+        ;(f.maybeGone ??= new Set()).add(j)
+        ;(f.writebackMayRun ??= new Set()).add(j)
+      }
     }
   }
 }
@@ -519,7 +529,7 @@ export function truncate(w: World, acc: OpAcc, f: FileState, size: number): void
     // xfs_setattr_size zeroes the block's tail (xfs_truncate_page) before truncate_setsize: a write
     // that dirties the folio, so a large one the pipe holds stays cached (dropUnsplittableFolio)
     const start = f.folioStart[edge]!
-    for (let j = start; j < start + f.folioPages[edge]!; j++) f.dirty[j] = true
+    for (let j = start; j < start + f.folioPages[edge]!; j++) markDirty(f, j)
   }
   if (size < f.size) {
     let straddling: number | null = null

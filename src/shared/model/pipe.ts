@@ -93,8 +93,8 @@ export function spliceFileToPipe(w: World, policy: PolicyRules, acc: OpAcc, f: F
       continue
     }
     let page = f.cache[i]
-    const writtenBack = page !== null && f.maybeGone?.has(i) === true
-    if (page && writtenBack && f.maybeGone) {
+    const writtenBack = f.writebackMayRun?.has(i) === true
+    if (page && f.maybeGone?.has(i)) {
       // fadvise may have evicted it after all (writeback won the race): then this splice reads it
       // back, with readahead for the file's other such pages (seen on btrfs: 0, 4 or 8 additions)
       acc.pcAddExtra += f.maybeGone.size

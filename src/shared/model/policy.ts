@@ -26,7 +26,7 @@ export interface FilePageCandidate {
   pageSize: number
   /** This splice read the page from disk (it was not cached). */
   justRead: boolean
-  /** fadvise DONTNEED started the writeback of this dirty page (FileState.maybeGone). */
+  /** fadvise DONTNEED started the writeback of this page, which may still run (FileState.writebackMayRun). */
   writtenBack: boolean
 }
 

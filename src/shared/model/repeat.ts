@@ -148,7 +148,8 @@ export function fingerprint(w: World): string | null {
 function fileFields(f: FileState, out: number[], content: (c: Content) => void, page: (p: Page | null) => void): boolean {
   const gone = f.maybeGone ? [...f.maybeGone].sort((a, b) => a - b) : []
   const ahead = f.maybeCached ? [...f.maybeCached].sort((a, b) => a - b) : []
-  out.push(f.size, f.mapped ? 1 : 0, f.mapLen, f.btrfsAfterSync ? 1 : 0, gone.length, ...gone, ahead.length, ...ahead, f.logical.length, f.cache.length)
+  const wb = f.writebackMayRun ? [...f.writebackMayRun].sort((a, b) => a - b) : []
+  out.push(f.size, f.mapped ? 1 : 0, f.mapLen, f.btrfsAfterSync ? 1 : 0, gone.length, ...gone, ahead.length, ...ahead, wb.length, ...wb, f.logical.length, f.cache.length)
   for (let i = 0; i < f.logical.length; i++) {
     content(f.logical[i]!)
     page(f.cache[i] ?? null)

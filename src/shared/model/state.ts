@@ -49,6 +49,12 @@ export interface FileState {
    */
   maybeGone?: Set<number>
   /**
+   * Pages whose writeback fadvise(DONTNEED) started and may still run: clean, but a steal may find
+   * them under writeback (and copy), and fadvise cannot evict them then, so a page the model stole
+   * may still be cached. Until a write dirties the page again or an fsync waits for it.
+   */
+  writebackMayRun?: Set<number>
+  /**
    * Pages a splice's readahead may have read in with the pages it spliced: the uncached pages after
    * the first one it read. How far readahead reads is the kernel's choice (the device's read-ahead
    * size, the request, the access pattern): on 6.18 the first read of an 8 KiB file took both pages,

@@ -3,37 +3,25 @@
  * explore a few dozen generated scenarios on tmpfs, watch the counters reach the count, and see
  * every minimal case with what the kernel's reader saw. Screenshots go to docs/screenshots/.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { existsSync } from 'node:fs'
-import { builtAndBrowsable, shoot, startLab, type Lab } from './harness'
+import { builtAndBrowsable, shoot, skipUnlessCi, startLab, useBrowserLab } from './harness'
 
 const missing = builtAndBrowsable() ?? (process.getuid?.() !== 0 ? 'needs root (scratch filesystems)' : null) ?? (!existsSync('/sys/kernel') ? 'needs a Linux kernel' : null)
-const skip = !!missing && process.env.CI !== 'true'
-if (missing && skip) console.warn(`e2e skipped: ${missing}`)
+const skip = skipUnlessCi(missing)
 
 describe.skipIf(skip)('Explore in Chromium against this kernel', () => {
-  let lab: Lab
-  const errors: string[] = []
-
-  beforeAll(async () => {
-    if (missing) throw new Error(`e2e cannot run on CI: ${missing}`)
-    lab = await startLab()
-    lab.page.on('pageerror', (e) => errors.push(e.message))
-    await lab.page.goto(lab.url)
-  })
-  afterAll(async () => {
-    await lab?.close()
-  })
+  const session = useBrowserLab(missing, () => startLab())
 
   it('says why it cannot start before a target is connected', async () => {
-    const { page } = lab
+    const { page } = session.lab
     await page.getByRole('tab', { name: 'Explore' }).click()
     await expect(page.getByTestId('explore-start').isDisabled()).resolves.toBe(true)
     await expect(page.getByText('Connect a target first').isVisible()).resolves.toBe(true)
   })
 
   it('explores 30 scenarios on tmpfs and ends with its counters and cases', async () => {
-    const { page } = lab
+    const { page } = session.lab
     await page.getByRole('tab', { name: 'Targets' }).click()
     await page.getByRole('button', { name: '+ Local' }).click()
     await page.getByRole('button', { name: 'Add target' }).click()
@@ -54,6 +42,6 @@ describe.skipIf(skip)('Explore in Chromium against this kernel', () => {
       await expect(cases.nth(i).getByRole('button', { name: /Save as scenario|Saved/ }).isVisible()).resolves.toBe(true)
     }
     await shoot(page, 'explore', true)
-    expect(errors).toEqual([])
+    expect(session.errors).toEqual([])
   })
 })

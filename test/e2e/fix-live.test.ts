@@ -10,9 +10,9 @@
  * Needs root, qemu and both kernels in the store (CI builds them before the tests); about two
  * minutes under TCG.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
-import { builtAndBrowsable, shoot, startLab, type Lab } from './harness'
+import { builtAndBrowsable, shoot, skipUnlessCi, startLab, useBrowserLab } from './harness'
 import { vmSkipReason } from '../integration/fixtures/vm'
 import { findKernel } from '../../src/main/lab/kernels'
 import { cacheDir } from '../../src/main/paths'
@@ -29,8 +29,7 @@ async function missingReason(): Promise<string | null> {
   return null
 }
 const missing = await missingReason()
-const skip = !!missing && process.env.CI !== 'true'
-if (missing && skip) console.warn(`e2e skipped: ${missing}`)
+const skip = skipUnlessCi(missing)
 
 /**
  * The server's SPLICE_LAB_HOME is a temp dir with a kernel store of its own (empty): the VM targets
@@ -78,23 +77,13 @@ async function runPreset(page: Page, target: string): Promise<void> {
 }
 
 describe.skipIf(skip)('the fix kernel live in Chromium (qemu)', () => {
-  let lab: Lab
-  let images: Record<string, string>
-  const errors: string[] = []
-
-  beforeAll(async () => {
-    if (missing) throw new Error(`e2e cannot run on CI: ${missing}`)
-    lab = await startLab()
+  let images: Record<string, string> = {}
+  const session = useBrowserLab(missing, () => startLab(), async (lab) => {
     images = await useMachineKernels(lab.home)
-    lab.page.on('pageerror', (e) => errors.push(e.message))
-    await lab.page.goto(lab.url)
-  })
-  afterAll(async () => {
-    await lab?.close()
   })
 
   it('draws the steal line measured from splice_steal on fix-6.1, steal-or-copy: not flat, and the counts beside each policy', async () => {
-    const { page } = lab
+    const { page } = session.lab
     await addVm(page, 'fix steal-or-copy', images['fix-6.1']!, 'splice_policy=steal-or-copy')
     await runPreset(page, 'fix steal-or-copy')
     await expect(page.getByTestId('verdict-policy').textContent()).resolves.toBe('steal-or-copy')
@@ -124,11 +113,11 @@ describe.skipIf(skip)('the fix kernel live in Chromium (qemu)', () => {
     await page.getByLabel('Per-op measure').selectOption('stolen')
     await page.evaluate('window.scrollTo(0, 0)')
     await shoot(page, 'run-fix-live', true)
-    expect(errors).toEqual([])
+    expect(session.errors).toEqual([])
   }, 600_000)
 
   it('opens the fix run beside a run of stock Debian 6.1 (its steal line inferred, flat)', async () => {
-    const { page } = lab
+    const { page } = session.lab
     await addVm(page, 'debian stock', images['debian-6.1']!, '')
     await runPreset(page, 'debian stock')
     await expect(page.getByTestId('verdict-policy').textContent()).resolves.toBe('stock')
@@ -151,6 +140,6 @@ describe.skipIf(skip)('the fix kernel live in Chromium (qemu)', () => {
     expect(legend).toMatch(/debian-6\.1.*inferred/)
     await expect(overlay.getAttribute('data-kernel-totals')).resolves.toMatch(new RegExp(`^(${STOLEN}\\|0|0\\|${STOLEN})$`))
     await shoot(page, 'compare-fix-stock', true)
-    expect(errors).toEqual([])
+    expect(session.errors).toEqual([])
   }, 600_000)
 })

@@ -3,6 +3,7 @@
  * Debian's Chromium through playwright-core (never a downloaded browser). Everything started here
  * is stopped by `close()`, which tests call in afterAll.
  */
+import { afterAll, beforeAll } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, mkdir, rm } from 'node:fs/promises'
@@ -24,6 +25,36 @@ export const builtAndBrowsable = (): string | null =>
     : !existsSync(CHROMIUM)
       ? `${CHROMIUM} is missing (apt-get install chromium)`
       : null
+
+/**
+ * Whether a file's e2e tests are skipped for `missing` (a reason, or null when nothing is): only off
+ * CI, and then it is said once; on CI nothing is skipped and a missing piece fails the tests loudly.
+ */
+export function skipUnlessCi(missing: string | null): boolean {
+  const skip = !!missing && process.env.CI !== 'true'
+  if (skip) console.warn(`e2e skipped: ${missing}`)
+  return skip
+}
+
+/**
+ * A lab server and its page for the tests of one describe block: started before them (`prepare` runs
+ * before the page opens the app), closed after them, the page's uncaught errors collected in
+ * `errors` (each test ends by expecting none).
+ */
+export function useBrowserLab(missing: string | null, start: () => Promise<Lab> = () => startLab(), prepare?: (lab: Lab) => Promise<void>): { lab: Lab; errors: string[] } {
+  const session = { lab: undefined as unknown as Lab, errors: [] as string[] }
+  beforeAll(async () => {
+    if (missing) throw new Error(`e2e cannot run on CI: ${missing}`)
+    session.lab = await start()
+    await prepare?.(session.lab)
+    session.lab.page.on('pageerror', (e) => session.errors.push(e.message))
+    await session.lab.page.goto(session.lab.url)
+  })
+  afterAll(async () => {
+    await session.lab?.close()
+  })
+  return session
+}
 
 export interface Lab {
   url: string

@@ -6,21 +6,20 @@
  * the CLI and find it in History's matrix, open a run and a comparison on their own pages.
  * Screenshots of each view, light and dark, go to docs/screenshots/.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import type { Locator, Page } from 'playwright-core'
-import { ARTIFACTS, CLI, builtAndBrowsable, shoot, startLab, type Lab } from './harness'
+import { ARTIFACTS, CLI, builtAndBrowsable, shoot, skipUnlessCi, startLab, useBrowserLab } from './harness'
 
 const missing =
   builtAndBrowsable() ??
   (process.getuid?.() !== 0 ? 'needs root (tracefs, scratch filesystems)' : null) ??
   (!existsSync('/sys/kernel') ? 'needs a Linux kernel' : null)
 // On CI nothing is skipped: a missing piece there is a failure, said loudly.
-const skip = !!missing && process.env.CI !== 'true'
-if (missing && skip) console.warn(`e2e skipped: ${missing}`)
+const skip = skipUnlessCi(missing)
 
 /** True when a canvas has at least one non-transparent pixel. */
 const drawn = (selector: string) => `(() => {
@@ -39,23 +38,10 @@ async function inView(page: Page, l: Locator): Promise<boolean> {
 }
 
 describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
-  let lab: Lab
-  const errors: string[] = []
-
-  beforeAll(async () => {
-    if (missing) throw new Error(`e2e cannot run on CI: ${missing}`)
-    // The Shell tab starts $SHELL as a login shell; this machine's root bashrc (pyenv init) takes up
-    // to a minute under load, which is the machine's, not the lab's: the test's shell is sh.
-    lab = await startLab([], { SHELL: '/bin/sh' })
-    lab.page.on('pageerror', (e) => errors.push(e.message))
-    await lab.page.goto(lab.url)
-  })
-  afterAll(async () => {
-    await lab?.close()
-  })
+  const session = useBrowserLab(missing, () => startLab([], { SHELL: '/bin/sh' }))
 
   it('adds the local target and connects, showing its facts', async () => {
-    const { page } = lab
+    const { page } = session.lab
     await page.getByRole('button', { name: '+ Local' }).click()
     await page.getByRole('button', { name: 'Add target' }).click()
     await page.getByRole('button', { name: 'Connect', exact: true }).click()
@@ -68,7 +54,7 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
   })
 
   it('runs write-after-splice on tmpfs: header, verdict, curves over the ops, pages per op for the kernel and each policy', async () => {
-    const { page } = lab
+    const { page } = session.lab
     await page.getByRole('tab', { name: 'Scenarios' }).click()
     await page.getByRole('button', { name: /Write after splice/ }).click()
     await page.locator('table[aria-label="Prediction per op and policy"]').waitFor({ timeout: 30_000 })
@@ -121,7 +107,7 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
   })
 
   it('opens the timeline from an op row: the op selected, its kernel events listed', async () => {
-    const { page } = lab
+    const { page } = session.lab
     await page.getByRole('button', { name: 'Kernel events of ops[0]' }).click()
     const timeline = page.getByTestId('timeline')
     expect(await inView(page, timeline)).toBe(true)
@@ -139,7 +125,7 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
   })
 
   it('edits a scenario in CodeMirror: completion from the schema, problems inline and listed once, save to the user folder', async () => {
-    const { page } = lab
+    const { page } = session.lab
     await page.getByRole('tab', { name: 'Scenarios' }).click()
     const text = await readFile(new URL('../../resources/scenarios/write-after-splice.yaml', import.meta.url), 'utf8')
     const editor = page.getByLabel('Scenario (YAML)')
@@ -182,15 +168,15 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     await page.getByLabel('Scenario file name').fill('my-write')
     await page.getByRole('button', { name: 'Save', exact: true }).click()
     await page.getByRole('list', { name: 'Your scenarios' }).getByRole('button', { name: 'my-write' }).waitFor()
-    await expect(readFile(`${lab.home}/data/scenarios/my-write.yaml`, 'utf8')).resolves.toBe(text)
+    await expect(readFile(`${session.lab.home}/data/scenarios/my-write.yaml`, 'utf8')).resolves.toBe(text)
     await expect(page.getByText('● modified').count()).resolves.toBe(0)
-    expect(errors).toEqual([])
+    expect(session.errors).toEqual([])
   })
 
   it('finds a multi-filesystem batch in History’s matrix and opens a run from a cell', async () => {
-    const { page } = lab
+    const { page } = session.lab
     // The batch a kernel developer makes: the CLI, the same lab home, two filesystems.
-    await promisify(execFile)(process.execPath, [CLI, 'run', '--fs', 'tmpfs,ext4', '--trace', 'write-after-splice'], { env: { ...process.env, SPLICE_LAB_HOME: lab.home }, timeout: 180_000 })
+    await promisify(execFile)(process.execPath, [CLI, 'run', '--fs', 'tmpfs,ext4', '--trace', 'write-after-splice'], { env: { ...process.env, SPLICE_LAB_HOME: session.lab.home }, timeout: 180_000 })
     await page.getByRole('tab', { name: 'History' }).click()
     await page.getByRole('button', { name: 'Refresh' }).click()
     await page.getByRole('radio', { name: 'Matrix' }).click()
@@ -212,7 +198,7 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
   })
 
   it('opens a run from the list on its own page, with exports that say what ran', async () => {
-    const { page } = lab
+    const { page } = session.lab
     await page.getByRole('radio', { name: 'Batches' }).click()
     await expect(page.locator('tr.batch').first().innerText()).resolves.toMatch(/Batch of [2-9]/)
     await page.getByRole('radio', { name: 'List' }).click()
@@ -252,11 +238,11 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     expect(perfetto.metadata).toMatchObject({ target: 'local', fs: 'tmpfs' })
     expect(perfetto.metadata.kernel).toMatch(/^\d+\.\d+/)
     await page.getByRole('button', { name: '← History' }).click()
-    expect(errors).toEqual([])
+    expect(session.errors).toEqual([])
   })
 
   it('compares two runs on their own page: both kernels, every policy, differences marked, both on one chart', async () => {
-    const { page } = lab
+    const { page } = session.lab
     const boxes = page.locator('[data-testid="history"] tbody tr input[type="checkbox"]')
     await boxes.nth(0).check()
     await boxes.nth(1).check()
@@ -272,11 +258,11 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     await expect(page.evaluate(drawn('canvas[data-chart="overlay"]'))).resolves.toBe(true)
     await shoot(page, 'compare', true)
     await page.getByRole('button', { name: '← History' }).click()
-    expect(errors).toEqual([])
+    expect(session.errors).toEqual([])
   })
 
   it('shows the session’s earlier output when the terminal opens again', async () => {
-    const { page } = lab
+    const { page } = session.lab
     // The terminal was closed while the run printed through the session (other tabs).
     await page.getByRole('tab', { name: 'Targets' }).click()
     const rows = page.locator('.xterm-rows')
@@ -289,11 +275,11 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     await page.getByRole('button', { name: 'Show' }).click()
     await rows.filter({ hasText: shown.trim().slice(-40) }).waitFor({ timeout: 10_000 })
     await shoot(page, 'terminal')
-    expect(errors).toEqual([])
+    expect(session.errors).toEqual([])
   })
 
   it('opens an interactive shell on the target in a second tab, in its own pty', async () => {
-    const { page } = lab
+    const { page } = session.lab
     await page.getByRole('tab', { name: 'Shell' }).click()
     const shell = page.locator('[data-terminal$="--shell"]')
     await shell.waitFor()
@@ -317,6 +303,6 @@ describe.skipIf(skip)('Splice Lab in Chromium against this kernel', () => {
     await page.getByRole('tab', { name: 'Shell' }).click()
     await page.getByRole('button', { name: 'End shell' }).click()
     await page.getByRole('button', { name: 'Open a shell' }).waitFor()
-    expect(errors).toEqual([])
+    expect(session.errors).toEqual([])
   })
 })

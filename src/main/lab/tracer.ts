@@ -221,6 +221,11 @@ export async function openTracer(target: Target, options: TracerOptions = {}): P
         }
       }
       if (!binary) await startText()
+      // A trace of every task leaves out the lab's reader (untracedCommand): a streamed reader writes
+      // its pid into set_event_notrace_pid over its own channel, which can lag this one, and what it
+      // did before that would be recorded. Tracing starts once the pid is there (a fresh instance's
+      // list is empty until then; kernels before 5.8 have no list).
+      if (pids === 'all') await run(awaitReaderExcluded(dir), `waiting for the trace reader to leave itself out of ${name}`)
       if (pids !== 'wrapped') await run(`echo 1 > ${q(dir)}/tracing_on`, `starting ${name}`)
       timer = setInterval(() => {
         const buckets = keep(aggregator.takeBuckets())
@@ -377,3 +382,9 @@ class RawKeeper {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** Shell: waits (up to 10 s, else exit 1) until the instance's set_event_notrace_pid names a pid, where the kernel has one. */
+function awaitReaderExcluded(dir: string): string {
+  const f = shellQuote(`${dir}/set_event_notrace_pid`)
+  return `[ ! -e ${f} ] || { i=0; while [ -z "$(cat ${f})" ]; do i=$((i + 1)); [ $i -le 100 ] || exit 1; sleep 0.1; done; }`
+}
